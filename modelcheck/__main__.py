@@ -1,0 +1,7 @@
+"""``python -m modelcheck``: the same as the ``modelcheck`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,234 @@
+"""The command line: parses argv, runs an engine, prints, and returns the exit code.
+
+Only this module prints, reads argv or decides exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .atomic import write_text
+from .check import CheckRun, check, configure
+from .errors import ModelcheckError
+from .explicit import Progress, SearchOptions
+from .graph import reachability_graph, to_dot, write_graphml
+from .loader import parse_settings
+from .spec import compile_spec
+from .trace import dumps, format_trace, trace_to_json
+from .verdict import EXIT_USAGE, PropertyResult, exit_code
+
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = """\
+exit codes:
+  0    every property holds (exhaustively, or proved)
+  1    a property is violated (or, for gate, results differ)
+  2    usage error, spec error, or unreadable input
+  3    inconclusive: a bound was hit, the solver said unknown, or an engine bug
+  130  interrupted (Ctrl-C); nothing was written
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ModelcheckError as err:
+        print(f"modelcheck: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("modelcheck: interrupted; no output file was written or changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelcheck",
+        description="Explore every interleaving of a spec and check its properties.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"modelcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _command(sub, "check", "explore a configuration exhaustively and judge its properties", run_check)
+    _spec_args(p)
+    p.add_argument("--property", "-p", action="append", default=[], metavar="NAME",
+                   help="check only this property (repeatable; default: all)")
+    _bound_args(p)
+    p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
+    p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
+
+    p = _command(sub, "list", "show a spec's parameters, assumptions, actions and properties", run_list)
+    _spec_args(p)
+
+    p = _command(sub, "graph", "export the reachability graph as DOT or GraphML", run_graph)
+    _spec_args(p)
+    _bound_args(p)
+    p.add_argument("--format", choices=("dot", "graphml"), default="dot")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here (default: standard output; graphml needs a file)")
+    return parser
+
+
+def _command(sub: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(run=run)
+    return p
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="spec file, e.g. specs/virtio_blk.py (or FILE:Class)")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter (repeatable); `modelcheck list SPEC` shows them")
+
+
+def _bound_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-states", type=_positive, metavar="N", help="stop after N distinct states")
+    p.add_argument("--max-depth", type=_positive, metavar="N", help="do not go deeper than N steps")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+# --------------------------------------------------------------------------- check
+
+
+def run_check(args: argparse.Namespace) -> int:
+    spec = configure(args.spec, parse_settings(args.set))
+    with _progress_bar(args) as on_progress:
+        run = check(spec, args.property, SearchOptions(args.max_states, args.max_depth, on_progress=on_progress))
+    print(spec.describe())
+    for result in run.results:
+        print(format_result_line(result))
+    never = run.exploration.never_enabled
+    if never:
+        print(f"never enabled: {', '.join(never)}")
+    print(f"terminal states: {len(run.exploration.terminal)}")
+    if not args.quiet:
+        for result in run.results:
+            if result.trace is not None:
+                what = "witness of" if result.trace.kind == "witness" else "counterexample to"
+                print(f"\n{what} {result.name} ({len(result.trace)} steps):")
+                print(format_trace(run.compiled, result.trace))
+    if args.json:
+        write_text(args.json, dumps(run_to_json(run)))
+    return exit_code([r.verdict for r in run.results])
+
+
+def format_result_line(r: PropertyResult) -> str:
+    line = (f"{r.name:<20} {r.verdict.value:<18} {r.states:>9} states {r.transitions:>10} transitions"
+            f"  depth {r.depth:>3}  {r.seconds:.2f}s")
+    if r.reason:
+        line += f"  ({r.reason})"
+    return line
+
+
+def run_to_json(run: CheckRun) -> dict[str, Any]:
+    spec = run.compiled.spec
+    return {
+        "spec": type(spec).__name__,
+        "params": dict(spec.params),
+        "results": [
+            {
+                "property": r.name, "kind": r.kind, "verdict": r.verdict.value, "engine": r.engine,
+                "states": r.states, "transitions": r.transitions, "depth": r.depth, "reason": r.reason,
+                "assumptions": list(r.assumptions),
+                "trace": trace_to_json(run.compiled, r.trace) if r.trace is not None else None,
+            }
+            for r in run.results
+        ],
+        "never_enabled": run.exploration.never_enabled,
+        "terminal_states": len(run.exploration.terminal),
+    }
+
+
+class _progress_bar:
+    """A tqdm bar on stderr for a search; silent when stderr is not a terminal."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.enabled = not getattr(args, "no_progress", False) and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from tqdm import tqdm
+
+        self.bar = tqdm(unit=" states", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+        def update(p: Progress) -> None:
+            self.bar.n = p.states
+            self.bar.set_postfix(frontier=p.frontier, depth=p.depth, transitions=p.transitions, refresh=False)
+            self.bar.refresh()
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- list, graph
+
+
+def run_list(args: argparse.Namespace) -> int:
+    spec = configure(args.spec, parse_settings(args.set))
+    compiled = compile_spec(spec)
+    cls = type(spec)
+    print(f"{cls.__name__}: {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+    print("\nparameters:")
+    for name, param in cls.parameters().items():
+        print(f"  {name:<16} = {spec.params[name]!s:<14} allowed: {param.describe_allowed():<30} {param.doc}")
+    print("\nassumptions:")
+    for a in compiled.assumptions.values():
+        mark = "active" if a.active else "inactive"
+        print(f"  {a.name:<16} {mark:<9} {_first_line(a.doc)}")
+    if not compiled.assumptions:
+        print("  (none)")
+    print("\nactions:")
+    for name in compiled.actions:
+        count = sum(1 for i in compiled.instances if i.name == name)
+        print(f"  {name:<16} {count} instance(s)")
+    print("\nproperties:")
+    for p in compiled.properties.values():
+        print(f"  {p.name:<20} {p.kind:<10} {_first_line(p.doc)}")
+    return 0
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    spec = configure(args.spec, parse_settings(args.set))
+    with _progress_bar(args) as on_progress:
+        run = check(spec, [], SearchOptions(args.max_states, args.max_depth, keep_edges=True,
+                                            on_progress=on_progress))
+    graph = reachability_graph(run.exploration)
+    if args.format == "graphml":
+        if not args.output:
+            print("modelcheck: graph --format graphml needs --output FILE", file=sys.stderr)
+            return EXIT_USAGE
+        write_graphml(graph, run.exploration, args.output)
+    else:
+        text = to_dot(graph, run.exploration)
+        if args.output:
+            write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+    print(f"{graph.number_of_nodes()} states, {graph.number_of_edges()} edges", file=sys.stderr)
+    return 0

@@ -1,0 +1,142 @@
+"""Operations on field values that read the same over concrete values and z3 terms.
+
+Spec code may use plain Python (``x in seq``, ``and``, ``len``) and stays correct under
+the symbolic engine, which forks the path wherever Python demands a ``bool`` or an
+``int``. These helpers avoid those forks: over concrete values they are plain tuple
+and bool operations; over a symbolic value they call its ``mc_<name>`` method, which
+builds one z3 term instead of many paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def _symbolic(*values: Any) -> Any:
+    for v in values:
+        if hasattr(v, "mc_symbolic"):
+            return v
+    return None
+
+
+def append(seq: Any, x: Any) -> Any:
+    """``seq`` with ``x`` added at the end."""
+    if type(seq) is tuple and _symbolic(x) is None:
+        return (*seq, x)
+    return _symbolic(seq, x).mc_append(seq, x)
+
+
+def push_front(seq: Any, x: Any) -> Any:
+    """``seq`` with ``x`` added at the front."""
+    if type(seq) is tuple and _symbolic(x) is None:
+        return (x, *seq)
+    return _symbolic(seq, x).mc_push_front(seq, x)
+
+
+def remove(seq: Any, x: Any) -> Any:
+    """``seq`` without the first occurrence of ``x`` (unchanged when absent)."""
+    if type(seq) is tuple and _symbolic(x) is None:
+        if x not in seq:
+            return seq
+        i = seq.index(x)
+        return seq[:i] + seq[i + 1:]
+    return _symbolic(seq, x).mc_remove(seq, x)
+
+
+def contains(seq: Any, x: Any) -> Any:
+    """Whether ``x`` occurs in ``seq``."""
+    if type(seq) is tuple and _symbolic(x) is None:
+        return x in seq
+    return _symbolic(seq, x).mc_contains(seq, x)
+
+
+def is_empty(seq: Any) -> Any:
+    """Whether ``seq`` has no element."""
+    if type(seq) is tuple:
+        return not seq
+    return seq.mc_is_empty(seq)
+
+
+def head(seq: Any) -> Any:
+    """The first element of a non-empty ``seq`` (guard with :func:`is_empty` first)."""
+    if type(seq) is tuple:
+        return seq[0]
+    return seq.mc_head(seq)
+
+
+def tail(seq: Any) -> Any:
+    """``seq`` without its first element."""
+    if type(seq) is tuple:
+        return seq[1:]
+    return seq.mc_tail(seq)
+
+
+def reverse(seq: Any) -> Any:
+    """``seq`` back to front."""
+    if type(seq) is tuple:
+        return seq[::-1]
+    return seq.mc_reverse(seq)
+
+
+def concat(a: Any, b: Any) -> Any:
+    """``a`` followed by ``b``."""
+    if type(a) is tuple and type(b) is tuple:
+        return a + b
+    return _symbolic(a, b).mc_concat(a, b)
+
+
+def update(tup: Any, i: Any, value: Any) -> Any:
+    """``tup`` with position ``i`` set to ``value``."""
+    if type(tup) is tuple and type(i) is int and _symbolic(value) is None:
+        return (*tup[:i], value, *tup[i + 1:])
+    return _symbolic(tup, i, value).mc_update(tup, i, value)
+
+
+def at(tup: Any, i: Any) -> Any:
+    """``tup[i]``, also for a symbolic index."""
+    if type(tup) is tuple and type(i) is int:
+        return tup[i]
+    return _symbolic(tup, i).mc_at(tup, i)
+
+
+def all_of(values: Iterable[Any]) -> Any:
+    """Conjunction, without forking on symbolic values."""
+    values = list(values)
+    sym = _symbolic(*values)
+    if sym is None:
+        return all(values)
+    return sym.mc_all_of(values)
+
+
+def any_of(values: Iterable[Any]) -> Any:
+    """Disjunction, without forking on symbolic values."""
+    values = list(values)
+    sym = _symbolic(*values)
+    if sym is None:
+        return any(values)
+    return sym.mc_any_of(values)
+
+
+def implies(a: Any, b: Any) -> Any:
+    """``a`` implies ``b``."""
+    sym = _symbolic(a, b)
+    if sym is None:
+        return (not a) or bool(b)
+    return sym.mc_implies(a, b)
+
+
+def ite(cond: Any, then: Any, otherwise: Any) -> Any:
+    """``then if cond else otherwise``, without forking on a symbolic ``cond``."""
+    sym = _symbolic(cond)
+    if sym is None:
+        return then if cond else otherwise
+    return sym.mc_ite(cond, then, otherwise)
+
+
+def negate(a: Any) -> Any:
+    """``not a``, without forking on a symbolic value."""
+    sym = _symbolic(a)
+    if sym is None:
+        return not a
+    return sym.mc_not(a)

@@ -1,0 +1,180 @@
+"""Traces: a path of steps through a spec, printed as a timeline, saved as JSON, replayed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EngineBug, ResultsError
+from .spec import Compiled, Disabled, Step
+from .state import State
+from .types import FieldType, Tuple
+
+TRACE_FORMAT = "modelcheck-trace/1"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """An initial state and the steps taken from it.
+
+    ``loop_start`` marks a lasso: the last state equals state ``loop_start`` and the
+    execution can go round forever. ``prop`` names the property it explains and
+    ``kind`` says how (``counterexample`` or ``witness``).
+    """
+
+    initial: State
+    steps: tuple[tuple[Step, State], ...]
+    prop: str = ""
+    kind: str = "counterexample"
+    loop_start: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def states(self) -> Iterator[State]:
+        yield self.initial
+        for _, s in self.steps:
+            yield s
+
+    @property
+    def actions(self) -> list[str]:
+        return [step.action for step, _ in self.steps]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def field_changes(types: Mapping[str, FieldType], before: State, after: State) -> list[str]:
+    """The fields that differ, as ``name: old → new`` (per position for tuples)."""
+    out = []
+    for name, old, new in zip(before.fields, before, after):
+        if old == new:
+            continue
+        ftype = types[name]
+        if isinstance(ftype, Tuple):
+            for i, (a, b) in enumerate(zip(old, new)):
+                if a != b:
+                    out.append(f"{name}[{ftype.key(i)}]: {ftype.elem.show(a)} → {ftype.elem.show(b)}")
+        else:
+            out.append(f"{name}: {ftype.show(old)} → {ftype.show(new)}")
+    return out
+
+
+def format_state(types: Mapping[str, FieldType], s: State) -> list[str]:
+    return [f"{name}={types[name].show(v)}" for name, v in zip(s.fields, s)]
+
+
+def format_trace(compiled: Compiled, trace: Trace) -> str:
+    """A numbered timeline: each step with its arguments and only the fields it changed."""
+    types = compiled.state_class.types
+    width = len(str(len(trace)))
+    label_width = max([len(compiled.show_step(st)) for st, _ in trace.steps] + [7])
+    lines = [f"{'0'.rjust(width)}  {'initial'.ljust(label_width)}  " + " ".join(format_state(types, trace.initial))]
+    prev = trace.initial
+    for n, (step, s) in enumerate(trace.steps, 1):
+        changes = field_changes(types, prev, s) or ["(no field changes)"]
+        pad = " " * (width + 2 + label_width + 2)
+        head = f"{str(n).rjust(width)}  {compiled.show_step(step).ljust(label_width)}  "
+        lines.append(head + changes[0])
+        lines.extend(pad + c for c in changes[1:])
+        prev = s
+    if trace.loop_start is not None:
+        lines.append(f"{' ' * width}  ... and back to step {trace.loop_start}, forever")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def trace_to_json(compiled: Compiled, trace: Trace) -> dict[str, Any]:
+    """A machine-readable trace that :func:`trace_from_json` reads back."""
+    spec = compiled.spec
+    return {
+        "format": TRACE_FORMAT,
+        "spec": type(spec).__name__,
+        "params": dict(spec.params),
+        "property": trace.prop,
+        "kind": trace.kind,
+        "loop_start": trace.loop_start,
+        "initial": {k: _plain(v) for k, v in trace.initial.as_dict().items()},
+        "steps": [
+            {
+                "action": step.action,
+                "args": {k: _plain(v) for k, v in step.args},
+                "label": compiled.show_step(step),
+                "state": {k: _plain(v) for k, v in s.as_dict().items()},
+            }
+            for step, s in trace.steps
+        ],
+    }
+
+
+def trace_from_json(compiled: Compiled, data: Mapping[str, Any]) -> Trace:
+    """Read a trace written by :func:`trace_to_json` (ResultsError when it is not one)."""
+    if not isinstance(data, Mapping) or data.get("format") != TRACE_FORMAT:
+        raise ResultsError(f"not a modelcheck trace (expected format {TRACE_FORMAT!r})")
+    cls = compiled.state_class
+    try:
+        def make(d: Mapping[str, Any]) -> State:
+            return tuple.__new__(cls, [_frozen(d[f]) for f in cls.fields])
+
+        steps = tuple(
+            (Step(st["action"], tuple((k, _frozen(v)) for k, v in st["args"].items())), make(st["state"]))
+            for st in data["steps"]
+        )
+        return Trace(make(data["initial"]), steps, data.get("property", ""),
+                     data.get("kind", "counterexample"), data.get("loop_start"))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ResultsError(f"malformed trace: missing or wrong {err}") from None
+
+
+def dumps(obj: Any) -> str:
+    """Deterministic JSON text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def replay(compiled: Compiled, trace: Trace) -> None:
+    """Re-run a trace through the spec; EngineBug at the first step that does not match.
+
+    Every step must be an enabled action instance whose next state is the recorded one
+    and which every active assumption allows.
+    """
+    spec = compiled.spec
+    if trace.initial not in compiled.initial:
+        raise EngineBug("trace does not start in an initial state of the spec")
+    prev = trace.initial
+    for n, (step, recorded) in enumerate(trace.steps, 1):
+        inst = compiled.instance_for(step)
+        if inst is None:
+            raise EngineBug(f"step {n}: {step.action} {dict(step.args)} is not an action of the spec")
+        try:
+            nxt = inst.func(spec, prev, *inst.args)
+        except Disabled:
+            raise EngineBug(f"step {n}: {compiled.show_step(step)} is not enabled") from None
+        if nxt != recorded:
+            raise EngineBug(f"step {n}: {compiled.show_step(step)} leads elsewhere than recorded")
+        for a in compiled.active_assumptions:
+            if not a.func(spec, prev, step, nxt):
+                raise EngineBug(f"step {n}: assumption {a.name} forbids {compiled.show_step(step)}")
+        prev = nxt
+    if trace.loop_start is not None:
+        loop_state = list(trace.states())[trace.loop_start]
+        if loop_state != prev:
+            raise EngineBug("lasso trace does not return to its loop start")
