@@ -25,7 +25,8 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """\
 exit codes:
-  0    every property holds (exhaustively, or proved)
+  0    every property holds (exhaustively, or proved); an unreached `sometimes`
+       witness counts only when named with --property
   1    a property is violated (or, for gate, results differ)
   2    usage error, spec error, or unreadable input
   3    inconclusive: a bound was hit, the solver said unknown, or an engine bug
@@ -126,11 +127,21 @@ def run_check(args: argparse.Namespace) -> int:
                 print(format_trace(run.compiled, result.trace))
     if args.json:
         write_text(args.json, dumps(run_to_json(run)))
-    return exit_code([r.verdict for r in run.results])
+    return exit_code(gating_verdicts(run.results, args.property))
+
+
+def gating_verdicts(results: list[PropertyResult], named: list[str]) -> list:
+    """The verdicts that decide the exit code.
+
+    A `sometimes` witness that is never reached is reported, but only decides the exit
+    code when it was asked for by name: witnesses are evidence that the checked
+    configuration is not vacuous, and many are unreachable by design under some settings.
+    """
+    return [r.verdict for r in results if r.kind != "sometimes" or r.name in named]
 
 
 def format_result_line(r: PropertyResult) -> str:
-    line = (f"{r.name:<20} {r.verdict.value:<18} {r.states:>9} states {r.transitions:>10} transitions"
+    line = (f"{r.name:<30} {r.verdict.value:<18} {r.states:>9} states {r.transitions:>10} transitions"
             f"  depth {r.depth:>3}  {r.seconds:.2f}s")
     if r.reason:
         line += f"  ({r.reason})"

@@ -140,3 +140,19 @@ def negate(a: Any) -> Any:
     if sym is None:
         return not a
     return sym.mc_not(a)
+
+
+def count(seq: Any, x: Any) -> Any:
+    """How many times ``x`` occurs in ``seq``."""
+    if type(seq) is tuple and _symbolic(x) is None:
+        return seq.count(x)
+    return _symbolic(seq, x).mc_count(seq, x)
+
+
+def count_true(values: Iterable[Any]) -> Any:
+    """How many of ``values`` are true."""
+    values = list(values)
+    sym = _symbolic(*values)
+    if sym is None:
+        return sum(1 for v in values if v)
+    return sym.mc_count_true(values)

@@ -23,13 +23,14 @@ class Disabled(Exception):
     """Raised by :func:`require` when an action's guard is false."""
 
 
-_DISABLED = Disabled()
-
-
 def require(condition: Any) -> None:
-    """Guard of an action: when ``condition`` is false the action is not enabled."""
+    """Guard of an action: when ``condition`` is false the action is not enabled.
+
+    A fresh exception each time: re-raising one shared instance would chain every
+    traceback onto it and keep every frame alive.
+    """
     if not condition:
-        raise _DISABLED
+        raise Disabled
 
 
 # --------------------------------------------------------------------------- parameters

@@ -71,11 +71,13 @@ def format_trace(compiled: Compiled, trace: Trace) -> str:
     types = compiled.state_class.types
     width = len(str(len(trace)))
     label_width = max([len(compiled.show_step(st)) for st, _ in trace.steps] + [7])
-    lines = [f"{'0'.rjust(width)}  {'initial'.ljust(label_width)}  " + " ".join(format_state(types, trace.initial))]
+    pad = " " * (width + 2 + label_width + 2)
+    initial = _wrap(format_state(types, trace.initial), 100 - len(pad))
+    lines = [f"{'0'.rjust(width)}  {'initial'.ljust(label_width)}  " + initial[0]]
+    lines.extend(pad + line for line in initial[1:])
     prev = trace.initial
     for n, (step, s) in enumerate(trace.steps, 1):
         changes = field_changes(types, prev, s) or ["(no field changes)"]
-        pad = " " * (width + 2 + label_width + 2)
         head = f"{str(n).rjust(width)}  {compiled.show_step(step).ljust(label_width)}  "
         lines.append(head + changes[0])
         lines.extend(pad + c for c in changes[1:])
@@ -83,6 +85,16 @@ def format_trace(compiled: Compiled, trace: Trace) -> str:
     if trace.loop_start is not None:
         lines.append(f"{' ' * width}  ... and back to step {trace.loop_start}, forever")
     return "\n".join(lines)
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    """Join items with spaces into lines of about ``width`` characters."""
+    lines = [""]
+    for item in items:
+        if lines[-1] and len(lines[-1]) + 1 + len(item) > width:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {item}" if lines[-1] else item
+    return lines
 
 
 # --------------------------------------------------------------------------- JSON

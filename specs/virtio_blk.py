@@ -1,0 +1,544 @@
+"""virtio-blk under werror/rerror=stop, stop, migrate and resume (../shared/MODEL.md).
+
+The system. A guest runs a fixed workload (``W0 W1 F W2 F``: ``Wn`` writes sector n with
+a value unique to that request, ``F`` flushes, ``Rn`` reads sector n) through one
+virtqueue of a QEMU virtio-blk device, keeping at most ``qdepth`` requests outstanding.
+The device fetches requests from the avail ring (``virtio_blk_handle_output``) and
+submits them to host storage, where they execute in any order (host AIO) or in the order
+they entered flight (``order=fifo``). A write lands in a volatile cache; a flush makes
+everything cached at the moment it executes durable; a cached sector may be written
+back on its own (``evict=on``). On completion (``virtio_blk_rw_complete``) the device
+pushes the request to the used ring, or, under a stop policy
+(``virtio_blk_handle_rw_error``), parks it on its request list ``s->rq`` and stops the
+VM. A stopped VM may be migrated (``virtio_blk_save`` / ``virtio_blk_load``: ``rq`` is
+saved head to tail and loaded by pushing each to the front) and is resumed by QMP
+``cont``, after which ``virtio_blk_dma_restart_bh`` puts the parked requests back in
+flight. The question of 2010: can the guest see a flush complete while a write it
+submitted before that flush is parked on ``rq`` and not durable?
+
+Actions and their QEMU counterparts:
+
+========================  ===============================================================
+``submit r``              guest driver: request ``r`` onto the avail ring
+``fetch r``               ``virtio_blk_handle_output``: avail ring head into flight
+``execute r ok|nospc|eio`` host AIO executes ``r`` (or fails it while a budget lasts)
+``complete r``            ``virtio_blk_rw_complete`` / ``virtio_blk_handle_rw_error``
+``writeback sector``      the host cache writes a sector back on its own
+``observe r``             guest interrupt handler takes the used ring head
+``stop``                  ``main_loop_should_exit`` -> ``vm_stop`` (asynchronous stop)
+``settle``                ``do_vm_stop``: ``bdrv_drain_all`` + ``bdrv_flush_all``
+``resume``                QMP ``cont``
+``restart``               ``virtio_blk_dma_restart_bh``
+``migrate``               ``virtio_blk_save`` on the source, ``virtio_blk_load`` on the destination
+========================  ===============================================================
+
+Readings of MODEL.md chosen here (closest to real QEMU and Linux), also listed in the
+issue notes:
+
+- In flight is a set under ``order=any`` (the order cannot matter there) and a queue in
+  entry order under ``order=fifo``.
+- ``resume`` always leaves a restart pending, even with ``rq`` empty, as QEMU schedules
+  the restart bottom half on every transition to running; a restart with nothing parked
+  changes nothing else.
+- barrier order's trigger "a write submitted after F is durable" means that write's own
+  value is in the durable image; with the looser reading an old value of the same
+  sector would count as the later write being durable.
+- "observed complete" in the ordering relation means observed with any status (a guest
+  that saw an error submits nothing more, so the difference never shows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelcheck import Bool, Enum, Int, Param, Seq, Spec, Tuple, action, always, always_on_step, assumption, at_end
+from modelcheck import require, sometimes
+from modelcheck.ops import (
+    all_of,
+    any_of,
+    append,
+    contains,
+    count,
+    count_true,
+    head,
+    implies,
+    is_empty,
+    ite,
+    negate,
+    push_front,
+    remove,
+    reverse,
+    tail,
+    update,
+)
+
+NONE = -1  # no value: a clean cache slot, or a sector never written
+POLICIES = ("stop", "enospc", "report", "ignore")
+MAX_REQUESTS = 10
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one device generation parks, stops, restarts and migrates."""
+
+    park: str  # "front" (push-front on s->rq) or "back" (append)
+    stop: str  # "immediate" or "requested" (takes effect at the stop step)
+    settle: bool  # drain + flush all before resume or migrate
+    restart_reversed: bool  # restart takes the list back to front
+    load: str  # "front" (load pushes front: reverses) or "back" (load appends)
+    device_flush: bool = False  # a flush of the device's own goes in flight behind a restart
+    flush_waits: bool = False  # a flush is fetched only after every earlier request completed
+    source: str = ""
+
+
+PROFILES = {
+    "qemu-2010": Profile(
+        "front", "immediate", False, False, "front",
+        source="hw/virtio-blk.c, mid 2010: QTAILQ-less s->rq singly linked, req->next = s->rq; "
+        "vm_stop() at once from the completion callback",
+    ),
+    "qemu-7.2": Profile(
+        "front", "requested", True, False, "front",
+        source="QEMU 2.1-8.2 (observed on 7.2.22): qemu_system_vmstop_request, do_vm_stop drains and "
+        "flushes; restart walks s->rq head first",
+    ),
+    "qemu-9.0": Profile(
+        "front", "requested", True, True, "front",
+        source="QEMU >= 9.0, commit 71ee0cdd14: restart splits s->rq per virtqueue, reversing it once more",
+    ),
+    "fifo": Profile("back", "requested", True, False, "back", source="what the list was meant to do"),
+    "flush-after-restart": Profile(
+        "front", "immediate", False, False, "front", device_flush=True,
+        source="the mitigation proposed in the 2010 report: flush after the restarted requests",
+    ),
+    "ordered-flush": Profile(
+        "back", "requested", True, False, "back", flush_waits=True,
+        source="a device honouring barriers by draining before it fetches a flush",
+    ),
+}
+
+
+def parse_workload(text: str) -> str:
+    """Check a workload such as ``W0 W1 F W2 F`` and return it with single spaces."""
+    tokens = text.split()
+    if not tokens:
+        raise ValueError("the workload is empty; give requests such as 'W0 F'")
+    if len(tokens) > MAX_REQUESTS:
+        raise ValueError(f"{len(tokens)} requests; at most {MAX_REQUESTS}")
+    for token in tokens:
+        if token == "F":
+            continue
+        if token[:1] in ("W", "R") and token[1:].isdigit() and int(token[1:]) < 64:
+            continue
+        raise ValueError(f"token {token!r} in {text!r} is not Wn, Rn (sector n < 64) or F")
+    return " ".join(tokens)
+
+
+def _choice(*values: str) -> Param:
+    return Param(values[0], allowed=values)
+
+
+class VirtioBlk(Spec):
+    """virtio-blk with werror/rerror, a parking list s->rq, stop, migrate and resume."""
+
+    workload = Param("W0 W1 F W2 F", parse=parse_workload, doc="requests in program order: Wn, Rn, F")
+    qdepth = Param(3, allowed=range(1, 9), doc="most requests outstanding at once")
+    guest = Param("drain", allowed=("drain", "nodrain"), doc="drain: waits before and after each flush")
+    profile = Param("qemu-7.2", allowed=tuple(PROFILES), doc="device behaviour (see PROFILES)")
+    werror = _choice("stop", "enospc", "report", "ignore")
+    rerror = _choice("stop", "enospc", "report", "ignore")
+    order = Param("any", allowed=("any", "fifo"), doc="backend: any order, or in order of entry")
+    evict = Param("on", allowed=("on", "off"), doc="cached sectors may be written back on their own")
+    failures = Param(1, allowed=range(0, 5), doc="writes that may fail with ENOSPC")
+    eio_failures = Param(0, allowed=range(0, 5), doc="writes that may fail with EIO")
+    flush_failures = Param(0, allowed=range(0, 5), doc="flushes that may fail with EIO")
+    read_failures = Param(0, allowed=range(0, 5), doc="reads that may fail with EIO")
+    migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
+
+    # ----------------------------------------------------------------- configuration
+
+    def setup(self) -> None:
+        tokens = self.workload.split()
+        self.n = len(tokens)
+        self.kind = tuple(t[0] for t in tokens)
+        sectors = sorted({int(t[1:]) for t in tokens if t != "F"})
+        self.sectors = tuple(sectors)
+        self.sector = tuple(sectors.index(int(t[1:])) if t != "F" else None for t in tokens)
+        self.p = PROFILES[self.profile]
+        self.fifo = self.order == "fifo"
+        self.device = self.n  # id of the device's own flush (flush-after-restart)
+        self.names = self._names(tokens)
+        self.writes = tuple(r for r in range(self.n) if self.kind[r] == "W")
+        self.flushes = tuple(r for r in range(self.n) if self.kind[r] == "F")
+        # ordered[(a, b)]: the guest observed a complete before it submitted b; kept only
+        # for the pairs a property asks about (a write before a flush, or before a
+        # request to the same sector).
+        self.pairs = tuple(
+            (a, b) for b in range(self.n) for a in range(b)
+            if self.kind[a] == "W" and (self.kind[b] == "F" or self.sector[a] == self.sector[b])
+        )
+        self.pair_index = {pair: i for i, pair in enumerate(self.pairs)}
+        self.Req = Int(0, self.n - 1, names=dict(enumerate(self.names)))
+        self.AnyReq = Int(0, self.n, names={**dict(enumerate(self.names)), self.n: "DF"})
+        self.Sector = Int(0, len(sectors) - 1, names={i: f"s{sec}" for i, sec in enumerate(sectors)})
+
+    @staticmethod
+    def _names(tokens: list[str]) -> tuple[str, ...]:
+        seen: dict[str, int] = {}
+        names = []
+        flushes = 0
+        for t in tokens:
+            if t == "F":
+                flushes += 1
+                names.append(f"F{flushes}")
+                continue
+            seen[t] = seen.get(t, 0) + 1
+            names.append(t if seen[t] == 1 else f"{t}.{seen[t]}")
+        return tuple(names)
+
+    def fields(self):
+        n, sectors = self.n, len(self.sectors)
+        value = Int(NONE, n - 1, names={NONE: "-", **dict(enumerate(self.names))})
+        flight = Seq(self.AnyReq, n + 1) if self.fifo else Tuple(Bool(), n + 1, keys=(*self.names, "DF"))
+        return {
+            "vm": Enum("running", "stopping", "stopped"),
+            "settled": Bool(),
+            "restart_pending": Bool(),
+            "submitted": Int(0, n),
+            "fetched": Int(0, n),
+            "flight": flight,
+            "outcome": Tuple(Enum("none", "ok", "nospc", "eio"), n + 1, keys=(*self.names, "DF")),
+            "rq": Seq(self.Req, n),
+            "parked": Seq(self.Req, n),
+            "used": Seq(self.Req, n),
+            "status": Tuple(Enum("none", "ok", "ioerr"), n, keys=self.names),
+            "observed": Tuple(Bool(), n, keys=self.names),
+            "ordered": Tuple(Bool(), len(self.pairs), keys=tuple(f"{self.names[a]}<{self.names[b]}"
+                                                                for a, b in self.pairs)),
+            "cache": Tuple(value, sectors, keys=tuple(f"s{sec}" for sec in self.sectors)),
+            "disk": Tuple(value, sectors, keys=tuple(f"s{sec}" for sec in self.sectors)),
+            "nospc_left": Int(0, self.failures),
+            "eio_left": Int(0, self.eio_failures),
+            "flush_eio_left": Int(0, self.flush_failures),
+            "read_eio_left": Int(0, self.read_failures),
+            "migrations_left": Int(0, self.migrations),
+        }
+
+    def initial(self):
+        n, sectors = self.n, len(self.sectors)
+        yield self.state(
+            vm="running", settled=True, restart_pending=False, submitted=0, fetched=0,
+            flight=() if self.fifo else (False,) * (n + 1), outcome=("none",) * (n + 1),
+            rq=(), parked=(), used=(), status=("none",) * n, observed=(False,) * n,
+            ordered=(False,) * len(self.pairs), cache=(NONE,) * sectors, disk=(NONE,) * sectors,
+            nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
+            read_eio_left=self.read_failures, migrations_left=self.migrations,
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def running(self, s):
+        """vCPUs and device run: running, or running with a stop requested."""
+        return s.vm != "stopped"
+
+    def in_flight(self, s, r):
+        return contains(s.flight, r) if self.fifo else s.flight[r]
+
+    def flight_empty(self, s):
+        return is_empty(s.flight) if self.fifo else negate(any_of(s.flight))
+
+    def enter(self, flight, r):
+        return append(flight, r) if self.fifo else update(flight, r, True)
+
+    def leave(self, flight, r):
+        return remove(flight, r) if self.fifo else update(flight, r, False)
+
+    def guest_failed(self, s):
+        """The guest has seen an error and submits nothing more."""
+        return any_of(all_of([s.observed[r], s.status[r] == "ioerr"]) for r in range(self.n))
+
+    def ordered_before(self, s, a, b):
+        """The guest observed ``a`` complete before it submitted ``b``."""
+        if a >= b:
+            return False
+        return s.ordered[self.pair_index[(a, b)]]
+
+    def durable(self, s, w):
+        """The durable image holds w's value, or that of a same-sector write not ordered before w."""
+        on_disk = s.disk[self.sector[w]]
+        others = [all_of([on_disk == v, negate(self.ordered_before(s, v, w))])
+                  for v in self.writes if v != w and self.sector[v] == self.sector[w]]
+        return any_of([on_disk == w, *others])
+
+    def failed_visibly(self, s, r):
+        """The guest observed ``r`` complete with an error."""
+        return all_of([s.observed[r], s.status[r] == "ioerr"])
+
+    def flush_cache(self, s):
+        """Every cached sector made durable: the (cache, disk) pair after a flush."""
+        disk = tuple(ite(c != NONE, c, d) for c, d in zip(s.cache, s.disk))
+        return (NONE,) * len(self.sectors), disk
+
+    def restart_sequence(self, rq):
+        """The order in which ``restart`` puts the parked requests back in flight."""
+        return reverse(rq) if self.p.restart_reversed else rq
+
+    def policy(self, r):
+        return self.rerror if self.kind[r] == "R" else self.werror
+
+    # ----------------------------------------------------------------- guest
+
+    @action(r="Req")
+    def submit(self, s, r):
+        require(self.running(s))
+        require(r == s.submitted)
+        require(s.submitted - count_true(s.observed) < self.qdepth)
+        require(negate(self.guest_failed(s)))
+        ordered = s.ordered
+        for a in range(r):
+            if (a, r) in self.pair_index:
+                ordered = update(ordered, self.pair_index[(a, r)], s.observed[a])
+        return s.replace(submitted=s.submitted + 1, ordered=ordered)
+
+    @action(r="Req")
+    def observe(self, s, r):
+        require(self.running(s))
+        require(negate(is_empty(s.used)))
+        require(head(s.used) == r)
+        return s.replace(used=tail(s.used), observed=update(s.observed, r, True))
+
+    @assumption(when=lambda self: self.guest == "drain")
+    def drain(self, before, step, after):
+        """The guest submits a flush only after every earlier request completed, and nothing
+        after a flush before that flush completed (Linux's drain around REQ_PREFLUSH)."""
+        if step.action != "submit":
+            return True
+        r = step["r"]
+        earlier = [before.observed[a] for a in range(r) if self.kind[r] == "F" or self.kind[a] == "F"]
+        return all_of(earlier)
+
+    # ----------------------------------------------------------------- device
+
+    @action(r="Req")
+    def fetch(self, s, r):
+        require(self.running(s))
+        require(r == s.fetched)
+        require(s.fetched < s.submitted)
+        if self.p.flush_waits and self.kind[r] == "F":
+            require(all_of(s.status[a] != "none" for a in range(r)))
+        return s.replace(fetched=s.fetched + 1, flight=self.enter(s.flight, r))
+
+    @action(r="Req")
+    def complete(self, s, r):
+        outcome = s.outcome[r]
+        require(self.in_flight(s, r))
+        require(outcome != "none")
+        if self.fifo:
+            require(head(s.flight) == r)
+        flight = self.leave(s.flight, r)
+        outcomes = update(s.outcome, r, "none")
+        if outcome == "ok":
+            return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r),
+                             status=update(s.status, r, "ok"))
+        policy = self.policy(r)
+        if policy == "stop" or (policy == "enospc" and outcome == "nospc"):
+            rq = push_front(s.rq, r) if self.p.park == "front" else append(s.rq, r)
+            if self.p.stop == "immediate":
+                vm = "stopped"
+            else:
+                vm = ite(s.vm == "running", "stopping", s.vm)
+            return s.replace(flight=flight, outcome=outcomes, rq=rq, parked=append(s.parked, r), vm=vm)
+        shown = "ok" if policy == "ignore" else "ioerr"
+        return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r), status=update(s.status, r, shown))
+
+    @action
+    def complete_device_flush(self, s):
+        """The device's own flush (flush-after-restart) completes; the guest never sees it."""
+        require(self.p.device_flush)
+        require(self.in_flight(s, self.device))
+        require(s.outcome[self.device] != "none")
+        if self.fifo:
+            require(head(s.flight) == self.device)
+        return s.replace(flight=self.leave(s.flight, self.device), outcome=update(s.outcome, self.device, "none"))
+
+    @action
+    def stop(self, s):
+        require(s.vm == "stopping")
+        return s.replace(vm="stopped", settled=False)
+
+    @action
+    def settle(self, s):
+        require(self.p.settle)
+        require(s.vm == "stopped")
+        require(self.flight_empty(s))
+        require(negate(s.settled))
+        cache, disk = self.flush_cache(s)
+        return s.replace(settled=True, cache=cache, disk=disk)
+
+    @action
+    def resume(self, s):
+        require(s.vm == "stopped")
+        require(self.flight_empty(s))
+        if self.p.settle:
+            require(s.settled)
+        return s.replace(vm="running", restart_pending=True)
+
+    @action
+    def restart(self, s):
+        require(self.running(s))
+        require(s.restart_pending)
+        flight = s.flight
+        for r in self.restart_sequence(s.rq):
+            flight = self.enter(flight, r)
+        if self.p.device_flush:
+            flight = ite(is_empty(s.rq), flight, self.enter(flight, self.device))
+        return s.replace(flight=flight, rq=(), parked=(), restart_pending=False)
+
+    @action
+    def migrate(self, s):
+        require(s.vm == "stopped")
+        require(self.flight_empty(s))
+        if self.p.settle:
+            require(s.settled)
+        require(s.migrations_left > 0)
+        cache, disk = self.flush_cache(s)
+        rq = reverse(s.rq) if self.p.load == "front" else s.rq
+        return s.replace(cache=cache, disk=disk, rq=rq, migrations_left=s.migrations_left - 1)
+
+    # ----------------------------------------------------------------- backend
+
+    @action(r="AnyReq", result=("ok", "nospc", "eio"))
+    def execute(self, s, r, result):
+        require(r < self.n or self.p.device_flush)
+        require(self.in_flight(s, r))
+        require(s.outcome[r] == "none")
+        if self.fifo:
+            require(self.oldest_unexecuted(s) == r)
+        kind = "F" if r == self.device else self.kind[r]
+        changes = {"outcome": update(s.outcome, r, result)}
+        if result == "nospc":
+            require(kind == "W")
+            require(s.nospc_left > 0)
+            changes["nospc_left"] = s.nospc_left - 1
+        elif result == "eio":
+            require(r != self.device)
+            budget = {"W": "eio_left", "F": "flush_eio_left", "R": "read_eio_left"}[kind]
+            require(getattr(s, budget) > 0)
+            changes[budget] = getattr(s, budget) - 1
+        elif kind == "W":
+            changes["cache"] = update(s.cache, self.sector[r], r)
+        elif kind == "F":
+            changes["cache"], changes["disk"] = self.flush_cache(s)
+        return s.replace(**changes)
+
+    def oldest_unexecuted(self, s):
+        """Under order=fifo: the earliest request in flight that has not executed yet."""
+        for q in s.flight:
+            if s.outcome[q] == "none":
+                return q
+        return None
+
+    @action(sector="Sector")
+    def writeback(self, s, sector):
+        require(self.evict == "on")
+        require(s.cache[sector] != NONE)
+        return s.replace(cache=update(s.cache, sector, NONE), disk=update(s.disk, sector, s.cache[sector]))
+
+    # ----------------------------------------------------------------- properties
+
+    @always
+    def barrier(self, s):
+        """Every flush the guest saw succeed covers every write submitted before it
+        (unless the guest saw that write fail): what an ordered-barrier guest relies on."""
+        return all_of(
+            implies(all_of([s.observed[f], s.status[f] == "ok"]),
+                    all_of(implies(negate(self.failed_visibly(s, w)), self.durable(s, w))
+                           for w in self.writes if w < f))
+            for f in self.flushes
+        )
+
+    @always
+    def flush_contract(self, s):
+        """Every flush the guest saw succeed covers every write the guest saw succeed before
+        it submitted the flush (virtio's and REQ_PREFLUSH's promise)."""
+        return all_of(
+            implies(all_of([s.observed[f], s.status[f] == "ok"]),
+                    all_of(implies(all_of([self.ordered_before(s, w, f), s.status[w] == "ok"]), self.durable(s, w))
+                           for w in self.writes if w < f))
+            for f in self.flushes
+        )
+
+    @always
+    def barrier_order(self, s):
+        """No write submitted after a flush is durable while a write submitted before it is not
+        (a crash must not leave a journal commit on disk without its data)."""
+        return all_of(
+            implies(
+                all_of([f < s.submitted, any_of(s.disk[self.sector[w2]] == w2 for w2 in self.writes if w2 > f)]),
+                all_of(implies(negate(self.failed_visibly(s, w)), self.durable(s, w))
+                       for w in self.writes if w < f),
+            )
+            for f in self.flushes
+        )
+
+    @always
+    def conservation(self, s):
+        """Every submitted request is in exactly one place (avail ring, in flight, rq, used
+        ring, observed) and no other request is anywhere."""
+        def places(r):
+            in_flight = count(s.flight, r) if self.fifo else ite(s.flight[r], 1, 0)
+            avail = ite(all_of([s.fetched <= r, r < s.submitted]), 1, 0)
+            return avail + in_flight + count(s.rq, r) + count(s.used, r) + ite(s.observed[r], 1, 0)
+
+        return all_of(places(r) == ite(r < s.submitted, 1, 0) for r in range(self.n))
+
+    @always_on_step
+    def restart_order(self, before, step, after):
+        """restart puts the parked requests back in flight in the order they failed."""
+        if step.action != "restart":
+            return True
+        return self.restart_sequence(before.rq) == before.parked
+
+    @always_on_step
+    def read_your_writes(self, before, step, after):
+        """A read returns the value of every write the guest saw succeed before submitting it,
+        or of a write the guest did not order before that one."""
+        if step.action != "execute" or step["result"] != "ok":
+            return True
+        r = step["r"]
+        if r == self.device or self.kind[r] != "R":
+            return True
+        sec = self.sector[r]
+        value = ite(before.cache[sec] != NONE, before.cache[sec], before.disk[sec])
+        same = [w for w in self.writes if self.sector[w] == sec]
+        return all_of(
+            implies(all_of([self.ordered_before(before, w, r), before.status[w] == "ok"]),
+                    any_of([value == w, *(all_of([value == v, negate(self.ordered_before(before, v, w))])
+                                          for v in same if v != w)]))
+            for w in same if w < r
+        )
+
+    @at_end
+    def completion(self, s):
+        """Every execution ends with every submitted request observed, the guest through its
+        workload or stopped after an error: nothing stranded on rq, no deadlock."""
+        return all_of([
+            all_of(implies(r < s.submitted, s.observed[r]) for r in range(self.n)),
+            any_of([s.submitted == self.n, self.guest_failed(s)]),
+        ])
+
+    @sometimes
+    def flush_seen_while_write_parked(self, s):
+        """The seed's situation: the guest has seen a flush succeed while an earlier write is on rq."""
+        return any_of(
+            all_of([s.observed[f], s.status[f] == "ok", contains(s.rq, w)])
+            for f in self.flushes for w in self.writes if w < f
+        )
+
+    @sometimes
+    def request_parked(self, s):
+        """Some request is parked on rq (the error path is reachable at all)."""
+        return negate(is_empty(s.rq))
+
+
+SPEC = VirtioBlk
