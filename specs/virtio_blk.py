@@ -51,8 +51,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelcheck import Bool, Enum, Int, Param, Seq, Spec, Tuple, action, always, always_on_step, assumption, at_end
-from modelcheck import require, sometimes
+from modelcheck import (
+    Bool,
+    Enum,
+    Int,
+    Param,
+    Seq,
+    Spec,
+    Tuple,
+    action,
+    always,
+    always_on_step,
+    assumption,
+    at_end,
+    require,
+    sometimes,
+)
 from modelcheck.ops import (
     all_of,
     any_of,
@@ -343,10 +357,7 @@ class VirtioBlk(Spec):
         policy = self.policy(r)
         if policy == "stop" or (policy == "enospc" and outcome == "nospc"):
             rq = push_front(s.rq, r) if self.p.park == "front" else append(s.rq, r)
-            if self.p.stop == "immediate":
-                vm = "stopped"
-            else:
-                vm = ite(s.vm == "running", "stopping", s.vm)
+            vm = "stopped" if self.p.stop == "immediate" else ite(s.vm == "running", "stopping", s.vm)
             return s.replace(flight=flight, outcome=outcomes, rq=rq, parked=append(s.parked, r), vm=vm)
         shown = "ok" if policy == "ignore" else "ioerr"
         return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r), status=update(s.status, r, shown))
