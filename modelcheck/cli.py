@@ -19,7 +19,7 @@ from .graph import reachability_graph, to_dot, write_graphml
 from .loader import parse_settings
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
-from .verdict import EXIT_USAGE, PropertyResult, exit_code
+from .verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PropertyResult, Verdict, exit_code
 
 EXIT_INTERRUPTED = 130
 
@@ -64,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
+
+    p = _command(sub, "matrix", "check every configuration of a matrix file and print the verdict table",
+                 run_matrix)
+    p.add_argument("file", nargs="?", default="specs/matrix.toml", metavar="FILE",
+                   help="matrix file (default: specs/matrix.toml)")
+    p.add_argument("--where", "-w", action="append", default=[], metavar="NAME=VALUE",
+                   help="only cases with this setting (repeatable; NAME may be 'group')")
+    p.add_argument("--quick", action="store_true", help="only the grids marked quick")
+    p.add_argument("--jobs", "-j", type=_positive, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--json", metavar="FILE", help="also write every record (verdicts and traces) as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     p = _command(sub, "list", "show a spec's parameters, assumptions, actions and properties", run_list)
     _spec_args(p)
@@ -191,6 +202,61 @@ class _progress_bar:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+# --------------------------------------------------------------------------- matrix
+
+MARKS = {"PROVED": "proved", "HOLDS": "holds", "HOLDS up to bound": "bound", "VIOLATED": "VIOLATED",
+         "UNKNOWN": "unknown"}
+
+
+def run_matrix(args: argparse.Namespace) -> int:
+    from .matrix import load_matrix, run_cases, select
+
+    matrix = load_matrix(args.file)
+    cases = list(select(matrix.cases, args.where, args.quick))
+    if not cases:
+        print(f"modelcheck: {args.file}: no case matches", file=sys.stderr)
+        return EXIT_USAGE
+    bar = _case_bar(args, len(cases))
+    try:
+        records = run_cases(cases, args.jobs, on_done=lambda _: bar.update(1) if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    print(format_matrix(records))
+    if args.json:
+        write_text(args.json, dumps({"matrix": str(args.file), "cases": records}))
+    verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
+    return EXIT_INCONCLUSIVE if any(not v.conclusive for v in verdicts) else EXIT_OK
+
+
+def _case_bar(args: argparse.Namespace, total: int) -> Any:
+    if getattr(args, "no_progress", False) or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=" cases", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def format_matrix(records: list[dict[str, Any]]) -> str:
+    """The verdict table: one row per case, one column per property, then states and seconds."""
+    props: list[str] = []
+    for rec in records:
+        for r in rec["results"]:
+            if r["kind"] != "sometimes" and r["property"] not in props:
+                props.append(r["property"])
+    width = max(len(rec["case"]) for rec in records)
+    cols = [max(len(p), 8) for p in props]
+    head = f"{'case':<{width}}  " + "  ".join(p.ljust(c) for p, c in zip(props, cols)) + f"  {'states':>8}  {'s':>6}"
+    lines = [head, "-" * len(head)]
+    for rec in records:
+        by_name = {r["property"]: r for r in rec["results"]}
+        marks = [MARKS[by_name[p]["verdict"]] if p in by_name else "-" for p in props]
+        states = max((r["states"] for r in rec["results"]), default=0)
+        lines.append(f"{rec['case']:<{width}}  " + "  ".join(m.ljust(c) for m, c in zip(marks, cols))
+                     + f"  {states:>8}  {rec['seconds']:>6.2f}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- list, graph

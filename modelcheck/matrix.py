@@ -1,0 +1,162 @@
+"""Check matrices: a committed TOML grid of configurations, expanded into cases and run.
+
+A matrix file names a spec and one or more grids. Each grid maps parameter names to a
+value or a list of values; its cases are the cartesian product, in file order. Cases
+run in worker processes (one per core by default) and come back as plain records
+(JSON-ready dicts), in the same order whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .check import check, configure
+from .errors import UsageError
+from .explicit import SearchOptions
+from .loader import load_spec_class
+from .trace import format_trace, trace_to_json
+
+RESERVED_KEYS = {"name", "properties", "quick", "max_states"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration of a matrix: a spec, its settings, the properties to judge."""
+
+    name: str
+    group: str
+    spec: str
+    settings: tuple[tuple[str, Any], ...]
+    properties: tuple[str, ...] = ()
+    quick: bool = False
+    max_states: int | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+
+@dataclass
+class Matrix:
+    path: Path
+    spec: str
+    cases: list[Case] = field(default_factory=list)
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    """Read and expand a matrix file; UsageError naming the file and the key on a mistake."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such matrix file (the default is specs/matrix.toml)") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{path}: not valid TOML: {err}") from None
+    spec_ref = data.get("spec")
+    if not isinstance(spec_ref, str):
+        raise UsageError(f"{path}: missing 'spec = \"file.py\"' (relative to the matrix file)")
+    spec_path = str((path.parent / spec_ref).as_posix()) if not Path(spec_ref).is_absolute() else spec_ref
+    spec_cls = load_spec_class(spec_path)
+    declared = spec_cls.parameters()
+    defaults = data.get("defaults", {})
+    grids = data.get("grid", [])
+    if not isinstance(grids, list) or not grids:
+        raise UsageError(f"{path}: no [[grid]] tables")
+    matrix = Matrix(path, spec_path)
+    seen: set[str] = set()
+    for g, grid in enumerate(grids, 1):
+        group = grid.get("name", f"grid{g}")
+        merged = {**defaults, **{k: v for k, v in grid.items() if k not in RESERVED_KEYS}}
+        for key in merged:
+            if key not in declared:
+                raise UsageError(f"{path}: grid {group!r}: unknown parameter {key!r}; known: {', '.join(declared)}")
+        keys = [k for k in declared if k in merged]
+        axes = [merged[k] if isinstance(merged[k], list) else [merged[k]] for k in keys]
+        for combo in itertools.product(*axes):
+            settings = tuple(zip(keys, combo))
+            name = case_name(group, settings, defaults)
+            if name in seen:
+                continue
+            seen.add(name)
+            spec_cls(**dict(settings))  # a bad value fails here, before anything runs
+            matrix.cases.append(Case(name, group, spec_path, settings, tuple(grid.get("properties", ())),
+                                     bool(grid.get("quick", False)), grid.get("max_states")))
+    return matrix
+
+
+def case_name(group: str, settings: tuple[tuple[str, Any], ...], defaults: dict[str, Any]) -> str:
+    """A stable, file-name-safe name: the group and every setting that differs from the defaults."""
+    parts = [group]
+    for key, value in settings:
+        if key in defaults and defaults[key] == value:
+            continue
+        text = str(value).replace(" ", "_")
+        parts.append(f"{key}={text}")
+    return "~".join(parts).replace("/", "_")
+
+
+def run_case(case: Case) -> dict[str, Any]:
+    """Check one case with the explicit engine; a JSON-ready record (picklable, for workers)."""
+    started = time.perf_counter()
+    spec = configure(case.spec, case.params)
+    run = check(spec, case.properties, SearchOptions(max_states=case.max_states))
+    records = []
+    for r in run.results:
+        records.append({
+            "property": r.name, "kind": r.kind, "engine": r.engine, "verdict": r.verdict.value,
+            "states": r.states, "transitions": r.transitions, "depth": r.depth, "reason": r.reason,
+            "assumptions": list(r.assumptions),
+            "trace_actions": [run.compiled.show_step(st) for st, _ in r.trace.steps] if r.trace else None,
+            "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
+            "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
+        })
+    return {
+        "case": case.name, "group": case.group, "spec": type(spec).__name__, "params": dict(spec.params),
+        "quick": case.quick, "results": records, "never_enabled": run.exploration.never_enabled,
+        "terminal_states": len(run.exploration.terminal),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def run_cases(cases: list[Case], jobs: int | None = None,
+              on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run cases on ``jobs`` worker processes (default: every core); records in case order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(cases) <= 1:
+        out = []
+        for case in cases:
+            out.append(run_case(case))
+            if on_done:
+                on_done(out[-1])
+        return out
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        out = []
+        for record in pool.map(run_case, cases, chunksize=1):
+            out.append(record)
+            if on_done:
+                on_done(record)
+        return out
+
+
+def select(cases: list[Case], filters: list[str], quick: bool = False) -> Iterator[Case]:
+    """The cases whose settings match every ``NAME=VALUE`` filter (and ``quick`` ones only, if asked)."""
+    wanted = []
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--where {item!r}: expected NAME=VALUE, e.g. --where profile=qemu-7.2")
+        wanted.append((key, value))
+    for case in cases:
+        if quick and not case.quick:
+            continue
+        params = case.params
+        if all(str(params.get(k, "")) == v or (k == "group" and case.group == v) for k, v in wanted):
+            yield case
