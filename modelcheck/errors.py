@@ -61,9 +61,14 @@ class Where:
         func = inspect.unwrap(func)  # type: ignore[arg-type]
         try:
             path = inspect.getsourcefile(func) or "<unknown>"  # type: ignore[arg-type]
-            _, line = inspect.getsourcelines(func)  # type: ignore[arg-type]
+            lines, line = inspect.getsourcelines(func)  # type: ignore[arg-type]
         except (OSError, TypeError):
             return None
+        # point at the `def` line, not at the decorators above it
+        for offset, text in enumerate(lines):
+            if text.lstrip().startswith(("def ", "async def ")):
+                line += offset
+                break
         qualname = getattr(func, "__qualname__", repr(func))
         if owner is not None:
             qualname = f"{owner}.{qualname.rsplit('.', 1)[-1]}"
