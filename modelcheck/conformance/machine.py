@@ -9,7 +9,6 @@ that the raised QemuError names.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -142,10 +141,14 @@ class Machine:
             self._quit()
             return
         self._reap()
-        if isinstance(err, QemuError) and err.kept is None:
-            kept = self._keep_files()
+        if isinstance(err, QemuError) and err.kept is not None:
+            return
+        kept = self._keep_files()
+        if isinstance(err, QemuError):
             err.kept = kept
             err.args = (f"{err.message} (QEMU's stderr and trace log kept in {kept})",)
+        else:
+            err.add_note(f"QEMU's stderr and trace log kept in {kept}")
 
     def _start(self) -> None:
         path = str(self.workdir / (self.name + ".qtest"))
@@ -237,7 +240,3 @@ def read_sectors(image: Path, sectors: list[int]) -> dict[int, bytes]:
             out[sector] = f.read(SECTOR)
     return out
 
-
-def env_ok() -> bool:
-    """Whether QEMU and a unix-socket-capable temp dir are available."""
-    return shutil.which(QEMU) is not None and hasattr(socket, "AF_UNIX") and os.name == "posix"

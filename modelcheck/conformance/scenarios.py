@@ -9,6 +9,7 @@ records what QEMU did in an :class:`Observation` (plain data, JSON-ready).
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -121,6 +122,8 @@ def run(scenario: Scenario, *, timeout: float = 5.0, keep: Path | None = None) -
             driver = Driver.probe(m.qtest)
             for r, (kind, sector) in enumerate(requests):
                 driver.queue(r, kind, sector)
+            if not m.qmp.execute("query-status")["running"]:
+                raise QemuError("the VM is not running; the harness never kicks a stopped VM")
             driver.kick()
             if not scenario.failing:
                 obs.used_final = _pairs(driver.wait_used(len(requests), timeout))
@@ -142,7 +145,8 @@ def run(scenario: Scenario, *, timeout: float = 5.0, keep: Path | None = None) -
                 _migrate_out(m, work / "state-0.bin", timeout)
         for hop in range(scenario.migrations):
             with Machine(work, image, name=f"m{hop + 1}", incoming=True, timeout=timeout, keep=keep) as dst:
-                dst.qmp.execute("migrate-incoming", {"uri": f"exec:cat {work / f'state-{hop}.bin'}"})
+                source = shlex.quote(str(work / f"state-{hop}.bin"))
+                dst.qmp.execute("migrate-incoming", {"uri": f"exec:cat {source}"})
                 dst.qmp.wait_status({"io-error"})
                 obs.timing[f"migration_{hop + 1}"] = time.monotonic() - started
                 driver = Driver.attach(dst.qtest)
@@ -172,7 +176,7 @@ def _resume(m: Machine, driver: Driver, obs: Observation, by_sector: dict[int, i
 
 def _migrate_out(m: Machine, path: Path, timeout: float) -> None:
     """Migrate the stopped VM into ``path`` and wait until QEMU says it is complete."""
-    m.qmp.execute("migrate", {"uri": f"exec:cat > {path}"})
+    m.qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(path))}"})
     deadline = time.monotonic() + timeout
     while True:
         status = m.qmp.execute("query-migrate").get("status")
