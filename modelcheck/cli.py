@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--format", choices=("dot", "graphml"), default="dot")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: standard output; graphml needs a file)")
+
+    from .conformance import cli as conformance_cli
+
+    conformance_cli.add_parser(sub)
     return parser
 
 
