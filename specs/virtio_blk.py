@@ -7,14 +7,17 @@ The device fetches requests from the avail ring (``virtio_blk_handle_output``) a
 submits them to host storage, where they execute in any order (host AIO) or in the order
 they entered flight (``order=fifo``). A write lands in a volatile cache; a flush makes
 everything cached at the moment it executes durable; a cached sector may be written
-back on its own (``evict=on``). On completion (``virtio_blk_rw_complete``) the device
-pushes the request to the used ring, or, under a stop policy
-(``virtio_blk_handle_rw_error``), parks it on its request list ``s->rq`` and stops the
-VM. A stopped VM may be migrated (``virtio_blk_save`` / ``virtio_blk_load``: ``rq`` is
-saved head to tail and loaded by pushing each to the front) and is resumed by QMP
-``cont``, after which ``virtio_blk_dma_restart_bh`` puts the parked requests back in
-flight. The question of 2010: can the guest see a flush complete while a write it
-submitted before that flush is parked on ``rq`` and not durable?
+back on its own (``evict=on``). On completion (``virtio_blk_rw_complete``, and
+``virtio_blk_flush_complete`` for a flush, which takes the same error path with the
+``werror`` policy) the device pushes the request to the used ring, or, under a stop
+policy (``virtio_blk_handle_rw_error``), parks it on its request list ``s->rq`` and
+stops the VM. A stopped VM may be migrated (``virtio_blk_save`` / ``virtio_blk_load``:
+``rq`` is saved head to tail and loaded by pushing each to the front) and is resumed by
+QMP ``cont``, after which ``virtio_blk_dma_restart_bh`` puts the parked requests back in
+flight (since QEMU 9.0 only after ``virtio_blk_dma_restart_cb`` has split the list per
+virtqueue, which reverses it; see ``PROFILES``). The question of 2010: can the guest see
+a flush complete while a write it submitted before that flush is parked on ``rq`` and
+not durable?
 
 Actions and their QEMU counterparts:
 
@@ -108,26 +111,38 @@ class Profile:
 PROFILES = {
     "qemu-2010": Profile(
         "front", "immediate", False, False, "front",
-        source="hw/virtio-blk.c, mid 2010: QTAILQ-less s->rq singly linked, req->next = s->rq; "
-        "vm_stop() at once from the completion callback",
+        source="hw/virtio-blk.c, 2010 (drive_get_on_error era): virtio_blk_handle_rw_error does "
+        "'req->next = s->rq; s->rq = req;' then 'vm_stop(0);' from the completion callback (do_vm_stop "
+        "of 2010 neither drains nor flushes); virtio_blk_dma_restart_bh walks s->rq head first "
+        "('req = req->next'); virtio_blk_save walks head to tail, virtio_blk_load pushes each to the front",
     ),
     "qemu-7.2": Profile(
         "front", "requested", True, False, "front",
-        source="QEMU 2.1-8.2 (observed on 7.2.22): qemu_system_vmstop_request, do_vm_stop drains and "
-        "flushes; restart walks s->rq head first",
+        source="hw/block/virtio-blk.c, QEMU 2.1-8.2 (observed on 7.2.22): virtio_blk_handle_rw_error "
+        "pushes front ('req->next = s->rq; s->rq = req;'), blk_error_action requests the stop "
+        "('qemu_system_vmstop_request(RUN_STATE_IO_ERROR)'), do_vm_stop runs 'bdrv_drain_all(); "
+        "bdrv_flush_all();'; virtio_blk_dma_restart_bh walks s->rq head first; virtio_blk_save_device "
+        "head to tail, virtio_blk_load_device pushes front",
     ),
     "qemu-9.0": Profile(
         "front", "requested", True, True, "front",
-        source="QEMU >= 9.0, commit 71ee0cdd14: restart splits s->rq per virtqueue, reversing it once more",
+        source="hw/block/virtio-blk.c, QEMU >= 9.0: commit 71ee0cdd14 'virtio-blk: restart s->rq reqs in "
+        "vq AioContexts' (Stefan Hajnoczi, Jan 2024) splits s->rq into per-virtqueue lists in "
+        "virtio_blk_dma_restart_cb by pushing front ('rq->next = vq_rq[idx]; vq_rq[idx] = rq;'), "
+        "reversing it once more; each list's bottom half then walks it head first",
     ),
-    "fifo": Profile("back", "requested", True, False, "back", source="what the list was meant to do"),
+    "fifo": Profile(
+        "back", "requested", True, False, "back",
+        source="what the list was meant to do: qemu-7.2 with s->rq a FIFO (append on error, append on load)",
+    ),
     "flush-after-restart": Profile(
         "front", "immediate", False, False, "front", device_flush=True,
-        source="the mitigation proposed in the 2010 report: flush after the restarted requests",
+        source="the mitigation proposed in the 2010 report, never merged: qemu-2010 plus a flush of the "
+        "device's own behind the restarted requests",
     ),
     "ordered-flush": Profile(
         "back", "requested", True, False, "back", flush_waits=True,
-        source="a device honouring barriers by draining before it fetches a flush",
+        source="not QEMU: a device honouring barriers by draining before it fetches a flush",
     ),
 }
 
