@@ -14,6 +14,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import SpecError
 from .spec import Compiled, Disabled, Property, check_state
@@ -39,13 +40,17 @@ class SearchOptions:
 
     ``max_states`` and ``max_depth`` cut the search (verdicts then say "up to bound");
     ``keep_edges`` records every transition (needed for the reachability graph);
-    ``validate`` checks each new state's fields against their declared types.
+    ``validate`` checks each new state's fields against their declared types;
+    ``use_hints`` fires only the arguments an action's ``hint`` names (same states, same
+    order, fewer calls) and ``check_hints`` verifies that no other argument is enabled.
     """
 
     max_states: int | None = None
     max_depth: int | None = None
     keep_edges: bool = False
     validate: bool = True
+    use_hints: bool = True
+    check_hints: bool = False
     on_progress: Callable[[Progress], None] | None = None
     progress_every: int = 2048
 
@@ -185,6 +190,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         if s not in index:
             admit(s, -1, -1, 0)
 
+    plan = _firing_plan(compiled, opts.use_hints)
+    check_hints = opts.check_hints and opts.use_hints
     transitions = 0
     next_report = opts.progress_every
     i = 0
@@ -196,7 +203,11 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             i += 1
             continue
         enabled = False
-        for k, inst in enumerate(instances):
+        ks = _instances_to_fire(plan, spec, s)
+        if check_hints:
+            _verify_hints(compiled, s, ks)
+        for k in ks:
+            inst = instances[k]
             try:
                 t = inst.func(spec, s, *inst.args)
             except Disabled:
@@ -217,7 +228,7 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                     ex.hit_state_bound = True
                     continue
                 if validate:
-                    check_state(state_cls, t, inst.where, f"action {inst.name}")
+                    _check_changed(state_cls, s, t, inst.where, f"action {inst.name}")
                 j = admit(t, i, k, d + 1)
             if edges is not None:
                 edges.extend((i, k, j))
@@ -239,6 +250,56 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     if opts.on_progress is not None:
         opts.on_progress(Progress(len(states), 0, ex.max_depth, transitions, ex.seconds))
     return ex
+
+
+Plan = list[tuple[list[int], Callable | None, dict[Any, int]]]
+
+
+def _firing_plan(compiled: Compiled, use_hints: bool) -> Plan:
+    """Per action: its instance indices, its hint (or None), and a map from hinted arguments to instance."""
+    plan: Plan = []
+    for name in compiled.actions:
+        ks = [k for k, inst in enumerate(compiled.instances) if inst.name == name]
+        hint = compiled.hints.get(name) if use_hints else None
+        lookup: dict[Any, int] = {}
+        for k in ks:
+            args = compiled.instances[k].args
+            lookup[args[0] if len(args) == 1 else args] = k
+        plan.append((ks, hint, lookup))
+    return plan
+
+
+def _instances_to_fire(plan: Plan, spec: object, s: State) -> list[int]:
+    """The instance indices worth firing in ``s``, in declaration order (as without hints)."""
+    out: list[int] = []
+    for ks, hint, lookup in plan:
+        if hint is None:
+            out.extend(ks)
+            continue
+        out.extend(sorted({lookup[a] for a in hint(spec, s) if a in lookup}))
+    return out
+
+
+def _verify_hints(compiled: Compiled, s: State, fired: list[int]) -> None:
+    """SpecError if an instance a hint left out is enabled in ``s``."""
+    chosen = set(fired)
+    for k, inst in enumerate(compiled.instances):
+        if k in chosen:
+            continue
+        try:
+            inst.func(compiled.spec, s, *inst.args)
+        except Disabled:
+            continue
+        raise SpecError(f"the hint of {inst.name} leaves out {compiled.show_step(inst.step)}, which is enabled",
+                        where=inst.where, fix="make the hint return every argument the guards may allow")
+
+
+def _check_changed(state_cls: type[State], s: State, t: State, where: object, what: str) -> None:
+    """Type-check only the fields a step changed (the others are the parent's, already checked)."""
+    types = state_cls.types
+    for name, old, new in zip(state_cls.fields, s, t):
+        if new is not old and not types[name].contains(new):
+            check_state(state_cls, t, where, what)  # raises, naming the field
 
 
 def _judge(p: Property, spec: object, s: State) -> bool:

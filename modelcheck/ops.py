@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+CONCRETE = frozenset({bool, int, str, tuple, type(None)})
+
 
 def _symbolic(*values: Any) -> Any:
+    """The first value that is not a plain Python value (a symbolic one), or None."""
     for v in values:
-        if hasattr(v, "mc_symbolic"):
+        if v.__class__ not in CONCRETE:
             return v
     return None
 
@@ -101,21 +104,30 @@ def at(tup: Any, i: Any) -> Any:
 
 
 def all_of(values: Iterable[Any]) -> Any:
-    """Conjunction, without forking on symbolic values."""
-    values = list(values)
-    sym = _symbolic(*values)
-    if sym is None:
-        return all(values)
-    return sym.mc_all_of(values)
+    """Conjunction, without forking on symbolic values.
+
+    Over concrete values it stops at the first false one (a generator argument is not
+    consumed further); from the first symbolic value on, the rest go into one z3 term
+    (the concrete values before it were all true, so they do not change it).
+    """
+    it = iter(values)
+    for v in it:
+        if v.__class__ not in CONCRETE:
+            return v.mc_all_of([v, *it])
+        if not v:
+            return False
+    return True
 
 
 def any_of(values: Iterable[Any]) -> Any:
-    """Disjunction, without forking on symbolic values."""
-    values = list(values)
-    sym = _symbolic(*values)
-    if sym is None:
-        return any(values)
-    return sym.mc_any_of(values)
+    """Disjunction, without forking on symbolic values (stops at the first true concrete value)."""
+    it = iter(values)
+    for v in it:
+        if v.__class__ not in CONCRETE:
+            return v.mc_any_of([v, *it])
+        if v:
+            return True
+    return False
 
 
 def implies(a: Any, b: Any) -> Any:

@@ -117,6 +117,7 @@ Domain = str | Iterable[Any] | Callable[[Any], Iterable[Any]] | FieldType
 @dataclass(frozen=True)
 class ActionMeta:
     args: tuple[tuple[str, Domain], ...]
+    hint: Callable[[Any, Any], Iterable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,15 +132,22 @@ class AssumptionMeta:
     doc: str
 
 
-def action(func: Callable | None = None, /, **domains: Domain) -> Any:
+def action(func: Callable | None = None, /, *, hint: Callable[[Any, Any], Iterable[Any]] | None = None,
+           **domains: Domain) -> Any:
     """Mark a method as an action ``(self, s, *args) -> next state``.
 
     Keyword arguments give each argument's finite domain: a field type, an iterable,
     a callable of the spec, or the name of a spec attribute holding one of those.
+
+    ``hint(self, s)`` is an optional speed-up for the explicit engine: the arguments
+    (values for a one-argument action, tuples otherwise) worth trying in concrete state
+    ``s``. It must include every argument for which the action is enabled; the engine
+    still runs the guards, and ``SearchOptions(check_hints=True)`` verifies the hint.
+    The symbolic engine ignores it.
     """
 
     def mark(f: Callable) -> Callable:
-        f._mc_action = ActionMeta(tuple(domains.items()))  # type: ignore[attr-defined]
+        f._mc_action = ActionMeta(tuple(domains.items()), hint)  # type: ignore[attr-defined]
         return f
 
     return mark(func) if func is not None else mark
@@ -322,6 +330,7 @@ class Compiled:
     properties: dict[str, Property]
     assumptions: dict[str, Assumption]
     arg_types: dict[tuple[str, str], FieldType | None] = field(default_factory=dict)
+    hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = field(default_factory=dict)
 
     @property
     def active_assumptions(self) -> tuple[Assumption, ...]:
@@ -388,6 +397,7 @@ def compile_spec(spec: Spec) -> Compiled:
     properties: dict[str, Property] = {}
     assumptions: dict[str, Assumption] = {}
     arg_types: dict[tuple[str, str], FieldType | None] = {}
+    hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = {}
     for name in _members_in_order(cls):
         func = getattr(cls, name)
         where = Where.of(func, owner)
@@ -395,6 +405,8 @@ def compile_spec(spec: Spec) -> Compiled:
         if meta is not None:
             _check_signature(func, ["self", "s", *[a for a, _ in meta.args]], where, "action")
             actions.append(name)
+            if meta.hint is not None:
+                hints[name] = meta.hint
             domains = []
             for arg, domain in meta.args:
                 values, ftype = _resolve_domain(spec, domain, where, arg)
@@ -426,7 +438,7 @@ def compile_spec(spec: Spec) -> Compiled:
     for s in initial:
         check_state(state_cls, s, Where.of(cls.initial, owner), "initial()")
     return Compiled(spec, state_cls, initial, tuple(actions), tuple(instances), properties,
-                    assumptions, arg_types)
+                    assumptions, arg_types, hints)
 
 
 def check_state(state_cls: type[State], s: Any, where: Where | None, what: str) -> None:

@@ -317,7 +317,28 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- guest
 
-    @action(r="Req")
+    # Hints (explicit engine only) name the arguments worth trying in a concrete state;
+    # the guards below still decide. Tests run with SearchOptions(check_hints=True).
+
+    def next_to_submit(self, s):
+        return (s.submitted,)
+
+    def used_head(self, s):
+        return s.used[:1]
+
+    def next_to_fetch(self, s):
+        return (s.fetched,)
+
+    def requests_in_flight(self, s):
+        return s.flight if self.fifo else [r for r, on in enumerate(s.flight) if on]
+
+    def executable(self, s):
+        return [(r, result) for r in self.requests_in_flight(s) for result in ("ok", "nospc", "eio")]
+
+    def cached_sectors(self, s):
+        return [i for i, v in enumerate(s.cache) if v != NONE]
+
+    @action(r="Req", hint=next_to_submit)
     def submit(self, s, r):
         require(self.running(s))
         require(r == s.submitted)
@@ -329,7 +350,7 @@ class VirtioBlk(Spec):
                 ordered = update(ordered, self.pair_index[(a, r)], s.observed[a])
         return s.replace(submitted=s.submitted + 1, ordered=ordered)
 
-    @action(r="Req")
+    @action(r="Req", hint=used_head)
     def observe(self, s, r):
         require(self.running(s))
         require(negate(is_empty(s.used)))
@@ -348,7 +369,7 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- device
 
-    @action(r="Req")
+    @action(r="Req", hint=next_to_fetch)
     def fetch(self, s, r):
         require(self.running(s))
         require(r == s.fetched)
@@ -357,7 +378,7 @@ class VirtioBlk(Spec):
             require(all_of(s.status[a] != "none" for a in range(r)))
         return s.replace(fetched=s.fetched + 1, flight=self.enter(s.flight, r))
 
-    @action(r="Req")
+    @action(r="Req", hint=requests_in_flight)
     def complete(self, s, r):
         outcome = s.outcome[r]
         require(self.in_flight(s, r))
@@ -433,7 +454,7 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- backend
 
-    @action(r="AnyReq", result=("ok", "nospc", "eio"))
+    @action(r="AnyReq", result=("ok", "nospc", "eio"), hint=executable)
     def execute(self, s, r, result):
         require(r < self.n or self.p.device_flush)
         require(self.in_flight(s, r))
@@ -464,7 +485,7 @@ class VirtioBlk(Spec):
                 return q
         return None
 
-    @action(sector="Sector")
+    @action(sector="Sector", hint=cached_sectors)
     def writeback(self, s, sector):
         require(self.evict == "on")
         require(s.cache[sector] != NONE)

@@ -95,3 +95,20 @@ def test_restart_order_per_profile(profile, migrations, verdict):
     spec = configure(VIRTIO, {"guest": "nodrain", "workload": "W0 W1", "failures": 2, "migrations": migrations,
                               "profile": profile})
     assert check(spec, ["restart_order"]).results[0].verdict is verdict
+
+
+@pytest.mark.parametrize("settings", [
+    {"guest": "nodrain", "workload": "W0 W1 F W2", "order": "fifo", "failures": 2},
+    {"guest": "nodrain", "workload": "W0 F R0", "profile": "flush-after-restart", "read_failures": 1,
+     "flush_failures": 1, "eio_failures": 1, "werror": "enospc"},
+    {"guest": "nodrain", "workload": "W0 W0 F", "profile": "ordered-flush", "order": "fifo", "evict": "off"},
+])
+def test_hints_change_nothing_but_speed(settings):
+    """The spec's hints leave out no enabled step, and the search is identical without them."""
+    from modelcheck.explicit import SearchOptions
+
+    spec = configure(VIRTIO, settings)
+    hinted = check(spec, [], SearchOptions(check_hints=True, keep_edges=True)).exploration
+    plain = check(spec, [], SearchOptions(use_hints=False, keep_edges=True)).exploration
+    assert hinted.states == plain.states
+    assert hinted.edges == plain.edges
