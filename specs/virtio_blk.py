@@ -48,6 +48,8 @@ issue notes:
   sector would count as the later write being durable.
 - "observed complete" in the ordering relation means observed with any status (a guest
   that saw an error submits nothing more, so the difference never shows).
+- A read records the value it returned (``returned``), so that read your writes judges
+  what the guest got, not what the cache and disk held.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from modelcheck.ops import (
     all_of,
     any_of,
     append,
+    concat,
     contains,
     count,
     count_true,
@@ -199,6 +202,8 @@ class VirtioBlk(Spec):
         self.names = self._names(tokens)
         self.writes = tuple(r for r in range(self.n) if self.kind[r] == "W")
         self.flushes = tuple(r for r in range(self.n) if self.kind[r] == "F")
+        self.reads = tuple(r for r in range(self.n) if self.kind[r] == "R")
+        self.read_slot = {r: i for i, r in enumerate(self.reads)}
         # ordered[(a, b)]: the guest observed a complete before it submitted b; kept only
         # for the pairs a property asks about (a write before a flush, or before a
         # request to the same sector).
@@ -246,6 +251,7 @@ class VirtioBlk(Spec):
                                                                 for a, b in self.pairs)),
             "cache": Tuple(value, sectors, keys=tuple(f"s{sec}" for sec in self.sectors)),
             "disk": Tuple(value, sectors, keys=tuple(f"s{sec}" for sec in self.sectors)),
+            "returned": Tuple(value, len(self.reads), keys=tuple(self.names[r] for r in self.reads)),
             "nospc_left": Int(0, self.failures),
             "eio_left": Int(0, self.eio_failures),
             "flush_eio_left": Int(0, self.flush_failures),
@@ -260,6 +266,7 @@ class VirtioBlk(Spec):
             flight=() if self.fifo else (False,) * (n + 1), outcome=("none",) * (n + 1),
             rq=(), parked=(), used=(), status=("none",) * n, observed=(False,) * n,
             ordered=(False,) * len(self.pairs), cache=(NONE,) * sectors, disk=(NONE,) * sectors,
+            returned=(NONE,) * len(self.reads),
             nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
             read_eio_left=self.read_failures, migrations_left=self.migrations,
         )
@@ -476,6 +483,10 @@ class VirtioBlk(Spec):
             changes["cache"] = update(s.cache, self.sector[r], r)
         elif kind == "F":
             changes["cache"], changes["disk"] = self.flush_cache(s)
+        else:
+            sec = self.sector[r]
+            changes["returned"] = update(s.returned, self.read_slot[r], ite(s.cache[sec] != NONE, s.cache[sec],
+                                                                            s.disk[sec]))
         return s.replace(**changes)
 
     def oldest_unexecuted(self, s):
@@ -541,10 +552,21 @@ class VirtioBlk(Spec):
 
     @always_on_step
     def restart_order(self, before, step, after):
-        """restart puts the parked requests back in flight in the order they failed."""
+        """restart puts the parked requests back in flight in the order they failed.
+
+        Under order=fifo it is judged from what the step did: the in-flight queue after it
+        must be the queue before it followed by the parked requests in failure order (and
+        the device's own flush, where the profile adds one). Under order=any in-flight is
+        a set, so the order the step used is not in the state: the profile's
+        ``restart_sequence`` is judged instead."""
         if step.action != "restart":
             return True
-        return self.restart_sequence(before.rq) == before.parked
+        if not self.fifo:
+            return self.restart_sequence(before.rq) == before.parked
+        expected = concat(before.flight, before.parked)
+        if self.p.device_flush:
+            expected = ite(is_empty(before.rq), expected, append(expected, self.device))
+        return after.flight == expected
 
     @always_on_step
     def read_your_writes(self, before, step, after):
@@ -556,7 +578,7 @@ class VirtioBlk(Spec):
         if r == self.device or self.kind[r] != "R":
             return True
         sec = self.sector[r]
-        value = ite(before.cache[sec] != NONE, before.cache[sec], before.disk[sec])
+        value = after.returned[self.read_slot[r]]
         same = [w for w in self.writes if self.sector[w] == sec]
         return all_of(
             implies(all_of([self.ordered_before(before, w, r), before.status[w] == "ok"]),
