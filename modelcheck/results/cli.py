@@ -1,0 +1,189 @@
+"""The ``run`` and ``gate`` commands: parse their options, run the matrix, write results/, print, exit.
+
+``modelcheck/cli.py`` wires them in with :func:`add_run_parser` and
+:func:`add_gate_parser`; each sets ``run`` on the parsed arguments to the function
+that carries the command out and returns its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_text
+from ..errors import ResultsError, UsageError
+from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, Verdict
+from . import gate, store, tree
+
+EXIT_INTERRUPTED = 130
+DEFAULT_MATRIX = "specs/matrix.toml"
+DEFAULT_RESULTS = "results"
+
+EXIT_CODES = """\
+exit codes:
+  0    run: results written (violations found are results, not failures);
+       gate: no difference from the committed results
+  1    gate: some property differs from the committed results
+  2    usage error, spec error, or an unreadable, corrupt or foreign results file
+  3    run: some verdict is inconclusive (a bound was hit, or unknown)
+  130  interrupted (Ctrl-C); the previous results/ is left as it was
+"""
+
+
+def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """``modelcheck run``: check the default matrix and write results/."""
+    p = subparsers.add_parser(
+        "run", help="check the default matrix and write results/ (verdicts, report, traces, pictures)",
+        description="Check every case of the matrix and write results/: verdicts.json, REPORT.md, "
+                    "traces/ (.txt, .json, .itf.json, .svg per counterexample) and graphs/ for tiny cases. "
+                    "The new tree replaces the old one only once it is complete.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(p)
+    p.add_argument("--output", "-o", default=DEFAULT_RESULTS, metavar="DIR",
+                   help=f"results directory to (re)write (default: {DEFAULT_RESULTS})")
+    p.set_defaults(run=run_command)
+    return p
+
+
+def add_gate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """``modelcheck gate``: recompute and compare with the committed results/."""
+    p = subparsers.add_parser(
+        "gate", help="recompute the matrix and compare with the committed results/ (exit 1 on any difference)",
+        description="Recompute every case and compare, property by property, with results/verdicts.json: "
+                    "a lost proof, a vanished counterexample, a changed verdict or count is a difference.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(p)
+    p.add_argument("--results", default=DEFAULT_RESULTS, metavar="DIR",
+                   help=f"committed results directory (default: {DEFAULT_RESULTS})")
+    p.add_argument("--quick", action="store_true", help="only the cases of grids marked quick")
+    p.add_argument("--update", action="store_true", help="rewrite results/ with the new verdicts, on purpose")
+    p.add_argument("--junit", metavar="FILE", help="also write the comparison as JUnit XML to FILE")
+    p.set_defaults(run=gate_command)
+    return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--matrix", "-m", default=DEFAULT_MATRIX, metavar="FILE",
+                   help=f"matrix file (default: {DEFAULT_MATRIX})")
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Check the matrix and replace ``--output`` with the new results tree."""
+    try:
+        doc, files = compute(args.matrix, jobs=args.jobs, progress=_bar(args), with_files=True)
+        tree.write_tree(args.output, files)
+    except KeyboardInterrupt:
+        print(f"modelcheck: interrupted; {args.output}/ was left as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    counts = _counts(doc)
+    print(f"wrote {args.output}/: {len(doc['cases'])} cases, {len(doc['records'])} verdicts "
+          f"({counts['VIOLATED']} violated), {sum(p.startswith('traces/') and p.endswith('.svg') for p in files)} "
+          f"counterexamples; read {args.output}/REPORT.md")
+    return EXIT_INCONCLUSIVE if counts["inconclusive"] else EXIT_OK
+
+
+def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
+            progress: Callable[[int], Callable[[dict[str, Any]], None] | None] | None = None,
+            with_files: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run the matrix (only quick cases if asked): the verdicts document, and every results file if asked."""
+    from ..matrix import load_matrix, run_cases
+
+    matrix = load_matrix(matrix_path)
+    cases = [c for c in matrix.cases if c.quick or not quick]
+    if not cases:
+        raise UsageError(f"{matrix_path}: no case to run" + (" (no grid is marked quick)" if quick else ""))
+    on_done = progress(len(cases)) if progress else None
+    try:
+        records = run_cases(cases, jobs, on_done=on_done)
+    finally:
+        if on_done is not None and hasattr(on_done, "close"):
+            on_done.close()
+    bounds = {c.name: c.max_states for c in cases}
+    doc = store.build_verdicts(records, matrix_path, bounds=bounds, jobs=jobs)
+    if not with_files:
+        return doc, {}
+    spec_paths = {c.name: store.portable_path(c.spec) for c in cases}
+    return doc, tree.build_files(doc, records, spec_paths)
+
+
+def _counts(doc: dict[str, Any]) -> dict[str, int]:
+    verdicts = [Verdict(r["verdict"]) for r in doc["records"] if r["kind"] != "sometimes"]
+    return {"VIOLATED": sum(v is Verdict.VIOLATED for v in verdicts),
+            "inconclusive": sum(not v.conclusive for v in verdicts)}
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def gate_command(args: argparse.Namespace) -> int:
+    """Recompute, compare with the committed verdicts, print each difference; rewrite on --update."""
+    if args.update and args.quick:
+        raise UsageError("--update rewrites the whole results/; run it without --quick")
+    verdicts_path = Path(args.results) / store.VERDICTS_FILE
+    committed = None
+    try:
+        committed = store.load(verdicts_path)
+    except ResultsError as err:
+        if not args.update:
+            raise
+        print(f"modelcheck: note: {err}; nothing to compare, rewriting", file=sys.stderr)
+    try:
+        fresh, files = compute(args.matrix, quick=args.quick, jobs=args.jobs, progress=_bar(args),
+                               with_files=args.update)
+    except KeyboardInterrupt:
+        print(f"modelcheck: interrupted; {args.results}/ was left as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    differences = gate.compare(committed, fresh, quick=args.quick) if committed is not None else []
+    for d in differences:
+        print(d)
+    if args.junit:
+        write_text(args.junit, gate.junit_xml(fresh, differences))
+    compared = len(fresh["records"])
+    scope = "quick cases" if args.quick else "cases"
+    if args.update:
+        try:
+            tree.write_tree(args.results, files)
+        except KeyboardInterrupt:
+            print(f"modelcheck: interrupted; {args.results}/ was left as it was", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"gate: {len(differences)} difference(s); {args.results}/ rewritten with {compared} verdicts")
+        return EXIT_OK
+    if differences:
+        props = len({(d.case, d.property, d.engine) for d in differences})
+        print(f"gate: {len(differences)} difference(s) in {props} propert{'y' if props == 1 else 'ies'} "
+              f"of {compared} compared ({len(fresh['cases'])} {scope}); if intended, run `modelcheck gate --update` "
+              "and commit results/")
+        return EXIT_VIOLATION
+    print(f"gate: no difference in {compared} verdicts ({len(fresh['cases'])} {scope}) from {verdicts_path}")
+    return EXIT_OK
+
+
+def _bar(args: argparse.Namespace) -> Callable[[int], Any] | None:
+    """A factory for a tqdm bar over cases, or None when quiet (asked, or stderr not a terminal)."""
+    if args.no_progress or not sys.stderr.isatty():
+        return None
+
+    def make(total: int) -> Any:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit=" cases", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+        class Tick:
+            def __call__(self, record: dict[str, Any]) -> None:
+                bar.set_postfix_str(record["case"][-40:], refresh=False)
+                bar.update(1)
+
+            def close(self) -> None:
+                bar.close()
+
+        return Tick()
+
+    return make

@@ -1,0 +1,154 @@
+"""The results/ tree: every file built in memory from a run, written beside results/, then swapped in.
+
+Layout (all names derive from case and property names, nothing from time or place):
+
+- ``verdicts.json`` — :mod:`.store`; ``REPORT.md`` — :mod:`.report`
+- ``traces/<case>~<property>.txt | .json | .itf.json | .svg`` — one set per counterexample
+- ``graphs/<case>~<property>.dot | .svg`` — a few tiny cases (:func:`.graphs.pick_graph_cases`)
+
+Writing never leaves a half-written results/: the new tree goes into a temporary
+directory next to it, and only once complete is it renamed into place (the old
+tree is renamed aside first and removed last, with Ctrl-C held off between the two
+renames). Any failure or interrupt before the swap removes the temporary directory
+and leaves the previous results/ as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..check import configure
+from ..errors import ResultsError
+from ..spec import compile_spec
+from ..trace import trace_from_json
+from . import graphs, report, store, svg, traces
+
+STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
+
+
+def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], spec_paths: Mapping[str, str],
+                *, with_graphs: bool = True) -> dict[str, str]:
+    """Every file of results/ as ``{relative path: text}``.
+
+    ``doc`` is the verdicts document (:func:`.store.build_verdicts`), ``case_records``
+    the matrix records it came from (they carry the full traces) and ``spec_paths``
+    maps each case to its spec file as committed (relative).
+    """
+    files: dict[str, str] = {store.VERDICTS_FILE: store.render(doc)}
+    by_case = {rec["case"]: rec for rec in case_records}
+    trace_data: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for rec in doc["records"]:
+        if rec["trace"] is None:
+            continue
+        case = rec["case"]
+        source = by_case[case]
+        result = next(r for r in source["results"] if r["property"] == rec["property"] and r["engine"] == rec["engine"])
+        if result.get("trace") is None:
+            continue
+        trace_data[(case, rec["property"])] = result["trace"]
+        files.update(counterexample_files(rec, doc["cases"][case]["params"], spec_paths[case], result["trace"]))
+    if with_graphs:
+        for case, prop in graphs.pick_graph_cases(doc):
+            stem = f"graphs/{traces.trace_stem(case, prop)}"
+            dot = graphs.graph_dot(spec_paths[case], doc["cases"][case]["params"], trace_data[(case, prop)],
+                                   f"{case}: counterexample to {prop}")
+            files[f"{stem}.dot"] = dot
+            picture = graphs.render_svg(dot)
+            if picture is not None:
+                files[f"{stem}.svg"] = picture
+    files["REPORT.md"] = report.render(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")))
+    return files
+
+
+def counterexample_files(rec: Mapping[str, Any], params: Mapping[str, Any], spec_path: str,
+                         trace_data: Mapping[str, Any]) -> dict[str, str]:
+    """The .txt, .json, .itf.json and .svg of one counterexample record."""
+    compiled = compile_spec(configure(spec_path, params))
+    trace = trace_from_json(compiled, trace_data)
+    case, prop, stem = rec["case"], rec["property"], rec["trace"]
+    command = traces.reproduce_command(spec_path, params, prop)
+    return {
+        f"{stem}.txt": traces.trace_text(compiled, trace, case=case, prop=prop, verdict=rec["verdict"],
+                                         command=command),
+        f"{stem}.json": traces.trace_json(compiled, trace, case=case),
+        f"{stem}.itf.json": traces.itf_text(compiled, trace, case=case, source=spec_path),
+        f"{stem}.svg": svg.sequence_svg(compiled, trace, case=case, params=params, verdict=rec["verdict"]),
+    }
+
+
+def write_tree(target: str | Path, files: Mapping[str, str],
+               before_swap: Callable[[Path], None] | None = None) -> None:
+    """Replace directory ``target`` by exactly ``files``, atomically as seen by a reader.
+
+    ``before_swap`` is called with the finished temporary directory (tests use it to
+    fail at the last moment). ResultsError when ``target`` holds something that is
+    not a results tree, so that a mistyped ``--output`` never deletes a user's files.
+    """
+    target = Path(target)
+    _check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        for rel, text in sorted(files.items()):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        if before_swap is not None:
+            before_swap(tmp)
+        _swap(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_replaceable(target: Path) -> None:
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ResultsError(f"{target}: exists and is not a directory; choose another --output")
+    entries = [p.name for p in target.iterdir() if not p.name.startswith(".")]
+    if entries and store.VERDICTS_FILE not in entries:
+        raise ResultsError(f"{target}: not a results directory (it has files but no {store.VERDICTS_FILE}); "
+                           "choose another --output or empty it first")
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Rename ``new`` to ``target``; the old ``target`` goes aside first and is removed last."""
+    old = target.parent / f".{target.name}.old-{new.name.rsplit('-', 1)[-1]}"
+    with _sigint_held():
+        if target.exists():
+            os.rename(target, old)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            if old.exists() and not target.exists():
+                os.rename(old, target)
+            raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Delay Ctrl-C until the block ends (only where the platform can block signals)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def read_tree(root: str | Path) -> dict[str, bytes]:
+    """Every file below ``root`` as ``{relative path: bytes}`` (for determinism checks)."""
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
