@@ -1,23 +1,28 @@
 """The explicit engine: exhaustive breadth-first search over a spec's reachable states.
 
-One generic loop (as networkx's BFS): for each state in discovery order, fire every
-action instance, keep the steps every active assumption allows, deduplicate next
-states exactly (the state tuple is the key) and judge properties on the way. BFS
-order makes every recorded counterexample a shortest one. Only plain tuples, ints and
-strings are hashed, and nothing iterates a set, so counts and traces do not depend
-on ``PYTHONHASHSEED``.
+One generic loop (as networkx's BFS), level by level: expand every state of one depth
+(fire every action instance, keep the steps every active assumption allows, judge the
+properties; see :mod:`modelcheck.expand`), then merge the successors in state order and
+instance order, deduplicating them. BFS order makes every recorded counterexample a
+shortest one. The full store keys states by value (exact); the compact store keeps only
+64-bit fingerprints and rebuilds traces by replaying the steps. Only plain tuples, ints
+and strings are hashed, and nothing iterates a set, so counts and traces do not depend
+on ``PYTHONHASHSEED``, nor on the number of worker processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SpecError
-from .spec import Compiled, Disabled, Property, check_state
+from .errors import EngineBug, UsageError
+from .expand import Expander
+from .parallel import Pool
+from .spec import Compiled, Disabled, Property
 from .state import State
 from .trace import Trace
 from .verdict import PropertyResult, Verdict
@@ -42,7 +47,11 @@ class SearchOptions:
     ``keep_edges`` records every transition (needed for the reachability graph);
     ``validate`` checks each new state's fields against their declared types;
     ``use_hints`` fires only the arguments an action's ``hint`` names (same states, same
-    order, fewer calls) and ``check_hints`` verifies that no other argument is enabled.
+    order, fewer calls) and ``check_hints`` verifies that no other argument is enabled;
+    ``workers`` expands each level on that many processes (same result);
+    ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
+    fingerprints only, for large runs); ``symmetry`` and ``por`` turn on the reductions
+    of :mod:`modelcheck.reduce`.
     """
 
     max_states: int | None = None
@@ -51,20 +60,32 @@ class SearchOptions:
     validate: bool = True
     use_hints: bool = True
     check_hints: bool = False
+    workers: int = 1
+    store: str = "full"
+    symmetry: bool = False
+    por: bool = False
     on_progress: Callable[[Progress], None] | None = None
-    progress_every: int = 2048
 
 
 @dataclass
 class Exploration:
-    """What a search found: the states, how each was first reached, and the verdicts' evidence."""
+    """What a search found: the states, how each was first reached, and the verdicts' evidence.
+
+    States are numbered in discovery order (their *id*). ``states`` holds them in the full
+    store; in the compact store it is empty and :meth:`state` rebuilds one by replay.
+    """
 
     compiled: Compiled
     properties: list[Property]
+    compact: bool = False
+    canonical: Callable[[State], State] | None = None
+    size: int = 0
     states: list[State] = field(default_factory=list)
+    fingerprints: array = field(default_factory=lambda: array("Q"))
+    initial_ids: list[int] = field(default_factory=list)
     parent: array = field(default_factory=lambda: array("q"))
-    via: array = field(default_factory=lambda: array("q"))
-    depth: array = field(default_factory=lambda: array("q"))
+    via: array = field(default_factory=lambda: array("i"))
+    depth: array = field(default_factory=lambda: array("i"))
     edges: array | None = None  # flat (source, instance, target) triples
     transitions: int = 0
     terminal: list[int] = field(default_factory=list)
@@ -90,7 +111,7 @@ class Exploration:
         return [a for a in self.compiled.actions if not self.fired.get(a)]
 
     def path_to(self, sid: int) -> list[tuple[int, int]]:
-        """``(instance, state)`` pairs from an initial state to ``sid``, shortest first found."""
+        """``(instance, state id)`` pairs from an initial state to ``sid`` (the first is ``(-1, initial)``)."""
         path = []
         while self.parent[sid] >= 0:
             path.append((self.via[sid], sid))
@@ -100,14 +121,62 @@ class Exploration:
         return path
 
     def trace_to(self, sid: int, prop: str = "", kind: str = "counterexample") -> Trace:
+        """The shortest trace to state ``sid``, in concrete states that replay through the spec.
+
+        With the full store and no symmetry, the stored states are the trace. Otherwise
+        the steps are replayed from the initial state; under symmetry each step is the
+        instance whose successor has the stored representative.
+        """
         path = self.path_to(sid)
         inst = self.compiled.instances
-        steps = tuple((inst[k].step, self.states[s]) for k, s in path[1:])
-        return Trace(self.states[path[0][1]], steps, prop, kind)
+        if not self.compact and self.canonical is None:
+            steps = tuple((inst[k].step, self.states[s]) for k, s in path[1:])
+            return Trace(self.states[path[0][1]], steps, prop, kind)
+        current = self._initial_concrete(path[0][1])
+        first = current
+        steps_out = []
+        for k, target in path[1:]:
+            step, current = self._replay_step(current, k, target)
+            steps_out.append((step, current))
+        return Trace(first, tuple(steps_out), prop, kind)
+
+    def state(self, sid: int) -> State:
+        """State ``sid`` (a concrete member of its class under symmetry)."""
+        if not self.compact and self.canonical is None:
+            return self.states[sid]
+        trace = self.trace_to(sid)
+        return trace.steps[-1][1] if trace.steps else trace.initial
+
+    def _matches(self, t: State, sid: int) -> bool:
+        rep = self.canonical(t) if self.canonical else t
+        if self.compact:
+            return fingerprint_int(rep) == self.fingerprints[sid]
+        return rep == self.states[sid]
+
+    def _initial_concrete(self, sid: int) -> State:
+        for s in self.compiled.initial:
+            if self._matches(s, sid):
+                return s
+        raise EngineBug(f"no initial state matches stored state {sid}")
+
+    def _replay_step(self, current: State, k: int, target: int) -> tuple[Any, State]:
+        spec = self.compiled.spec
+        instances = self.compiled.instances
+        order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
+        for j in order:
+            inst = instances[j]
+            try:
+                t = inst.func(spec, current, *inst.args)
+            except Disabled:
+                continue
+            if all(a.func(spec, current, inst.step, t) for a in self.compiled.active_assumptions) \
+                    and self._matches(t, target):
+                return inst.step, t
+        raise EngineBug(f"cannot rebuild the step into stored state {target}")
 
     def result(self, prop: Property) -> PropertyResult:
         """The verdict on one property, with its shortest trace."""
-        base = dict(name=prop.name, kind=prop.kind, engine="explicit", states=len(self.states),
+        base = dict(name=prop.name, kind=prop.kind, engine="explicit", states=self.size,
                     transitions=self.transitions, depth=self.max_depth, seconds=self.seconds,
                     assumptions=tuple(a.name for a in self.compiled.active_assumptions))
         name = prop.name
@@ -123,7 +192,9 @@ class Exploration:
         if prop.kind == "step" and name in self.violated_step:
             src, k, dst = self.violated_step[name]
             head = self.trace_to(src, name)
-            trace = Trace(head.initial, (*head.steps, (self.compiled.instances[k].step, dst)), name)
+            last = head.steps[-1][1] if head.steps else head.initial
+            step, t = self._replay_step_to_value(last, k, dst)
+            trace = Trace(head.initial, (*head.steps, (step, t)), name)
         elif name in self.violated_at:
             trace = self.trace_to(self.violated_at[name], name)
         elif prop.kind == "at_end" and self.lasso is not None:
@@ -134,188 +205,162 @@ class Exploration:
             trace = Trace(head.initial, head.steps + loop, name, loop_start=len(head.steps))
         if trace is not None:
             return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, **base)
+        if prop.kind == "at_end" and self.compact:
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
+                                  "that never end were not looked for; use the full store", **base)
         if self.bounded:
             return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, reason=self._bound_text(), **base)
         return PropertyResult(verdict=Verdict.HOLDS, **base)
 
+    def _replay_step_to_value(self, current: State, k: int, recorded: State) -> tuple[Any, State]:
+        """The violating step itself: instance ``k`` (or, under symmetry, its image) from ``current``."""
+        spec = self.compiled.spec
+        instances = self.compiled.instances
+        order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
+        for j in order:
+            inst = instances[j]
+            try:
+                t = inst.func(spec, current, *inst.args)
+            except Disabled:
+                continue
+            rep = self.canonical(t) if self.canonical else t
+            if rep == recorded:
+                return inst.step, t
+        raise EngineBug("cannot rebuild the violating step")
+
     def _bound_text(self) -> str:
         cut = []
         if self.hit_state_bound:
-            cut.append(f"state bound {len(self.states)} reached")
+            cut.append(f"state bound {self.size} reached")
         if self.hit_depth_bound:
             cut.append("depth bound reached")
         return ", ".join(cut)
 
 
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
-    """Search every reachable state of ``compiled`` and judge ``properties`` in each."""
+    """Search every reachable state of ``compiled`` and judge ``properties`` in each.
+
+    Level by level: expand the states of one depth (here or on workers), then merge
+    their successors in state order and instance order, so the result is the same for
+    any number of workers.
+    """
     opts = options or SearchOptions()
     started = time.perf_counter()
-    spec = compiled.spec
-    state_cls = compiled.state_class
-    instances = compiled.instances
-    assumptions = [a.func for a in compiled.active_assumptions]
-    invariants = [p for p in properties if p.kind == "always"]
-    step_props = [p for p in properties if p.kind == "step"]
-    witnesses = [p for p in properties if p.kind == "sometimes"]
-    endings = [p for p in properties if p.kind == "at_end"]
-    keep_edges = opts.keep_edges or bool(endings)
+    props = list(properties)
+    reduction = _reduction(compiled, props, opts)
+    expander = Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
+                        validate=opts.validate, canonical=reduction.canonical if reduction else None,
+                        ample=reduction.ample if reduction else None)
+    endings = any(p.kind == "at_end" for p in props)
+    compact = opts.store == "compact"
+    if compact and opts.keep_edges:
+        raise UsageError("the compact store keeps no edges: use the full store for graphs")
+    keep_edges = opts.keep_edges or (endings and not compact)
 
-    ex = Exploration(compiled, list(properties))
+    ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical)
     if keep_edges:
         ex.edges = array("q")
-    states, parent, via, depth = ex.states, ex.parent, ex.via, ex.depth
     edges = ex.edges
-    index: dict[State, int] = {}
-    fired = dict.fromkeys(compiled.actions, 0)
+    index: dict[Any, int] = {}
     max_states, max_depth = opts.max_states, opts.max_depth
-    validate = opts.validate
+    instances = compiled.instances
+    fired_by_instance = [0] * len(instances)
+    names = [p.name for p in props]
 
-    def admit(s: State, src: int, k: int, d: int) -> int:
-        sid = len(states)
-        index[s] = sid
-        states.append(s)
-        parent.append(src)
-        via.append(k)
-        depth.append(d)
-        for p in invariants:
-            if p.name not in ex.violated_at and not _judge(p, spec, s):
-                ex.violated_at[p.name] = sid
-        for p in witnesses:
-            if p.name not in ex.violated_at and _judge(p, spec, s):
-                ex.violated_at[p.name] = sid
-        return sid
-
+    level: list[int] = []
+    frontier: list[State] = []
     for s in compiled.initial:
-        if s not in index:
-            admit(s, -1, -1, 0)
-
-    plan = _firing_plan(compiled, opts.use_hints)
-    check_hints = opts.check_hints and opts.use_hints
-    transitions = 0
-    next_report = opts.progress_every
-    i = 0
-    while i < len(states):
-        s = states[i]
-        d = depth[i]
-        if max_depth is not None and d >= max_depth:
-            ex.hit_depth_bound = True
-            i += 1
+        s = expander.canonical(s) if expander.canonical else s
+        key = fingerprint_int(s) if compact else s
+        if key in index:
             continue
-        enabled = False
-        ks = _instances_to_fire(plan, spec, s)
-        if check_hints:
-            _verify_hints(compiled, s, ks)
-        for k in ks:
-            inst = instances[k]
-            try:
-                t = inst.func(spec, s, *inst.args)
-            except Disabled:
-                continue
-            if t.__class__ is not state_cls:
-                check_state(state_cls, t, inst.where, f"action {inst.name}")
-            if assumptions and not all(a(spec, s, inst.step, t) for a in assumptions):
-                continue
-            enabled = True
-            transitions += 1
-            fired[inst.name] += 1
-            for p in step_props:
-                if p.name not in ex.violated_step and not _judge_step(p, spec, s, inst, t):
-                    ex.violated_step[p.name] = (i, k, t)
-            j = index.get(t)
-            if j is None:
-                if max_states is not None and len(states) >= max_states:
-                    ex.hit_state_bound = True
-                    continue
-                if validate:
-                    _check_changed(state_cls, s, t, inst.where, f"action {inst.name}")
-                j = admit(t, i, k, d + 1)
-            if edges is not None:
-                edges.extend((i, k, j))
-        if not enabled:
-            ex.terminal.append(i)
-            for p in endings:
-                if p.name not in ex.violated_at and not _judge(p, spec, s):
-                    ex.violated_at[p.name] = i
-        i += 1
-        if opts.on_progress is not None and i >= next_report:
-            next_report = i + opts.progress_every
-            opts.on_progress(Progress(len(states), len(states) - i, d, transitions, time.perf_counter() - started))
+        index[key] = ex.size
+        level.append(_admit(ex, s, -1, -1, 0, key if compact else None))
+        frontier.append(s)
+        ex.initial_ids.append(level[-1])
+
+    pool = Pool(expander, opts.workers) if opts.workers > 1 else None
+    transitions = 0
+    try:
+        d = 0
+        while level:
+            at_bound = max_depth is not None and d >= max_depth
+            if at_bound:
+                ex.hit_depth_bound = True
+            flags = [not at_bound] * len(level)
+            answers = pool.expand(frontier, flags) if pool else (expander.expand(s, f) for s, f in zip(frontier, flags))
+            next_level: list[int] = []
+            next_frontier: list[State] = []
+            for sid, (bad, hit, ends, terminal, succ) in zip(level, answers):
+                for i in bad:
+                    ex.violated_at.setdefault(names[i], sid)
+                for i in hit:
+                    ex.violated_at.setdefault(names[i], sid)
+                if terminal:
+                    ex.terminal.append(sid)
+                    for i in ends:
+                        ex.violated_at.setdefault(names[i], sid)
+                for k, t, step_bad in succ:
+                    transitions += 1
+                    fired_by_instance[k] += 1
+                    for i in step_bad:
+                        if names[i] not in ex.violated_step:
+                            ex.violated_step[names[i]] = (sid, k, t)
+                    key = fingerprint_int(t) if compact else t
+                    j = index.get(key)
+                    if j is None:
+                        if max_states is not None and ex.size >= max_states:
+                            ex.hit_state_bound = True
+                            continue
+                        j = _admit(ex, t, sid, k, d + 1, key if compact else None)
+                        index[key] = j
+                        next_level.append(j)
+                        next_frontier.append(t)
+                    if edges is not None:
+                        edges.extend((sid, k, j))
+            if opts.on_progress is not None:
+                opts.on_progress(Progress(ex.size, len(next_level), d, transitions, time.perf_counter() - started))
+            level, frontier = next_level, next_frontier
+            d += 1
+    finally:
+        if pool is not None:
+            pool.close()
 
     ex.transitions = transitions
-    ex.fired = fired
+    ex.fired = dict.fromkeys(compiled.actions, 0)
+    for k, n in enumerate(fired_by_instance):
+        ex.fired[instances[k].name] += n
     if endings and edges is not None:
         ex.lasso = _find_lasso(ex)
     ex.seconds = time.perf_counter() - started
-    if opts.on_progress is not None:
-        opts.on_progress(Progress(len(states), 0, ex.max_depth, transitions, ex.seconds))
     return ex
 
 
-Plan = list[tuple[list[int], Callable | None, dict[Any, int]]]
+def _admit(ex: Exploration, t: State, src: int, k: int, d: int, fp: int | None) -> int:
+    """Record a new state (its value in the full store, its fingerprint in the compact one)."""
+    sid = ex.size
+    ex.size += 1
+    ex.parent.append(src)
+    ex.via.append(k)
+    ex.depth.append(d)
+    if fp is None:
+        ex.states.append(t)
+    else:
+        ex.fingerprints.append(fp)
+    return sid
 
 
-def _firing_plan(compiled: Compiled, use_hints: bool) -> Plan:
-    """Per action: its instance indices, its hint (or None), and a map from hinted arguments to instance."""
-    plan: Plan = []
-    for name in compiled.actions:
-        ks = [k for k, inst in enumerate(compiled.instances) if inst.name == name]
-        hint = compiled.hints.get(name) if use_hints else None
-        lookup: dict[Any, int] = {}
-        for k in ks:
-            args = compiled.instances[k].args
-            lookup[args[0] if len(args) == 1 else args] = k
-        plan.append((ks, hint, lookup))
-    return plan
+def fingerprint_int(s: tuple) -> int:
+    """The stable 64-bit fingerprint of a state as an int (see :func:`modelcheck.state.fingerprint`)."""
+    return int.from_bytes(hashlib.blake2b(tuple.__repr__(s).encode(), digest_size=8).digest(), "little")
 
 
-def _instances_to_fire(plan: Plan, spec: object, s: State) -> list[int]:
-    """The instance indices worth firing in ``s``, in declaration order (as without hints)."""
-    out: list[int] = []
-    for ks, hint, lookup in plan:
-        if hint is None:
-            out.extend(ks)
-            continue
-        out.extend(sorted({lookup[a] for a in hint(spec, s) if a in lookup}))
-    return out
+def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:
+    if not (opts.symmetry or opts.por):
+        return None
+    from .reduce import build_reduction
 
-
-def _verify_hints(compiled: Compiled, s: State, fired: list[int]) -> None:
-    """SpecError if an instance a hint left out is enabled in ``s``."""
-    chosen = set(fired)
-    for k, inst in enumerate(compiled.instances):
-        if k in chosen:
-            continue
-        try:
-            inst.func(compiled.spec, s, *inst.args)
-        except Disabled:
-            continue
-        raise SpecError(f"the hint of {inst.name} leaves out {compiled.show_step(inst.step)}, which is enabled",
-                        where=inst.where, fix="make the hint return every argument the guards may allow")
-
-
-def _check_changed(state_cls: type[State], s: State, t: State, where: object, what: str) -> None:
-    """Type-check only the fields a step changed (the others are the parent's, already checked)."""
-    types = state_cls.types
-    for name, old, new in zip(state_cls.fields, s, t):
-        if new is not old and not types[name].contains(new):
-            check_state(state_cls, t, where, what)  # raises, naming the field
-
-
-def _judge(p: Property, spec: object, s: State) -> bool:
-    verdict = p.func(spec, s)
-    if verdict is True or verdict is False:
-        return verdict
-    raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where,
-                    fix="return True or False")
-
-
-def _judge_step(p: Property, spec: object, s: State, inst: object, t: State) -> bool:
-    verdict = p.func(spec, s, inst.step, t)  # type: ignore[attr-defined]
-    if verdict is True or verdict is False:
-        return verdict
-    raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where,
-                    fix="return True or False")
+    return build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
 
 
 def _find_lasso(ex: Exploration) -> tuple[int, list[tuple[int, int]]] | None:
@@ -325,7 +370,7 @@ def _find_lasso(ex: Exploration) -> tuple[int, list[tuple[int, int]]] | None:
     graph = nx.DiGraph()
     edges = ex.edges
     assert edges is not None
-    graph.add_nodes_from(range(len(ex.states)))
+    graph.add_nodes_from(range(ex.size))
     for n in range(0, len(edges), 3):
         graph.add_edge(edges[n], edges[n + 2], via=edges[n + 1])
     try:

@@ -91,3 +91,16 @@ def test_reachable_set_and_shortest_paths_match_networkx(edges, bad):
         replay(run.compiled, result.trace)
     else:
         assert result.verdict is Verdict.HOLDS
+
+
+def test_workers_and_compact_store_give_the_same_search():
+    """Two worker processes, and the fingerprint-only store, explore exactly the same states."""
+    spec = configure(str(FIXTURES.parent.parent / "specs" / "virtio_blk.py"),
+                     {"guest": "nodrain", "workload": "W0 W1 F", "qdepth": 2, "failures": 2})
+    runs = [check(spec, None, SearchOptions(workers=w, store=store)) for w, store in
+            [(1, "full"), (2, "full"), (1, "compact"), (2, "compact")]]
+    summaries = [[(r.name, r.verdict, r.states, r.transitions, r.depth,
+                   [run.compiled.show_step(st) for st, _ in r.trace.steps] if r.trace else None)
+                  for r in run.results if r.kind != "at_end"] for run in runs]
+    assert summaries[1:] == [summaries[0]] * 3
+    assert [run.exploration.depth.tolist() for run in runs[1:]] == [runs[0].exploration.depth.tolist()] * 3
