@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .conformance import cli as conformance_cli
 
     conformance_cli.add_parser(sub)
+
+    from .results import cli as results_cli
+
+    results_cli.add_run_parser(sub)
+    results_cli.add_gate_parser(sub)
     return parser
 
 
