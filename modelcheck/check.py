@@ -6,7 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
+
 from .explicit import Exploration, SearchOptions, explore
+from .graph import reachability_graph
 from .loader import load_spec_class
 from .spec import Compiled, Spec, compile_spec
 from .trace import replay
@@ -20,6 +23,10 @@ class CheckRun:
     compiled: Compiled
     exploration: Exploration
     results: list[PropertyResult]
+
+    def graph(self) -> nx.DiGraph:
+        """The reachability graph (networkx), for a search that kept its edges (the full store's default)."""
+        return reachability_graph(self.exploration)
 
 
 def configure(spec: str | type[Spec], settings: Mapping[str, Any] | None = None) -> Spec:

@@ -113,6 +113,15 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-states", type=_positive, metavar="N", help="stop after N distinct states")
     p.add_argument("--max-depth", type=_positive, metavar="N", help="do not go deeper than N steps")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--workers", type=_positive, default=1, metavar="N",
+                   help="expand states on N processes (same result; default 1)")
+    p.add_argument("--store", choices=("full", "compact"), default="full",
+                   help="full: keep every state (default); compact: 64-bit fingerprints only, for large runs")
+
+
+def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
+    return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
+                         workers=args.workers, store=args.store, on_progress=on_progress)
 
 
 def _positive(text: str) -> int:
@@ -131,7 +140,7 @@ def _positive(text: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
-        run = check(spec, args.property, SearchOptions(args.max_states, args.max_depth, on_progress=on_progress))
+        run = check(spec, args.property, _search_options(args, on_progress))
     print(spec.describe())
     for result in run.results:
         print(format_result_line(result))
@@ -302,8 +311,7 @@ def _first_line(text: str) -> str:
 def run_graph(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
-        run = check(spec, [], SearchOptions(args.max_states, args.max_depth, keep_edges=True,
-                                            on_progress=on_progress))
+        run = check(spec, [], _search_options(args, on_progress, keep_edges=True))
     graph = reachability_graph(run.exploration)
     if args.format == "graphml":
         if not args.output:

@@ -44,7 +44,8 @@ class SearchOptions:
     """Bounds and switches of one search.
 
     ``max_states`` and ``max_depth`` cut the search (verdicts then say "up to bound");
-    ``keep_edges`` records every transition (needed for the reachability graph);
+    ``keep_edges`` records every transition, for the reachability graph (default: yes in
+    the full store, which is for runs small enough to draw; the compact store keeps none);
     ``validate`` checks each new state's fields against their declared types;
     ``use_hints`` fires only the arguments an action's ``hint`` names (same states, same
     order, fewer calls) and ``check_hints`` verifies that no other argument is enabled;
@@ -56,7 +57,7 @@ class SearchOptions:
 
     max_states: int | None = None
     max_depth: int | None = None
-    keep_edges: bool = False
+    keep_edges: bool | None = None
     validate: bool = True
     use_hints: bool = True
     check_hints: bool = False
@@ -255,7 +256,7 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     compact = opts.store == "compact"
     if compact and opts.keep_edges:
         raise UsageError("the compact store keeps no edges: use the full store for graphs")
-    keep_edges = opts.keep_edges or (endings and not compact)
+    keep_edges = (not compact) if opts.keep_edges is None else (opts.keep_edges or (endings and not compact))
 
     ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical)
     if keep_edges:

@@ -112,3 +112,23 @@ def test_hints_change_nothing_but_speed(settings):
     plain = check(spec, [], SearchOptions(use_hints=False, keep_edges=True)).exploration
     assert hinted.states == plain.states
     assert hinted.edges == plain.edges
+
+
+@pytest.mark.parametrize("settings", [
+    {"guest": "nodrain", "workload": "W0 F"},
+    {"guest": "nodrain", "workload": "W0 F", "profile": "qemu-2010", "order": "fifo"},
+    {"guest": "nodrain", "workload": "W0 W1 F W2 F", "qdepth": 2},
+])
+def test_counterexamples_are_shortest_paths_in_the_networkx_graph(settings):
+    import networkx as nx
+
+    run = check(configure(VIRTIO, settings), ["barrier", "barrier_order"])
+    graph = run.graph()
+    violated = [r for r in run.results if r.verdict is VIOLATED]
+    assert violated
+    for result in violated:
+        target = run.exploration.violated_at[result.name]
+        assert len(result.trace) == nx.shortest_path_length(graph, 0, target)
+        bad = [n for n, data in graph.nodes(data=True) if not run.compiled.properties[result.name].func(
+            run.compiled.spec, data["state"])]
+        assert len(result.trace) == min(nx.shortest_path_length(graph, 0, n) for n in bad)
