@@ -110,7 +110,7 @@ def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
     doc = store.build_verdicts(records, matrix_path, bounds=bounds, jobs=jobs)
     if not with_files:
         return doc, {}
-    spec_paths = {c.name: store.portable_path(c.spec) for c in cases}
+    spec_paths = {c.name: c.spec for c in cases}
     return doc, tree.build_files(doc, records, spec_paths)
 
 

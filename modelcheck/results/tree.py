@@ -39,7 +39,8 @@ def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], s
 
     ``doc`` is the verdicts document (:func:`.store.build_verdicts`), ``case_records``
     the matrix records it came from (they carry the full traces) and ``spec_paths``
-    maps each case to its spec file as committed (relative).
+    maps each case to its spec file (what the files show is relative, see
+    :func:`.store.portable_path`).
     """
     files: dict[str, str] = {store.VERDICTS_FILE: store.render(doc)}
     by_case = {rec["case"]: rec for rec in case_records}
@@ -73,12 +74,13 @@ def counterexample_files(rec: Mapping[str, Any], params: Mapping[str, Any], spec
     compiled = compile_spec(configure(spec_path, params))
     trace = trace_from_json(compiled, trace_data)
     case, prop, stem = rec["case"], rec["property"], rec["trace"]
-    command = traces.reproduce_command(spec_path, params, prop)
+    shown = store.portable_path(spec_path)
+    command = traces.reproduce_command(shown, params, prop)
     return {
         f"{stem}.txt": traces.trace_text(compiled, trace, case=case, prop=prop, verdict=rec["verdict"],
                                          command=command),
         f"{stem}.json": traces.trace_json(compiled, trace, case=case),
-        f"{stem}.itf.json": traces.itf_text(compiled, trace, case=case, source=spec_path),
+        f"{stem}.itf.json": traces.itf_text(compiled, trace, case=case, source=shown),
         f"{stem}.svg": svg.sequence_svg(compiled, trace, case=case, params=params, verdict=rec["verdict"]),
     }
 

@@ -1,0 +1,179 @@
+"""results/: what `modelcheck run` writes, that it is deterministic, and that writing is all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_results_support import ROOT, SEED_CASE, write_matrix
+
+from modelcheck.check import configure
+from modelcheck.cli import main
+from modelcheck.errors import ResultsError
+from modelcheck.results import store, tree
+from modelcheck.results.jsonrows import dumps_rows
+from modelcheck.spec import compile_spec
+from modelcheck.trace import replay, trace_from_json
+
+SUFFIXES = (".txt", ".json", ".itf.json", ".svg")
+
+
+def run_into(matrix: Path, out: Path) -> int:
+    return main(["run", "--matrix", str(matrix), "--output", str(out), "--jobs", "1", "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("results")
+    matrix = write_matrix(base / "matrix")
+    out = base / "results"
+    assert run_into(matrix, out) == 0
+    return matrix, out
+
+
+def test_layout_one_file_set_per_counterexample(written: tuple[Path, Path]) -> None:
+    _, out = written
+    doc = store.load(out / "verdicts.json")
+    assert list(doc["cases"]) == ["restart", SEED_CASE]
+    violated = [r for r in doc["records"] if r["counterexample"] is not None]
+    assert {(r["case"], r["property"]) for r in violated} >= {("restart", "restart_order"), (SEED_CASE, "barrier")}
+    expected = {"verdicts.json", "REPORT.md"}
+    for r in violated:
+        assert r["trace"] == f"traces/{r['case']}~{r['property']}"
+        expected |= {r["trace"] + s for s in SUFFIXES}
+    files = set(tree.read_tree(out))
+    assert expected <= files
+    assert {f for f in files if f.startswith("traces/")} == {f for f in expected if f.startswith("traces/")}
+    assert f"graphs/{SEED_CASE}~barrier.dot" in files  # the smallest case with a counterexample, per group
+
+
+def test_records_have_the_stable_fields_only(written: tuple[Path, Path]) -> None:
+    doc = store.load(written[1] / "verdicts.json")
+    for r in doc["records"]:
+        assert set(r) == set(store.RECORD_FIELDS)
+    assert doc["format"] == store.FORMAT and doc["version"] == store.VERSION
+    assert "seconds" in doc[store.VOLATILE_KEY]
+    assert all("seconds" not in r for r in doc["records"])
+
+
+def test_no_absolute_path_reaches_results(written: tuple[Path, Path]) -> None:
+    matrix, out = written
+    for name, data in tree.read_tree(out).items():
+        text = data.decode()
+        if name == "verdicts.json":
+            text = json.dumps(store.stable(json.loads(text)))
+        assert str(matrix.parent) not in text, name
+        assert str(ROOT) not in text, name
+
+
+def test_rerun_under_another_hash_seed_is_identical(written: tuple[Path, Path], tmp_path: Path) -> None:
+    matrix, out = written
+    again = tmp_path / "again"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    done = subprocess.run([sys.executable, "-m", "modelcheck", "run", "--matrix", str(matrix), "--output", str(again),
+                           "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    first, second = tree.read_tree(out), tree.read_tree(again)
+    assert set(first) == set(second)
+    for name in first:
+        if name == "verdicts.json":
+            assert store.stable(json.loads(first[name])) == store.stable(json.loads(second[name]))
+        else:
+            assert first[name] == second[name], name
+
+
+def test_itf_has_the_required_shape(written: tuple[Path, Path]) -> None:
+    out = written[1]
+    data = json.loads((out / f"traces/{SEED_CASE}~barrier.itf.json").read_text())
+    assert data["#meta"]["format"] == "ITF"
+    assert {"#meta", "vars", "states"} <= set(data)
+    for i, state in enumerate(data["states"]):
+        assert state["#meta"] == {"index": i}
+        assert set(data["vars"]) == set(state) - {"#meta"}
+    first = data["states"][0]
+    assert first["submitted"] == {"#bigint": "0"}
+    assert first["vm"] == "running"
+    assert first["rq"] == []  # a sequence is a list
+    assert set(first["observed"]) == {"#tup"}  # a fixed-size tuple is a #tup
+    assert data["states"][-1]["mbt::actionTaken"] == "observe"
+    assert data["states"][-1]["mbt::nondetPicks"] == {"r": {"#bigint": "1"}}
+
+
+def test_trace_json_replays_and_text_reproduces(written: tuple[Path, Path]) -> None:
+    out = written[1]
+    doc = store.load(out / "verdicts.json")
+    for rec in (r for r in doc["records"] if r["trace"]):
+        data = json.loads((out / f"{rec['trace']}.json").read_text())
+        compiled = compile_spec(configure(str(ROOT / "specs/virtio_blk.py"), doc["cases"][rec["case"]]["params"]))
+        trace = trace_from_json(compiled, data)
+        replay(compiled, trace)
+        assert [compiled.show_step(st) for st, _ in trace.steps] == rec["counterexample"]
+        text = (out / f"{rec['trace']}.txt").read_text()
+        assert f"-p {rec['property']}" in text
+
+
+def test_svg_is_well_formed_with_lanes_and_highlight(written: tuple[Path, Path]) -> None:
+    out = written[1]
+    for path in sorted((out / "traces").glob("*.svg")):
+        root = ET.parse(path).getroot()
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    text = (out / f"traces/{SEED_CASE}~barrier.svg").read_text()
+    for lane in ("Guest", "Virtqueue", "Device", "Backend"):
+        assert lane in text
+    assert "parked on rq" in text and "ENOSPC" in text and "not durable: W0" in text
+    assert 'stroke="#c62828" stroke-width="2.5"' in text  # the violating step's box
+
+
+def test_report_links_to_existing_pictures(written: tuple[Path, Path]) -> None:
+    out = written[1]
+    report = (out / "REPORT.md").read_text()
+    assert "## The grid" in report
+    links = [part.split(")")[0] for part in report.split("](")[1:]]
+    assert links
+    for link in links:
+        assert (out / link).is_file(), link
+
+
+def test_interrupt_before_the_swap_keeps_the_old_tree(written: tuple[Path, Path], tmp_path: Path) -> None:
+    old = tmp_path / "results"
+    tree.write_tree(old, {"verdicts.json": "old\n", "traces/a.txt": "a\n"})
+
+    def interrupt(_: Path) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tree.write_tree(old, {"verdicts.json": "new\n"}, before_swap=interrupt)
+    assert tree.read_tree(old) == {"verdicts.json": b"old\n", "traces/a.txt": b"a\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no temporary directory left
+
+
+def test_run_interrupted_says_so_and_keeps_results(written: tuple[Path, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    matrix, out = written
+    before = tree.read_tree(out)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tree, "build_files", interrupted)
+    assert run_into(matrix, out) == 130
+    assert "left as it was" in capsys.readouterr().err
+    assert tree.read_tree(out) == before
+
+
+def test_refuses_to_replace_a_directory_that_is_not_results(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ResultsError):
+        tree.write_tree(tmp_path, {"verdicts.json": "{}\n"})
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_rows_json_parses_back() -> None:
+    doc = {"z": [{"b": [1, 2], "a": "é"}], "a": {"k": {"x": None}}, "e": []}
+    assert json.loads(dumps_rows(doc, ("z", "a", "e"))) == doc
