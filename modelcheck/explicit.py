@@ -13,6 +13,7 @@ on ``PYTHONHASHSEED``, nor on the number of worker processes.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import time
 from array import array
 from collections.abc import Callable
@@ -84,9 +85,9 @@ class Exploration:
     states: list[State] = field(default_factory=list)
     fingerprints: array = field(default_factory=lambda: array("Q"))
     initial_ids: list[int] = field(default_factory=list)
-    parent: array = field(default_factory=lambda: array("q"))
+    parent: array = field(default_factory=lambda: array("i"))
     via: array = field(default_factory=lambda: array("i"))
-    depth: array = field(default_factory=lambda: array("i"))
+    depth: array = field(default_factory=lambda: array("I"))
     edges: array | None = None  # flat (source, instance, target) triples
     transitions: int = 0
     terminal: list[int] = field(default_factory=list)
@@ -262,7 +263,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     if keep_edges:
         ex.edges = array("q")
     edges = ex.edges
-    index: dict[Any, int] = {}
+    index: dict[State, int] = {}  # full store: state -> id
+    seen: set[int] = set()  # compact store: fingerprints
     max_states, max_depth = opts.max_states, opts.max_depth
     instances = compiled.instances
     fired_by_instance = [0] * len(instances)
@@ -272,11 +274,14 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     frontier: list[State] = []
     for s in compiled.initial:
         s = expander.canonical(s) if expander.canonical else s
-        key = fingerprint_int(s) if compact else s
-        if key in index:
+        fp = fingerprint_int(s) if compact else None
+        if (fp in seen) if compact else (s in index):
             continue
-        index[key] = ex.size
-        level.append(_admit(ex, s, -1, -1, 0, key if compact else None))
+        if compact:
+            seen.add(fp)
+        else:
+            index[s] = ex.size
+        level.append(_admit(ex, s, -1, -1, 0, fp))
         frontier.append(s)
         ex.initial_ids.append(level[-1])
 
@@ -307,14 +312,23 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                     for i in step_bad:
                         if names[i] not in ex.violated_step:
                             ex.violated_step[names[i]] = (sid, k, t)
-                    key = fingerprint_int(t) if compact else t
-                    j = index.get(key)
+                    if compact:
+                        fp = fingerprint_int(t)
+                        if fp in seen:
+                            continue
+                        if max_states is not None and ex.size >= max_states:
+                            ex.hit_state_bound = True
+                            continue
+                        seen.add(fp)
+                        next_level.append(_admit(ex, t, sid, k, d + 1, fp))
+                        next_frontier.append(t)
+                        continue
+                    j = index.get(t)
                     if j is None:
                         if max_states is not None and ex.size >= max_states:
                             ex.hit_state_bound = True
                             continue
-                        j = _admit(ex, t, sid, k, d + 1, key if compact else None)
-                        index[key] = j
+                        j = index[t] = _admit(ex, t, sid, k, d + 1, None)
                         next_level.append(j)
                         next_frontier.append(t)
                     if edges is not None:
@@ -352,8 +366,13 @@ def _admit(ex: Exploration, t: State, src: int, k: int, d: int, fp: int | None) 
 
 
 def fingerprint_int(s: tuple) -> int:
-    """The stable 64-bit fingerprint of a state as an int (see :func:`modelcheck.state.fingerprint`)."""
-    return int.from_bytes(hashlib.blake2b(tuple.__repr__(s).encode(), digest_size=8).digest(), "little")
+    """The compact store's 64-bit fingerprint of a state: blake2b of its marshal encoding.
+
+    Marshal format 2 has no back-references, so equal states always encode alike; it is
+    several times cheaper than the ``repr`` behind :func:`modelcheck.state.fingerprint`
+    (the one shown to people), and never uses Python's salted ``hash()``.
+    """
+    return int.from_bytes(hashlib.blake2b(marshal.dumps(tuple(s), 2), digest_size=8).digest(), "little")
 
 
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:
