@@ -28,6 +28,7 @@ ROW = 60
 RED = "#c62828"
 AMBER = "#b26a00"
 STOPPED_FILL = "#e6e6e6"
+ERRNO = {"nospc": "ENOSPC", "eio": "EIO"}
 VIRTIO_FIELDS = ("vm", "submitted", "fetched", "flight", "outcome", "rq", "used", "status", "observed", "cache", "disk")
 
 
@@ -197,7 +198,7 @@ class _View:
         for i, name in enumerate(keys):
             if self._in_flight(s, i):
                 outcome = s.outcome[i]
-                flying.append(name if outcome == "none" else f"{name}:{outcome.upper() if outcome != 'ok' else 'done'}")
+                flying.append(name if outcome == "none" else f"{name}:{ERRNO.get(outcome, 'done')}")
         cache = self._sectors("cache", s.cache)
         disk = self._sectors("disk", s.disk)
         lines = [f"in flight: {' '.join(flying) or '-'}", f"cache {cache}  durable {disk}"]
@@ -214,6 +215,17 @@ class _View:
     def _sectors(self, name: str, values: tuple) -> str:
         ftype = self.types[name]
         return " ".join(f"{ftype.key(i)}={ftype.elem.show(v)}" for i, v in enumerate(values))
+
+    def _read_value(self, s: State, req: str) -> str:
+        """What a read of ``req``'s sector returns in ``s``: the cached value, else the durable one."""
+        cache = self.types["cache"]
+        key = "s" + req[1:].split(".")[0]
+        keys = list(getattr(cache, "keys", None) or ())
+        if key not in keys:
+            return "?"
+        i = keys.index(key)
+        value = s.cache[i] if cache.elem.show(s.cache[i]) != "-" else s.disk[i]
+        return f"{key}={cache.elem.show(value)}"
 
     def _not_durable(self, s: State) -> list[str]:
         """Submitted writes whose own value is not in the durable image (and not seen to fail)."""
@@ -242,8 +254,9 @@ class _View:
         if act == "execute":
             result = dict(step.args).get("result", "ok")
             if result == "ok":
-                kind = "cache → durable" if req.startswith(("F", "DF")) else ("read" if req.startswith("R") else
-                                                                            "into cache")
+                kind = "cache → durable" if req.startswith(("F", "DF")) else "into cache"
+                if req.startswith("R"):
+                    kind = f"returns {self._read_value(before, req)}"
                 return Arrow("backend", "backend", f"execute {req}: OK ({kind})")
             words = {"nospc": "fails ENOSPC (no space)", "eio": "fails EIO"}
             return Arrow("backend", "backend", f"execute {req}: {words.get(result, result)}", RED)
@@ -255,6 +268,10 @@ class _View:
                 return Arrow("backend", "device", f"complete {req}: error → parked on rq{stop}", RED)
             r = self.names.index(req) if req in self.names else None
             status = after.status[r] if r is not None else "ok"
+            failed = r is not None and before.outcome[r] not in ("ok", "none")
+            if status == "ok" and failed:
+                errno = ERRNO.get(before.outcome[r], before.outcome[r])
+                return Arrow("backend", "virtqueue", f"complete {req}: {errno} ignored → OK to used ring", AMBER)
             return Arrow("backend", "virtqueue", f"complete {req}: {'OK' if status == 'ok' else 'IOERR'} → used ring",
                          "#222" if status == "ok" else RED)
         if act == "observe":
@@ -268,7 +285,8 @@ class _View:
             return Arrow("backend", "backend", f"{label}: cache → durable (eviction)")
         if act == "restart":
             moved = self._show("rq", before.rq)
-            return Arrow("device", "backend", f"restart: {moved} back in flight")
+            failed = f" (they failed in order {self._show('parked', before.parked)})" if "parked" in self.types else ""
+            return Arrow("device", "backend", f"restart: {moved} back in flight{failed}")
         if act == "settle":
             return Arrow("device", "backend", "settle: drain + flush all (cache → durable)")
         across = {"stop": "VM stops (the requested stop takes effect)", "resume": "resume (QMP cont): VM runs again",
