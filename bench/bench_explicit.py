@@ -1,0 +1,386 @@
+"""Benchmark: modelcheck's explicit engine against SPIN on the virtio-blk configurations of issue 6.
+
+A script, not a test. Every run is a child process, so that its peak RSS
+(``os.wait4``'s rusage) is its own; bytes per stored state are the RSS growth during
+the search divided by the distinct states. For each configuration (small, medium,
+large; see ``bench/spin/gen.py``) it runs
+
+- our explicit engine in each mode: ``plain`` (no reduction, one process), ``symmetry``,
+  ``por``, ``both`` and ``parallel`` (every core). A mode runs only when
+  ``modelcheck.explicit.SearchOptions`` has its switch and the engine accepts it; otherwise
+  its row says ``n/a`` with the reason;
+- SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
+  without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
+
+It checks that SPIN's distinct states equal ours in plain mode, and that verdicts agree,
+and writes ``bench/results/bench.md`` and ``bench/results/bench.json`` (plus
+``bench/results/bench.png`` when matplotlib is importable; it is not a dependency)::
+
+    python bench/bench_explicit.py                      # small, medium, large
+    python bench/bench_explicit.py --configs small,medium --timeout 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SPEC = str(ROOT / "specs" / "virtio_blk.py")
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE / "spin"))
+
+from gen import CONFIGS, Config, Model  # noqa: E402
+
+MODES: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "symmetry": {"symmetry": True},
+    "por": {"por": True},
+    "both": {"symmetry": True, "por": True},
+    "parallel": {"workers": os.cpu_count() or 1},
+}
+SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
+MEMLIM_MB = 8192
+
+
+# --------------------------------------------------------------------------- children
+
+
+def run_child(argv: list[str], timeout: float, cwd: Path | None = None) -> dict[str, Any]:
+    """Run one command; its output, return code and wall seconds (killed with its group on timeout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    return {"stdout": out, "stderr": err, "rc": proc.returncode, "seconds": time.perf_counter() - started,
+            "timed_out": timed_out}
+
+
+def run_measured(argv: list[str], timeout: float, cwd: Path | None = None) -> dict[str, Any]:
+    """Like :func:`run_child`, with the child's own peak RSS from ``os.wait4`` (output to files)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - started > timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return {"stdout": out.read(), "stderr": err.read(), "rc": proc.returncode, "seconds": seconds,
+                "timed_out": timed_out, "rss": usage.ru_maxrss * 1024}
+
+
+# --------------------------------------------------------------------------- our engine
+
+
+def available_modes() -> dict[str, str]:
+    """Per mode: "" when SearchOptions has its switches, else why it is n/a."""
+    from modelcheck.explicit import SearchOptions
+
+    names = {f.name for f in dataclasses.fields(SearchOptions)}
+    return {mode: "" if set(opts) <= names else f"SearchOptions has no {', '.join(sorted(set(opts) - names))}"
+            for mode, opts in MODES.items()}
+
+
+def worker(config: str, mode: str, store: str) -> None:
+    """In the child: one check, printed as one JSON line (states, transitions, verdict, RSS)."""
+    from modelcheck.check import check, configure
+    from modelcheck.explicit import SearchOptions
+
+    cfg = CONFIGS[config]
+    spec = configure(SPEC, cfg.settings())
+    names = {f.name for f in dataclasses.fields(SearchOptions)}
+    opts: dict[str, Any] = dict(MODES[mode])
+    if "store" in names:
+        opts["store"] = store
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    started = time.perf_counter()
+    run = check(spec, [cfg.property], SearchOptions(**opts))
+    seconds = time.perf_counter() - started
+    result = run.results[0]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    print(json.dumps({"states": result.states, "transitions": result.transitions, "depth": result.depth,
+                      "verdict": result.verdict.name, "seconds": seconds, "baseline_rss": baseline,
+                      "rss": peak, "children_rss": children, "options": {k: v for k, v in opts.items()}}))
+
+
+def bench_mode(config: str, mode: str, store: str, timeout: float) -> dict[str, Any]:
+    """One mode of our engine on one configuration, in a child process."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", config, mode, "--store", store]
+    got = run_child(argv, timeout, cwd=ROOT)
+    row: dict[str, Any] = {"engine": "modelcheck", "mode": mode, "config": config}
+    if got["timed_out"]:
+        return {**row, "status": f"timeout after {timeout:.0f}s"}
+    if got["rc"] != 0:
+        last = (got["stderr"].strip().splitlines() or ["no output"])[-1]
+        return {**row, "status": f"n/a: {last[:160]}"}
+    data = json.loads(got["stdout"].strip().splitlines()[-1])
+    row.update(data, status="ok", wall=got["seconds"])
+    row["bytes_per_state"] = max(data["rss"] - data["baseline_rss"], 0) / max(data["states"], 1)
+    row["states_per_second"] = data["states"] / data["seconds"] if data["seconds"] else None
+    return row
+
+
+# --------------------------------------------------------------------------- SPIN
+
+
+def spin_version() -> str:
+    try:
+        out = subprocess.run(["spin", "-V"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.strip()
+
+
+def parse_pan(text: str) -> dict[str, Any]:
+    """States, transitions, errors, depth and SPIN's own memory figures from pan's report."""
+    def number(pattern: str, cast: type = int) -> Any:
+        m = re.search(pattern, text)
+        return cast(m.group(1)) if m else None
+
+    return {
+        "states": number(r"(\d+) states, stored"),
+        "matched": number(r"(\d+) states, matched"),
+        "spin_transitions": number(r"(\d+) transitions \(= stored\+matched\)"),
+        "errors": number(r"errors: (\d+)"),
+        "depth": number(r"depth reached (\d+)"),
+        "vector_bytes": number(r"State-vector (\d+) byte"),
+        "state_mb": number(r"([\d.]+)\s+actual memory usage for states", float),
+        "total_mb": number(r"([\d.]+)\s+total actual memory usage", float),
+        "pan_seconds": number(r"pan: elapsed time ([\d.e+-]+)", float),
+    }
+
+
+def bench_spin(config: str, variant: str, timeout: float, workdir: Path) -> dict[str, Any]:
+    """SPIN on one configuration: compile (spin -a, gcc) and verify, each timed."""
+    row: dict[str, Any] = {"engine": "spin", "mode": variant, "config": config}
+    if not spin_version():
+        return {**row, "status": "n/a: spin not installed (apt-get install spin)"}
+    cfg: Config = CONFIGS[config]
+    (workdir / "model.pml").write_text(Model(cfg).promela())
+    started = time.perf_counter()
+    steps = [["spin", "-o2", "-a", "model.pml"],
+             ["gcc", "-O2", "-w", *SPIN_VARIANTS[variant], f"-DMEMLIM={MEMLIM_MB}", "-o", "pan", "pan.c"]]
+    for argv in steps:
+        got = run_child(argv, timeout, cwd=workdir)
+        if got["rc"] != 0:
+            return {**row, "status": f"n/a: {' '.join(argv[:2])} failed: {got['stderr'].strip()[-160:]}"}
+    compile_seconds = time.perf_counter() - started
+    got = run_measured(["./pan", "-m100000"], timeout, cwd=workdir)
+    if got["timed_out"]:
+        return {**row, "status": f"timeout after {timeout:.0f}s", "compile_seconds": compile_seconds}
+    pan = parse_pan(got["stdout"])
+    if pan["states"] is None:
+        return {**row, "status": f"n/a: pan said {got['stdout'].strip()[-160:]}"}
+    seconds = got["seconds"]
+    row.update(pan, status="ok", seconds=seconds, compile_seconds=compile_seconds,
+               total_seconds=seconds + compile_seconds, rss=got["rss"],
+               verdict="HOLDS" if pan["errors"] == 0 else "VIOLATED",
+               transitions=pan["spin_transitions"] - 1,  # pan counts the initial state as one
+               states_per_second=pan["states"] / seconds if seconds else None,
+               bytes_per_state=pan["state_mb"] * 2**20 / pan["states"] if pan["state_mb"] else None)
+    return row
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: Any, spec: str = ",.0f") -> str:
+    if value is None:
+        return "–"
+    return format(value, spec)
+
+
+def rss_text(r: dict[str, Any]) -> str:
+    """Peak RSS in MB; for parallel runs also the largest worker process's peak."""
+    text = fmt(r["rss"] / 2**20, ".0f")
+    if r.get("children_rss"):
+        text += f" (+{r['children_rss'] / 2**20:.0f} per worker)"
+    return text
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """One markdown table row per run, with the comparison columns against SPIN."""
+    head = ["config", "engine", "mode", "states", "transitions", "seconds", "states/s", "peak RSS MB",
+            "bytes/state", "verdict", "vs SPIN"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['config']} | {r['engine']} | {r['mode']} | {r['status']} |" + " |" * 7)
+            continue
+        seconds = fmt(r["seconds"], ".2f")
+        if r["engine"] == "spin":
+            seconds += f" (+{r['compile_seconds']:.2f} compile)"
+        lines.append("| " + " | ".join([
+            r["config"], r["engine"], r["mode"], fmt(r["states"]), fmt(r["transitions"]), seconds,
+            fmt(r.get("states_per_second")), rss_text(r), fmt(r.get("bytes_per_state"), ".0f"),
+            r["verdict"], r.get("vs_spin", ""),
+        ]) + " |")
+    return lines
+
+
+def compare(rows: list[dict[str, Any]]) -> list[str]:
+    """Fill ``vs_spin`` on our rows and return the agreement lines (states and verdicts)."""
+    notes = []
+    for config in dict.fromkeys(r["config"] for r in rows):
+        spin = next((r for r in rows if r["config"] == config and r["mode"] == "spin-noreduce"
+                     and r["status"] == "ok"), None)
+        if spin is None:
+            notes.append(f"- {config}: no SPIN result to compare with.")
+            continue
+        for r in rows:
+            if r["config"] != config or r["engine"] != "modelcheck" or r["status"] != "ok":
+                continue
+            ratio = r["seconds"] / spin["total_seconds"]
+            r["vs_spin"] = f"{ratio:.1f}x time (compile incl.), {r['seconds'] / spin['seconds']:.1f}x (excl.)"
+            r["verdicts_agree"] = r["verdict"] == spin["verdict"]
+            if r["mode"] == "plain":
+                same = r["states"] == spin["states"] and r["transitions"] == spin["transitions"]
+                r["states_agree"] = same
+                notes.append(f"- {config}: plain {r['states']:,} states / {r['transitions']:,} transitions, "
+                             f"SPIN {spin['states']:,} / {spin['transitions']:,}: "
+                             f"{'identical' if same else 'DIFFERENT'}; verdicts {r['verdict']} / "
+                             f"{spin['verdict']}: {'agree' if r['verdicts_agree'] else 'DISAGREE'}.")
+            elif not r["verdicts_agree"]:
+                notes.append(f"- {config}: mode {r['mode']} says {r['verdict']}, SPIN {spin['verdict']}: DISAGREE.")
+    return notes
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> bool:
+    """A small bar chart of seconds per configuration and engine/mode, when matplotlib is there."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    done = [r for r in rows if r["status"] == "ok"]
+    configs = list(dict.fromkeys(r["config"] for r in done))
+    labels = list(dict.fromkeys(f"{r['engine']}:{r['mode']}" for r in done))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / max(len(labels), 1)
+    for i, label in enumerate(labels):
+        values = [next((r.get("total_seconds", r["seconds"]) for r in done
+                        if r["config"] == c and f"{r['engine']}:{r['mode']}" == label), 0) for c in configs]
+        ax.bar([x + i * width for x in range(len(configs))], values, width, label=label)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(configs))], configs)
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds to verdict (SPIN: compile incl.)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "spin": spin_version(),
+            "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    clean = [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in rows]
+    payload = {"machine": info, "configs": {c: dataclasses.asdict(CONFIGS[c]) for c in
+                                            dict.fromkeys(r["config"] for r in rows)}, "runs": clean}
+    (out / "bench.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    lines = ["# modelcheck explicit engine vs SPIN (virtio-blk, issue 6)", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
+             f"{info['spin'] or 'no SPIN'}; load average at start {info['load_average'][0]:.2f}; {info['date']}.",
+             "", "Generated by `python bench/bench_explicit.py`; see bench/README.md for what each column means.", ""]
+    for name in payload["configs"]:
+        cfg = CONFIGS[name]
+        lines.append(f"- **{name}**: `{cfg.workload}`, qdepth {cfg.qdepth}, {cfg.guest}, {cfg.profile}, "
+                     f"failures {cfg.failures}, flush_failures {cfg.flush_failures}, migrations {cfg.migrations}, "
+                     f"evict {cfg.evict}, order {cfg.order}: `{cfg.property}`")
+    lines += ["", *table(rows), "", "Agreement:", "", *notes, ""]
+    if plot(rows, out / "bench.png"):
+        lines += ["![seconds per configuration](bench.png)", ""]
+    (out / "bench.md").write_text("\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="small,medium,large", help="comma-separated: small, medium, large")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated engine modes")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (default 1800)")
+    parser.add_argument("--store", default="compact", help="our engine's state store, if it has the option")
+    parser.add_argument("--no-spin", action="store_true", help="skip SPIN")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for bench.md / bench.json")
+    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker, store=args.store)
+        return 0
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    info = machine()
+    missing = available_modes()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
+        for config in configs:
+            if not args.no_spin:
+                for variant in SPIN_VARIANTS:
+                    rows.append(bench_spin(config, variant, args.timeout, Path(tmp)))
+                    print(_line(rows[-1]), file=sys.stderr, flush=True)
+            for mode in args.modes.split(","):
+                if missing.get(mode):
+                    rows.append({"engine": "modelcheck", "mode": mode, "config": config,
+                                 "status": f"n/a: {missing[mode]}"})
+                else:
+                    rows.append(bench_mode(config, mode, args.store, args.timeout))
+                print(_line(rows[-1]), file=sys.stderr, flush=True)
+    notes = compare(rows)
+    write(rows, notes, info, args.out)
+    print("\n".join(notes))
+    bad = any(r.get("states_agree") is False or r.get("verdicts_agree") is False for r in rows)
+    return 1 if bad else 0
+
+
+def _line(r: dict[str, Any]) -> str:
+    if r["status"] != "ok":
+        return f"{r['config']:7} {r['engine']:10} {r['mode']:14} {r['status']}"
+    return (f"{r['config']:7} {r['engine']:10} {r['mode']:14} {r['states']:>10,} states {r['transitions']:>11,} "
+            f"transitions {r['seconds']:8.2f}s  {r['rss'] / 2**20:7.0f} MB  {r['verdict']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
