@@ -1,0 +1,155 @@
+"""Proof by constrained Horn clauses: z3's Spacer (PDR/IC3) finds an inductive invariant.
+
+The clauses are the textbook ones over one relation ``Reach`` of the state's leaves::
+
+    Reach(x)  <-  Init(x)
+    Reach(y)  <-  Reach(x) ∧ T_a(x, y)            one clause per action instance a
+    false     <-  Reach(x) ∧ (Bad(x) ∨ Fault(x))
+
+No model of ``Reach`` satisfying the clauses means a bad state is reachable; a model is an
+inductive invariant that excludes every bad state, valid for executions of any length. The
+invariant is printed over the leaves' names (``rq.len``, ``vm = 'stopped'``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import z3
+
+from .encode import Encoding, Guards, new_solver
+from .layout import Leaf
+
+
+@dataclass
+class ChcOutcome:
+    """``proved`` (with the invariant), ``reachable`` (a bad state is reachable) or ``unknown``."""
+
+    status: str
+    invariant: str = ""
+    invariant_size: int = 0
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
+           background: list[z3.BoolRef] | None = None) -> ChcOutcome:
+    """Ask Spacer whether a state in ``bad`` is reachable under the assumptions ``guards``.
+
+    ``background`` holds facts already known to be inductive (from :mod:`houdini`); they
+    are added to every step's body, which leaves the reachable states unchanged.
+    """
+    known = z3.And(*(background or []))
+    started = time.perf_counter()
+    fp = z3.Fixedpoint()
+    fp.set(engine="spacer")
+    fp.set("spacer.random_seed", 0)
+    fp.set("timeout", int(timeout_ms))
+    fp.set("xform.slice", False)  # keep every argument, so the invariant names every leaf
+    fp.set("xform.inline_linear", False)
+    fp.set("xform.inline_eager", False)
+    sorts = [leaf.var(0).sort() for leaf in enc.leaves]
+    reach = z3.Function("Reach", *sorts, z3.BoolSort())
+    fp.register_relation(reach)
+    fp.declare_var(*enc.x, *enc.y)
+    fp.rule(reach(*enc.x), z3.And(enc.domain(enc.x), enc.init(enc.x)))
+    for ie in enc.instances:
+        step = enc.step_formula(ie, guards)
+        if not z3.is_false(z3.simplify(step)):
+            fp.rule(reach(*enc.y), [reach(*enc.x), known, step], name=f"step_{ie.index}")
+    try:
+        answer = fp.query(z3.And(reach(*enc.x), known, bad))
+    except z3.Z3Exception as err:  # z3 raises on some timeouts
+        return ChcOutcome("unknown", reason=f"spacer: {err}", seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if answer == z3.sat:
+        return ChcOutcome("reachable", seconds=seconds)
+    if answer == z3.unknown:
+        return ChcOutcome("unknown", reason=f"spacer: {fp.reason_unknown()}", seconds=seconds)
+    body = fp.get_cover_delta(-1, reach)
+    named = z3.substitute_vars(body, *[z3.Const(leaf.name, s) for leaf, s in zip(enc.leaves, sorts)])
+    found = z3.substitute_vars(body, *enc.x)
+    if not check_invariant(enc, z3.And(known, found), bad, guards, timeout_ms):
+        return ChcOutcome("unknown", seconds=seconds,
+                          reason="spacer's invariant failed the independent check (engine bug)")
+    text, size = readable(named, enc.leaves)
+    return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started)
+
+
+def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, timeout_ms: int) -> bool:
+    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each checked by a fresh solver."""
+    after = z3.substitute(inv, *zip(enc.x, enc.y))
+    queries = [
+        z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv)),
+        z3.And(enc.domain(enc.x), inv, enc.transition(guards), z3.Not(after)),
+        z3.And(enc.domain(enc.x), inv, bad),
+    ]
+    for q in queries:
+        solver = new_solver(timeout_ms)
+        solver.add(q)
+        if solver.check() != z3.unsat:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def readable(formula: z3.ExprRef, leaves: list[Leaf]) -> tuple[str, int]:
+    """The invariant as one conjunct per line, enum values by name; and the number of conjuncts."""
+    enums = {leaf.name: leaf.names for leaf in leaves if leaf.names}
+    formula = z3.simplify(formula, arith_lhs=True, som=False)
+    conjuncts = list(formula.children()) if z3.is_and(formula) else [formula]
+    lines = sorted({show(c, enums) for c in conjuncts})
+    return "\n".join(lines), len(lines)
+
+
+def show(e: z3.ExprRef, enums: dict[str, tuple[str, ...]]) -> str:
+    """One formula in infix form with the spec's names."""
+    if z3.is_true(e):
+        return "true"
+    if z3.is_false(e):
+        return "false"
+    if z3.is_const(e) and not z3.is_int_value(e):
+        return str(e)
+    if z3.is_int_value(e):
+        return str(e.as_long())
+    kids = e.children()
+    if z3.is_not(e):
+        inner = kids[0]
+        if z3.is_eq(inner):
+            return _compare(inner.children()[0], "≠", inner.children()[1], enums)
+        return f"¬({show(inner, enums)})"
+    if z3.is_and(e):
+        return "(" + " ∧ ".join(show(k, enums) for k in kids) + ")"
+    if z3.is_or(e):
+        return "(" + " ∨ ".join(show(k, enums) for k in kids) + ")"
+    if z3.is_implies(e):
+        return f"({show(kids[0], enums)} → {show(kids[1], enums)})"
+    ops = {z3.Z3_OP_EQ: "=", z3.Z3_OP_LE: "≤", z3.Z3_OP_GE: "≥", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">"}
+    kind = e.decl().kind()
+    if kind in ops:
+        return _compare(kids[0], ops[kind], kids[1], enums)
+    if kind == z3.Z3_OP_ADD:
+        return "(" + " + ".join(show(k, enums) for k in kids) + ")"
+    if kind == z3.Z3_OP_MUL and len(kids) == 2 and z3.is_int_value(kids[0]) and kids[0].as_long() == -1:
+        return f"-{show(kids[1], enums)}"
+    if kind == z3.Z3_OP_MUL:
+        return "·".join(show(k, enums) for k in kids)
+    if z3.is_app_of(e, z3.Z3_OP_ITE):
+        return f"(if {show(kids[0], enums)} then {show(kids[1], enums)} else {show(kids[2], enums)})"
+    return str(e)
+
+
+def _compare(a: z3.ExprRef, op: str, b: z3.ExprRef, enums: dict[str, tuple[str, ...]]) -> str:
+    if z3.is_int_value(a) and not z3.is_int_value(b):
+        a, b = b, a
+        op = {"≤": "≥", "≥": "≤", "<": ">", ">": "<"}.get(op, op)
+    name = str(a) if z3.is_const(a) else ""
+    if name in enums and z3.is_int_value(b) and op in ("=", "≠"):
+        names = enums[name]
+        v = b.as_long()
+        if 0 <= v < len(names):
+            return f"{name} {op} {names[v]!r}"
+    return f"{show(a, enums)} {op} {show(b, enums)}"

@@ -1,0 +1,120 @@
+"""The ``prove`` subcommand: prove or refute properties with z3 (Spacer, k-induction, BMC).
+
+Only this module of the symbolic package prints. The lead wires it into modelcheck/cli.py
+with ``add_parser(sub)``; ``run(args)`` returns the exit code (0 proved, 1 violated,
+2 usage or spec error, 3 unknown or engine bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..atomic import write_text
+from ..check import configure
+from ..errors import EngineBug
+from ..loader import parse_settings
+from ..trace import dumps, format_trace, trace_to_json
+from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, exit_code
+from .prove import ENGINES, ProveOptions, ProveRun, prove
+
+EPILOG = """\
+exit codes:
+  0    every property proved (or holds up to the BMC bound)
+  1    a property is violated (its counterexample replayed in the explicit engine)
+  2    usage error or spec error
+  3    inconclusive: solver unknown or timeout, or an engine bug (a trace that does not replay)
+"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``prove`` to the main parser's subcommands."""
+    p = subparsers.add_parser(
+        "prove", help="prove or refute properties with z3 (Spacer, k-induction, BMC)",
+        description="Prove `always` properties for executions of any length (Spacer, k-induction) "
+        "or search for a violation within K steps (BMC); report the assumptions a proof needs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", metavar="SPEC", help="spec file, e.g. specs/virtio_blk.py (or FILE:Class)")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
+    p.add_argument("--property", "-p", action="append", default=[], metavar="NAME",
+                   help="judge only this property (repeatable; default: all)")
+    p.add_argument("--engine", choices=ENGINES, default="spacer", help="prover (default: spacer)")
+    p.add_argument("--depth", type=int, default=20, metavar="K", help="BMC: search K steps (default 20)")
+    p.add_argument("--max-k", type=int, default=30, metavar="K", help="k-induction: largest k (default 30)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per solver query (default 60)")
+    p.add_argument("--no-core", action="store_true", help="do not minimise the assumptions a proof needs")
+    p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
+    spec = configure(args.spec, parse_settings(args.set))
+    options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
+                           timeout_ms=int(args.timeout * 1000), minimise=not args.no_core)
+    try:
+        result = prove(spec, args.property, options)
+    except EngineBug as err:
+        print(f"modelcheck: ENGINE BUG: {err}", file=sys.stderr)
+        print("modelcheck: a z3 counterexample did not replay in the explicit engine; "
+              "the symbolic encoding is wrong -- please report it", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    print(spec.describe())
+    for r in result.results:
+        print(format_line(r))
+    if not args.quiet:
+        for r in result.results:
+            show_details(result, r)
+    if args.json:
+        write_text(args.json, dumps(to_json(result)))
+    return exit_code([r.verdict for r in result.results])
+
+
+def format_line(r: PropertyResult) -> str:
+    line = f"{r.name:<22} {r.verdict.value:<18} {r.engine:<6} {r.seconds:6.2f}s"
+    if r.verdict.value == "PROVED":
+        line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
+        if "k" in r.extra:
+            line += f"  (k={r.extra['k']})"
+    if r.trace is not None:
+        line += f"  ({len(r.trace)} steps)"
+    if r.reason:
+        line += f"  ({r.reason})"
+    return line
+
+
+def show_details(run: ProveRun, r: PropertyResult) -> None:
+    if r.extra.get("invariant"):
+        print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} conjuncts, "
+              f"plus {r.extra.get('background_facts', 0)} Houdini facts):")
+        for line in r.extra["invariant"].splitlines():
+            print(f"  {line}")
+    if r.extra.get("without"):
+        for name, verdict in r.extra["without"].items():
+            print(f"  without {name}: {verdict}")
+    if r.trace is not None:
+        what = "witness of" if r.trace.kind == "witness" else "counterexample to"
+        print(f"\n{what} {r.name} ({len(r.trace)} steps, replayed in the explicit engine):")
+        print(format_trace(run.compiled, r.trace))
+    cti = r.extra.get("cti")
+    if cti is not None:
+        print(f"\ncounterexample to induction for {r.name} (need not start in an initial state):")
+        print(format_trace(run.compiled, cti))
+
+
+def to_json(run: ProveRun) -> dict[str, Any]:
+    spec = run.compiled.spec
+    results = []
+    for r in run.results:
+        extra = {k: v for k, v in r.extra.items() if k != "cti"}
+        results.append({
+            "property": r.name, "kind": r.kind, "verdict": r.verdict.value, "engine": r.engine,
+            "seconds": round(r.seconds, 3), "reason": r.reason, "assumptions_needed": list(r.assumptions),
+            "extra": extra,
+            "trace": trace_to_json(run.compiled, r.trace) if r.trace is not None else None,
+        })
+    return {"spec": type(spec).__name__, "params": dict(spec.params), "engine": "symbolic",
+            "encode_seconds": round(run.encode_seconds, 3), "results": results}

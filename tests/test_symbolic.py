@@ -1,0 +1,172 @@
+"""The z3 engine: symbolic runs of the spec's own code, BMC, Spacer, k-induction, assumption cores,
+and agreement with the explicit engine."""
+
+import pytest
+from conftest import VIRTIO
+
+from modelcheck import Enum, Int, Param, Seq, Spec, action, always, assumption, ops, require
+from modelcheck.check import check, configure
+from modelcheck.symbolic.prove import ProveOptions, prove
+from modelcheck.trace import replay
+from modelcheck.verdict import Verdict
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class Queue(Spec):
+    """A producer pushes 0, 1, 2 onto a bounded queue; a consumer pops into ``done``.
+
+    ``lifo`` pops from the back instead, which breaks the FIFO property at depth 5.
+    """
+
+    lifo = Param(False)
+
+    def fields(self):
+        return {"q": Seq(Int(0, 2), 3), "next": Int(0, 3), "done": Seq(Int(0, 2), 3), "mode": Enum("idle", "busy")}
+
+    def initial(self):
+        yield self.state(q=(), next=0, done=(), mode="idle")
+
+    @action
+    def push(self, s):
+        require(s.next < 3 and len(s.q) < 3)
+        return s.replace(q=ops.append(s.q, s.next), next=s.next + 1, mode="busy")
+
+    @action
+    def pop(self, s):
+        require(not ops.is_empty(s.q))
+        if self.lifo:
+            return s.replace(q=s.q[:-1], done=ops.append(s.done, s.q[-1]))
+        return s.replace(q=ops.tail(s.q), done=ops.append(s.done, ops.head(s.q)))
+
+    @always
+    def fifo(self, s):
+        return all(s.done[i] == i for i in range(len(s.done)))
+
+
+class Graph(Spec):
+    """A spec built from an edge list; ``careful`` is an assumption that forbids edge 2→3."""
+
+    edges = Param("0-1 1-2 2-3 2-0 3-4")
+    careful = Param("on", allowed=("on", "off"))
+
+    def setup(self):
+        self.pairs = tuple(tuple(int(x) for x in e.split("-")) for e in self.edges.split())
+
+    def fields(self):
+        return {"at": Int(0, 4)}
+
+    def initial(self):
+        yield self.state(at=0)
+
+    @action(edge=lambda self: range(len(self.pairs)))
+    def move(self, s, edge):
+        a, b = self.pairs[edge]
+        require(s.at == a)
+        return s.replace(at=b)
+
+    @assumption(when=lambda self: self.careful == "on")
+    def avoid(self, before, step, after):
+        """Never take an edge into node 3."""
+        return after.at != 3
+
+    @always
+    def never_four(self, s):
+        return s.at != 4
+
+
+# --------------------------------------------------------------------------- machinery
+
+
+def test_queue_fifo_proved_by_every_engine():
+    for engine in ("spacer", "kind"):
+        result = prove(Queue(), ["fifo"], ProveOptions(engine=engine)).results[0]
+        assert result.verdict is Verdict.PROVED, (engine, result.reason)
+    bmc = prove(Queue(), ["fifo"], ProveOptions(engine="bmc", depth=8)).results[0]
+    assert bmc.verdict is Verdict.HOLDS_UP_TO_BOUND
+
+
+def test_lifo_queue_counterexample_is_shortest_and_replays():
+    spec = Queue(lifo=True)
+    explicit = check(spec, ["fifo"]).results[0]
+    for engine in ("bmc", "spacer", "kind"):
+        run = prove(spec, ["fifo"], ProveOptions(engine=engine, depth=10))
+        result = run.results[0]
+        assert result.verdict is Verdict.VIOLATED, engine
+        assert len(result.trace) == len(explicit.trace) == 3
+        replay(run.compiled, result.trace)
+
+
+def test_spacer_reports_a_readable_invariant():
+    result = prove(Queue(), ["fifo"]).results[0]
+    assert "done" in result.extra["invariant"]
+    assert "@" not in result.extra["invariant"]
+
+
+@pytest.mark.parametrize("careful", ["on", "off"])
+def test_assumption_core_names_what_the_proof_needs(careful):
+    result = prove(Graph(careful=careful), ["never_four"]).results[0]
+    if careful == "on":
+        assert result.verdict is Verdict.PROVED
+        assert result.assumptions == ("avoid",)
+        assert result.extra["without"] == {"avoid": "VIOLATED"}
+    else:
+        assert result.verdict is Verdict.VIOLATED
+        assert [st.action for st, _ in result.trace.steps] == ["move"] * 4
+
+
+def test_unneeded_assumption_is_left_out_of_the_core():
+    spec = Graph(edges="0-1 1-2 2-3 2-0 3-4", careful="on")
+    compiled_result = prove(spec, ["never_four"], ProveOptions(engine="kind")).results[0]
+    assert compiled_result.assumptions == ("avoid",)
+    harmless = Graph(edges="0-1 1-0 3-4", careful="on")
+    result = prove(harmless, ["never_four"]).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.assumptions == ()
+
+
+@pytest.mark.parametrize("edges", ["0-1 1-2 2-4", "0-1 1-0", "0-2 2-3 3-4 0-1 1-4", "0-3 3-1 1-2 2-4 1-4"])
+def test_bmc_agrees_with_explicit_on_edge_lists(edges):
+    spec = Graph(edges=edges, careful="off")
+    explicit = check(spec, ["never_four"]).results[0]
+    result = prove(spec, ["never_four"], ProveOptions(engine="bmc", depth=6)).results[0]
+    if explicit.verdict is Verdict.VIOLATED:
+        assert result.verdict is Verdict.VIOLATED
+        assert len(result.trace) == len(explicit.trace)
+    else:
+        assert result.verdict is Verdict.HOLDS_UP_TO_BOUND
+        assert prove(spec, ["never_four"]).results[0].verdict is Verdict.PROVED
+
+
+# --------------------------------------------------------------------------- virtio-blk
+
+SMALL = [
+    (profile, workload, qdepth, guest)
+    for profile in ("qemu-2010", "qemu-7.2")
+    for workload, qdepth in (("W0 F", 1), ("W0 F", 2))
+    for guest in ("drain", "nodrain")
+]
+
+
+@pytest.mark.parametrize(("profile", "workload", "qdepth", "guest"), SMALL)
+def test_virtio_bmc_agrees_with_explicit(profile, workload, qdepth, guest):
+    """BMC finds a violation within k steps exactly when the explicit search does, same length;
+    with k = the explicit search's depth, no violation found means none exists."""
+    spec = configure(VIRTIO, {"profile": profile, "workload": workload, "qdepth": qdepth, "guest": guest})
+    explicit = check(spec, ["barrier"]).results[0]
+    result = prove(spec, ["barrier"], ProveOptions(engine="bmc", depth=explicit.depth)).results[0]
+    if explicit.verdict is Verdict.VIOLATED:
+        assert result.verdict is Verdict.VIOLATED
+        assert len(result.trace) == len(explicit.trace)
+    else:
+        assert explicit.verdict is Verdict.HOLDS
+        assert result.verdict is Verdict.HOLDS_UP_TO_BOUND
+
+
+@pytest.mark.parametrize("profile", ["qemu-2010", "qemu-7.2"])
+def test_virtio_spacer_agrees_with_explicit_on_the_smallest_case(profile):
+    spec = configure(VIRTIO, {"profile": profile, "workload": "W0 F", "qdepth": 1, "guest": "drain"})
+    explicit = check(spec, ["barrier"]).results[0]
+    result = prove(spec, ["barrier"], ProveOptions(minimise=False)).results[0]
+    assert explicit.verdict is Verdict.HOLDS
+    assert result.verdict is Verdict.PROVED
