@@ -59,7 +59,7 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
     lanes = view.lanes()
     states = list(trace.states())
     doc = compiled.properties[trace.prop].doc if trace.prop in compiled.properties else ""
-    width = LEFT + VM_COLUMN + LANE_WIDTH * len(lanes) + 20
+    width = max(LEFT + VM_COLUMN + LANE_WIDTH * len(lanes) + 20, 900)
     header_lines = textwrap.wrap(" ".join(doc.split()), 150) if doc else []
     setting = " ".join(f"{k}={v}" for k, v in params.items())
     setting_lines = textwrap.wrap(setting, 150)
@@ -87,7 +87,8 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
         y += 16
 
     # lane headers and lifelines
-    out.append(_text(LEFT + VM_COLUMN // 2, lane_top - 22, "VM", size=12, weight="bold", anchor="middle"))
+    if "vm" in view.types:
+        out.append(_text(LEFT + VM_COLUMN // 2, lane_top - 22, "VM", size=12, weight="bold", anchor="middle"))
     for lane in lanes:
         x = center[lane.key]
         out.append(f'<rect x="{x - LANE_WIDTH // 2 + 6}" y="{top}" width="{LANE_WIDTH - 12}" height="40" rx="6" '
