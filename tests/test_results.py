@@ -167,11 +167,22 @@ def test_run_interrupted_says_so_and_keeps_results(written: tuple[Path, Path], t
     assert tree.read_tree(out) == before
 
 
-def test_refuses_to_replace_a_directory_that_is_not_results(tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("mine")
+def test_files_of_other_tools_survive_a_rewrite(tmp_path: Path) -> None:
+    (tmp_path / "conformance.json").write_text("{}\n")
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench/bench.md").write_text("# bench\n")
+    tree.write_tree(tmp_path, {"verdicts.json": "1\n", "traces/a.txt": "a\n"})
+    tree.write_tree(tmp_path, {"verdicts.json": "2\n"})
+    assert tree.read_tree(tmp_path) == {"verdicts.json": b"2\n", "conformance.json": b"{}\n",
+                                        "bench/bench.md": b"# bench\n"}
+
+
+def test_refuses_to_replace_traces_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces/notes.txt").write_text("mine")
     with pytest.raises(ResultsError):
         tree.write_tree(tmp_path, {"verdicts.json": "{}\n"})
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "traces/notes.txt").read_text() == "mine"
 
 
 def test_rows_json_parses_back() -> None:

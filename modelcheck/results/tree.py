@@ -10,7 +10,9 @@ Writing never leaves a half-written results/: the new tree goes into a temporary
 directory next to it, and only once complete is it renamed into place (the old
 tree is renamed aside first and removed last, with Ctrl-C held off between the two
 renames). Any failure or interrupt before the swap removes the temporary directory
-and leaves the previous results/ as it was.
+and leaves the previous results/ as it was. Entries of results/ that other tools
+write (``conformance.json``, anything not in :data:`MANAGED`) are copied into the
+new tree unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..trace import trace_from_json
 from . import graphs, report, store, svg, traces
 
 STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
+MANAGED = frozenset({store.VERDICTS_FILE, "REPORT.md", "traces", "graphs"})  # what run (re)writes
 
 
 def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], spec_paths: Mapping[str, str],
@@ -103,6 +106,7 @@ def write_tree(target: str | Path, files: Mapping[str, str],
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
+        _carry_over(target, tmp)
         if before_swap is not None:
             before_swap(tmp)
         _swap(tmp, target)
@@ -112,14 +116,29 @@ def write_tree(target: str | Path, files: Mapping[str, str],
 
 
 def _check_replaceable(target: Path) -> None:
+    """ResultsError when ``target`` holds a traces/ or graphs/ that modelcheck did not write."""
     if not target.exists():
         return
     if not target.is_dir():
         raise ResultsError(f"{target}: exists and is not a directory; choose another --output")
-    entries = [p.name for p in target.iterdir() if not p.name.startswith(".")]
-    if entries and store.VERDICTS_FILE not in entries:
-        raise ResultsError(f"{target}: not a results directory (it has files but no {store.VERDICTS_FILE}); "
-                           "choose another --output or empty it first")
+    entries = {p.name for p in target.iterdir()}
+    if entries & MANAGED and store.VERDICTS_FILE not in entries:
+        clash = ", ".join(sorted(entries & MANAGED))
+        raise ResultsError(f"{target}: has {clash} but no {store.VERDICTS_FILE}, so modelcheck did not write them; "
+                           "choose another --output or move them away first")
+
+
+def _carry_over(target: Path, new: Path) -> None:
+    """Copy the entries of ``target`` that modelcheck does not manage into the new tree."""
+    if not target.is_dir():
+        return
+    for entry in sorted(target.iterdir()):
+        if entry.name in MANAGED or (new / entry.name).exists():
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, new / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, new / entry.name, follow_symlinks=False)
 
 
 def _swap(new: Path, target: Path) -> None:
