@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     conformance_cli.add_parser(sub)
 
+    from .symbolic import cli as symbolic_cli
+
+    symbolic_cli.add_parser(sub)
+
     from .results import cli as results_cli
 
     results_cli.add_run_parser(sub)
