@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from .atomic import write_text
 from .explicit import Exploration
 from .state import fingerprint
 from .trace import Trace
@@ -89,7 +90,8 @@ def state_label(ex: Exploration, s: Any) -> str:
 
 
 def write_graphml(graph: nx.DiGraph, ex: Exploration, path: str) -> None:
-    nx.write_graphml(_export_attrs(graph, ex), path)
+    """GraphML for yEd, Gephi and networkx itself, written atomically."""
+    write_text(path, "\n".join(nx.generate_graphml(_export_attrs(graph, ex))) + "\n")
 
 
 def to_dot(graph: nx.DiGraph, ex: Exploration, highlight: Iterable[tuple[int, int]] = ()) -> str:
