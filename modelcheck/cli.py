@@ -309,7 +309,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+    """The first sentence of a docstring, on one line."""
+    joined = " ".join(text.split())
+    end = joined.find(". ")
+    return joined[: end + 1] if end >= 0 else joined
 
 
 def run_graph(args: argparse.Namespace) -> int:

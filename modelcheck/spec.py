@@ -71,7 +71,7 @@ class Param:
 
     def describe_allowed(self) -> str:
         if self.allowed is None:
-            return "any"
+            return "see the description" if self.parse_text is not None else "any"
         if isinstance(self.allowed, range):
             return f"{self.allowed.start}..{self.allowed.stop - 1}"
         return "|".join(str(v) for v in self.allowed)
