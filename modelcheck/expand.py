@@ -47,8 +47,9 @@ class Expander:
         self.canonical = canonical
         self.ample = ample
 
-    def expand(self, s: State, successors: bool = True) -> Expansion:
-        """Judge ``s`` and, unless ``successors`` is false (a depth bound), compute its successors."""
+    def expand(self, s: State, successors: bool = True, full: bool = False) -> Expansion:
+        """Judge ``s`` and, unless ``successors`` is false (a depth bound), compute its successors
+        (all of them when ``full``, else those the ``ample`` hook keeps)."""
         spec = self.spec
         bad = tuple(i for i, p in self.invariants if not judge(p, spec, s))
         hit = tuple(i for i, p in self.witnesses if judge(p, spec, s))
@@ -75,7 +76,7 @@ class Expander:
             if self.canonical is not None:
                 t = self.canonical(t)
             out.append((k, t, step_bad))
-        if self.ample is not None and out:
+        if self.ample is not None and out and not full:
             out = self.ample(s, out)
         terminal = not out
         ends = tuple(i for i, p in self.endings if not judge(p, spec, s)) if terminal else ()

@@ -98,6 +98,7 @@ class Exploration:
     violated_step: dict[str, tuple[int, int, State]] = field(default_factory=dict)
     lasso: tuple[int, list[tuple[int, int]]] | None = None  # (entry state, cycle edges)
     seconds: float = 0.0
+    shortest: bool = True  # traces are shortest ones (false under partial-order reduction)
 
     @property
     def bounded(self) -> bool:
@@ -185,7 +186,8 @@ class Exploration:
         if prop.kind == "sometimes":
             if name in self.violated_at:
                 trace = self.trace_to(self.violated_at[name], name, "witness")
-                return PropertyResult(verdict=Verdict.HOLDS, trace=trace, **base)
+                reason = "" if self.shortest else NOT_SHORTEST
+                return PropertyResult(verdict=Verdict.HOLDS, trace=trace, reason=reason, **base)
             if self.bounded:
                 reason = f"no witness within the bound ({self._bound_text()})"
                 return PropertyResult(verdict=Verdict.UNKNOWN, reason=reason, **base)
@@ -195,18 +197,17 @@ class Exploration:
             src, k, dst = self.violated_step[name]
             head = self.trace_to(src, name)
             last = head.steps[-1][1] if head.steps else head.initial
-            step, t = self._replay_step_to_value(last, k, dst)
+            step, t = self._replay_step_to_value(last, k, dst, prop)
             trace = Trace(head.initial, (*head.steps, (step, t)), name)
         elif name in self.violated_at:
             trace = self.trace_to(self.violated_at[name], name)
         elif prop.kind == "at_end" and self.lasso is not None:
             entry, cycle = self.lasso
             head = self.trace_to(entry, name)
-            inst = self.compiled.instances
-            loop = tuple((inst[k].step, self.states[t]) for k, t in cycle)
-            trace = Trace(head.initial, head.steps + loop, name, loop_start=len(head.steps))
+            trace = self._lasso_trace(head, cycle, name)
         if trace is not None:
-            return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, **base)
+            reason = "" if self.shortest else NOT_SHORTEST
+            return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, reason=reason, **base)
         if prop.kind == "at_end" and self.compact:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
                                   "that never end were not looked for; use the full store", **base)
@@ -214,8 +215,11 @@ class Exploration:
             return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, reason=self._bound_text(), **base)
         return PropertyResult(verdict=Verdict.HOLDS, **base)
 
-    def _replay_step_to_value(self, current: State, k: int, recorded: State) -> tuple[Any, State]:
-        """The violating step itself: instance ``k`` (or, under symmetry, its image) from ``current``."""
+    def _replay_step_to_value(self, current: State, k: int, recorded: State, prop: Property) -> tuple[Any, State]:
+        """The violating step itself: instance ``k`` (or, under symmetry, its image) from ``current``.
+
+        Under symmetry another instance may reach the same class without violating
+        ``prop``, so the step must also be allowed by the assumptions and violate it."""
         spec = self.compiled.spec
         instances = self.compiled.instances
         order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
@@ -226,9 +230,28 @@ class Exploration:
             except Disabled:
                 continue
             rep = self.canonical(t) if self.canonical else t
-            if rep == recorded:
+            if rep == recorded and all(a.func(spec, current, inst.step, t) for a in self.compiled.active_assumptions) \
+                    and not prop.func(spec, current, inst.step, t):
                 return inst.step, t
         raise EngineBug("cannot rebuild the violating step")
+
+    def _lasso_trace(self, head: Trace, cycle: list[tuple[int, int]], name: str) -> Trace:
+        """``head`` followed by the cycle; under symmetry the stored cycle returns only to the
+        same class, so it is replayed concretely until a concrete state comes back."""
+        inst = self.compiled.instances
+        if self.canonical is None:
+            loop = tuple((inst[k].step, self.states[t]) for k, t in cycle)
+            return Trace(head.initial, head.steps + loop, name, loop_start=len(head.steps))
+        current = head.steps[-1][1] if head.steps else head.initial
+        steps = list(head.steps)
+        starts = {current: len(steps)}
+        while True:  # each round ends in the entry's class, which is finite
+            for k, target in cycle:
+                step, current = self._replay_step(current, k, target)
+                steps.append((step, current))
+            if current in starts:
+                return Trace(head.initial, tuple(steps), name, loop_start=starts[current])
+            starts[current] = len(steps)
 
     def _bound_text(self) -> str:
         cut = []
@@ -237,6 +260,9 @@ class Exploration:
         if self.hit_depth_bound:
             cut.append("depth bound reached")
         return ", ".join(cut)
+
+
+NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessarily a shortest one"
 
 
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
@@ -260,6 +286,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     keep_edges = (not compact) if opts.keep_edges is None else (opts.keep_edges or (endings and not compact))
 
     ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical)
+    por = expander.ample is not None
+    ex.shortest = not por
     if keep_edges:
         ex.edges = array("q")
     edges = ex.edges
@@ -297,7 +325,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             answers = pool.expand(frontier, flags) if pool else (expander.expand(s, f) for s, f in zip(frontier, flags))
             next_level: list[int] = []
             next_frontier: list[State] = []
-            for sid, (bad, hit, ends, terminal, succ) in zip(level, answers):
+            level_end = ex.size  # ids below it have depth <= d
+            fresh: set[int] = set()  # compact store under POR: fingerprints admitted at depth d + 1
+            for sid, s, (bad, hit, ends, terminal, succ) in zip(level, frontier, answers):
                 for i in bad:
                     ex.violated_at.setdefault(names[i], sid)
                 for i in hit:
@@ -306,33 +336,46 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                     ex.terminal.append(sid)
                     for i in ends:
                         ex.violated_at.setdefault(names[i], sid)
-                for k, t, step_bad in succ:
-                    transitions += 1
-                    fired_by_instance[k] += 1
-                    for i in step_bad:
-                        if names[i] not in ex.violated_step:
-                            ex.violated_step[names[i]] = (sid, k, t)
-                    if compact:
-                        fp = fingerprint_int(t)
-                        if fp in seen:
+                batch: list | None = succ
+                while batch:
+                    back = False  # a kept step leads to depth <= d: the POR cycle proviso (C3)
+                    for k, t, step_bad in batch:
+                        transitions += 1
+                        fired_by_instance[k] += 1
+                        for i in step_bad:
+                            if names[i] not in ex.violated_step:
+                                ex.violated_step[names[i]] = (sid, k, t)
+                        if compact:
+                            fp = fingerprint_int(t)
+                            if fp in seen:
+                                back = back or (por and fp not in fresh)
+                                continue
+                            if max_states is not None and ex.size >= max_states:
+                                ex.hit_state_bound = True
+                                continue
+                            seen.add(fp)
+                            if por:
+                                fresh.add(fp)
+                            next_level.append(_admit(ex, t, sid, k, d + 1, fp))
+                            next_frontier.append(t)
                             continue
-                        if max_states is not None and ex.size >= max_states:
-                            ex.hit_state_bound = True
-                            continue
-                        seen.add(fp)
-                        next_level.append(_admit(ex, t, sid, k, d + 1, fp))
-                        next_frontier.append(t)
-                        continue
-                    j = index.get(t)
-                    if j is None:
-                        if max_states is not None and ex.size >= max_states:
-                            ex.hit_state_bound = True
-                            continue
-                        j = index[t] = _admit(ex, t, sid, k, d + 1, None)
-                        next_level.append(j)
-                        next_frontier.append(t)
-                    if edges is not None:
-                        edges.extend((sid, k, j))
+                        j = index.get(t)
+                        if j is None:
+                            if max_states is not None and ex.size >= max_states:
+                                ex.hit_state_bound = True
+                                continue
+                            j = index[t] = _admit(ex, t, sid, k, d + 1, None)
+                            next_level.append(j)
+                            next_frontier.append(t)
+                        elif j < level_end:
+                            back = por
+                        if edges is not None:
+                            edges.extend((sid, k, j))
+                    batch = None
+                    if back and por and succ is not None:  # expand fully, once: every cycle keeps a full state
+                        kept = {k for k, _, _ in succ}
+                        batch = [x for x in expander.expand(s, True, full=True)[4] if x[0] not in kept]
+                        succ = None
             if opts.on_progress is not None:
                 opts.on_progress(Progress(ex.size, len(next_level), d, transitions, time.perf_counter() - started))
             level, frontier = next_level, next_frontier

@@ -91,6 +91,7 @@ from modelcheck.ops import (
     tail,
     update,
 )
+from modelcheck.symmetry import Symmetry
 
 NONE = -1  # no value: a clean cache slot, or a sector never written
 POLICIES = ("stop", "enospc", "report", "ignore")
@@ -608,6 +609,31 @@ class VirtioBlk(Spec):
     def request_parked(self, s):
         """Some request is parked on rq (the error path is reachable at all)."""
         return negate(is_empty(s.rq))
+
+    # ----------------------------------------------------------------- symmetry
+
+    def symmetry(self):
+        """Writes of one flush interval, each to a sector no other request touches, are
+        interchangeable (each with its sector) once both are fetched: from then on no
+        step names them by their place in program order, and every property treats them
+        alike (modelcheck.symmetry states what this promises; tests check it)."""
+        alone = [w for w in self.writes
+                 if [r for r in range(self.n) if self.sector[r] == self.sector[w]] == [w]]
+        interval: dict[int, list[int]] = {}
+        for w in alone:
+            interval.setdefault(sum(f < w for f in self.flushes), []).append(w)
+        writer = {self.sector[w]: w for w in alone}
+        sectors = tuple(writer.get(i, f"s{i}") for i in range(len(self.sectors)))
+        ids = tuple(range(self.n + 1))
+        return Symmetry(
+            groups=tuple(tuple(g) for g in interval.values()),
+            ready=lambda s, r: r < s.fetched,
+            indexed={**({} if self.fifo else {"flight": ids}), "outcome": ids, "status": ids[:-1],
+                     "observed": ids[:-1], "ordered": self.pairs, "cache": sectors, "disk": sectors,
+                     "returned": self.reads},
+            renamed=(*(("flight",) if self.fifo else ()), "rq", "parked", "used", "cache", "disk", "returned"),
+        )
+
 
 
 SPEC = VirtioBlk
