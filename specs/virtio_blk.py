@@ -167,19 +167,22 @@ def parse_workload(text: str) -> str:
     return " ".join(tokens)
 
 
-def _choice(*values: str) -> Param:
-    return Param(values[0], allowed=values)
+def _policy(what: str) -> Param:
+    return Param("stop", allowed=POLICIES,
+                 doc=f"on a failed {what}: park and stop, stop on ENOSPC only, report, ignore")
 
 
 class VirtioBlk(Spec):
     """virtio-blk with werror/rerror, a parking list s->rq, stop, migrate and resume."""
 
-    workload = Param("W0 W1 F W2 F", parse=parse_workload, doc="requests in program order: Wn, Rn, F")
+    workload = Param("W0 W1 F W2 F", parse=parse_workload,
+                     doc=f"requests in program order: Wn (write sector n), Rn (read), F (flush); "
+                     f"at most {MAX_REQUESTS}")
     qdepth = Param(3, allowed=range(1, 9), doc="most requests outstanding at once")
     guest = Param("drain", allowed=("drain", "nodrain"), doc="drain: waits before and after each flush")
     profile = Param("qemu-7.2", allowed=tuple(PROFILES), doc="device behaviour (see PROFILES)")
-    werror = _choice("stop", "enospc", "report", "ignore")
-    rerror = _choice("stop", "enospc", "report", "ignore")
+    werror = _policy("write or flush")
+    rerror = _policy("read")
     order = Param("any", allowed=("any", "fifo"), doc="backend: any order, or in order of entry")
     evict = Param("on", allowed=("on", "off"), doc="cached sectors may be written back on their own")
     failures = Param(1, allowed=range(0, 5), doc="writes that may fail with ENOSPC")
@@ -633,7 +636,6 @@ class VirtioBlk(Spec):
                      "returned": self.reads},
             renamed=(*(("flight",) if self.fifo else ()), "rq", "parked", "used", "cache", "disk", "returned"),
         )
-
 
 
 SPEC = VirtioBlk
