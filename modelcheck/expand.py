@@ -66,6 +66,9 @@ class Expander:
                 t = inst.func(spec, s, *inst.args)
             except Disabled:
                 continue
+            except Exception as err:
+                raise crashed(self.compiled, inst.where, f"action {self.compiled.show_step(inst.step)}", s,
+                              err) from err
             if t.__class__ is not state_cls:
                 check_state(state_cls, t, inst.where, f"action {inst.name}")
             if assumptions and not all(a(spec, s, inst.step, t) for a in assumptions):
@@ -130,15 +133,30 @@ def check_changed(state_cls: type[State], s: State, t: State, where: object, wha
             check_state(state_cls, t, where, what)  # raises, naming the field
 
 
+def crashed(compiled: Compiled, where: object, what: str, s: State, err: Exception) -> SpecError:
+    """A SpecError for spec code that raised: where, what it was running, and in which state."""
+    shown = " ".join(f"{k}={compiled.state_class.types[k].show(v)}" for k, v in zip(s.fields, s))
+    return SpecError(f"{what} raised {type(err).__name__}: {err} (in state {shown})", where=where,
+                     fix="fix the spec code, or guard it with require() so it does not run in such a state")
+
+
 def judge(p: Property, spec: object, s: State) -> bool:
-    verdict = p.func(spec, s)
+    try:
+        verdict = p.func(spec, s)
+    except Exception as err:
+        raise SpecError(f"property {p.name} raised {type(err).__name__}: {err}", where=p.where,
+                        fix="fix the property's code") from err
     if verdict is True or verdict is False:
         return verdict
     raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where, fix="return True or False")
 
 
 def judge_step(p: Property, spec: object, s: State, step: object, t: State) -> bool:
-    verdict = p.func(spec, s, step, t)
+    try:
+        verdict = p.func(spec, s, step, t)
+    except Exception as err:
+        raise SpecError(f"property {p.name} raised {type(err).__name__}: {err}", where=p.where,
+                        fix="fix the property's code") from err
     if verdict is True or verdict is False:
         return verdict
     raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where, fix="return True or False")

@@ -41,6 +41,7 @@ BAD_INPUTS = [
     (["check", VIRTIO, "--set", "workload="], "the workload is empty"),
     (["check", str(FIXTURES / "bad_action.py")], "bad_action.py:16: BadAction.jump: action jump set field n to 5"),
     (["check", str(FIXTURES / "bad_signature.py")], "bad_signature.py:14: BadSignature.step: action takes (self)"),
+    (["check", str(FIXTURES / "bad_crash.py")], "bad_crash.py:16: Crash.halve: action halve raised ZeroDivisionError"),
     (["matrix", "specs/none.toml"], "specs/none.toml: no such matrix file"),
 ]
 
