@@ -79,7 +79,7 @@ class Graph(Spec):
 
 
 def test_queue_fifo_proved_by_every_engine():
-    for engine in ("spacer", "kind"):
+    for engine in ("certificate", "spacer", "kind"):
         result = prove(Queue(), ["fifo"], ProveOptions(engine=engine)).results[0]
         assert result.verdict is Verdict.PROVED, (engine, result.reason)
     bmc = prove(Queue(), ["fifo"], ProveOptions(engine="bmc", depth=8)).results[0]
@@ -89,7 +89,7 @@ def test_queue_fifo_proved_by_every_engine():
 def test_lifo_queue_counterexample_is_shortest_and_replays():
     spec = Queue(lifo=True)
     explicit = check(spec, ["fifo"]).results[0]
-    for engine in ("bmc", "spacer", "kind"):
+    for engine in ("bmc", "certificate", "spacer", "kind"):
         run = prove(spec, ["fifo"], ProveOptions(engine=engine, depth=10))
         result = run.results[0]
         assert result.verdict is Verdict.VIOLATED, engine
@@ -98,7 +98,7 @@ def test_lifo_queue_counterexample_is_shortest_and_replays():
 
 
 def test_spacer_reports_a_readable_invariant():
-    result = prove(Queue(), ["fifo"]).results[0]
+    result = prove(Queue(), ["fifo"], ProveOptions(engine="spacer")).results[0]
     assert "done" in result.extra["invariant"]
     assert "@" not in result.extra["invariant"]
 

@@ -19,6 +19,7 @@ class Core:
 
     needed: tuple[str, ...]
     without: dict[str, str] = field(default_factory=dict)  # name → "VIOLATED" / "UNKNOWN" / "PROVED"
+    trials: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name → the set tried without it
     proofs: int = 0
 
 
@@ -30,12 +31,14 @@ def minimal_core(names: Sequence[str], proves: Callable[[tuple[str, ...]], str])
     """
     kept = list(names)
     without: dict[str, str] = {}
+    trials: dict[str, tuple[str, ...]] = {}
     proofs = 0
     for name in names:
         trial = tuple(n for n in kept if n != name)
         verdict = proves(trial)
         proofs += 1
         without[name] = verdict
+        trials[name] = trial
         if verdict == "PROVED":
             kept = list(trial)
-    return Core(tuple(kept), without, proofs)
+    return Core(tuple(kept), without, trials, proofs)

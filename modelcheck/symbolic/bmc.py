@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import z3
 
 from ..errors import EngineBug, SpecError
-from ..spec import Property
+from ..spec import Compiled, Property
 from ..trace import Trace, replay
 from .encode import Encoding, Guards, new_solver
 
@@ -117,8 +117,11 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
 
 
 def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: int, budget_s: float,
-                   max_depth: int = 10000) -> BmcOutcome:
-    """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists."""
+                   max_depth: int = 10000, compiled: Compiled | None = None) -> BmcOutcome:
+    """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists.
+
+    The trace is replayed in ``compiled`` (default: the encoded one), which must have exactly
+    the assumptions of ``guards`` active."""
     started = time.perf_counter()
     outcome = None
     lits: dict[str, z3.BoolRef] = {}
@@ -137,7 +140,7 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
             model = unroll.solver.model()
             is_fault = not z3.is_true(model.eval(xs_bad, model_completion=True))
             trace = unroll.trace(model, None if is_fault else prop, prop.name, kind)
-            replay(enc.compiled, trace)
+            replay(compiled or enc.compiled, trace)
             return BmcOutcome("found", k, trace=trace, fault=is_fault, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
             outcome = BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}")

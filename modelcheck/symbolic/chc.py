@@ -118,9 +118,17 @@ def show(e: z3.ExprRef, enums: dict[str, tuple[str, ...]]) -> str:
     kids = e.children()
     if z3.is_not(e):
         inner = kids[0]
+        if z3.is_eq(inner) and z3.is_bool(inner.children()[0]):  # ¬(p = q) between truth values: p xor q
+            return f"({show(inner.children()[0], enums)} ⊕ {show(inner.children()[1], enums)})"
         if z3.is_eq(inner):
             return _compare(inner.children()[0], "≠", inner.children()[1], enums)
         return f"¬({show(inner, enums)})"
+    if z3.is_eq(e) and z3.is_bool(kids[0]):  # p = q between truth values: p iff q
+        return f"({show(kids[0], enums)} ↔ {show(kids[1], enums)})"
+    if z3.is_app_of(e, z3.Z3_OP_DISTINCT) and len(kids) == 2:
+        if z3.is_bool(kids[0]):
+            return f"({show(kids[0], enums)} ⊕ {show(kids[1], enums)})"
+        return _compare(kids[0], "≠", kids[1], enums)
     if z3.is_and(e):
         return "(" + " ∧ ".join(show(k, enums) for k in kids) + ")"
     if z3.is_or(e):

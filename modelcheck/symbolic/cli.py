@@ -1,4 +1,4 @@
-"""The ``prove`` subcommand: prove or refute properties with z3 (Spacer, k-induction, BMC).
+"""The ``prove`` subcommand: prove or refute properties with z3 (certificate, Spacer, k-induction, BMC).
 
 Only this module of the symbolic package prints. The lead wires it into modelcheck/cli.py
 with ``add_parser(sub)``; ``run(args)`` returns the exit code (0 proved, 1 violated,
@@ -39,7 +39,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
     p.add_argument("--property", "-p", action="append", default=[], metavar="NAME",
                    help="judge only this property (repeatable; default: all)")
-    p.add_argument("--engine", choices=ENGINES, default="spacer", help="prover (default: spacer)")
+    p.add_argument("--engine", choices=ENGINES, default="certificate",
+                   help="certificate (default): z3 checks that the explicit search's reachable set is an inductive "
+                   "invariant; spacer: z3's PDR finds one itself (slow on large configurations); kind: "
+                   "k-induction; bmc: bounded search")
+    p.add_argument("--generalise", action="store_true",
+                   help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=int, default=20, metavar="K", help="BMC: search K steps (default 20)")
     p.add_argument("--max-k", type=int, default=30, metavar="K", help="k-induction: largest k (default 30)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per solver query (default 60)")
@@ -54,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
     spec = configure(args.spec, parse_settings(args.set))
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
-                           timeout_ms=int(args.timeout * 1000), minimise=not args.no_core)
+                           timeout_ms=int(args.timeout * 1000), minimise=not args.no_core,
+                           generalise=args.generalise)
     try:
         result = prove(spec, args.property, options)
     except EngineBug as err:
@@ -87,14 +93,27 @@ def format_line(r: PropertyResult) -> str:
 
 
 def show_details(run: ProveRun, r: PropertyResult) -> None:
-    if r.extra.get("invariant"):
-        print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} conjuncts, "
-              f"plus {r.extra.get('background_facts', 0)} Houdini facts):")
+    if r.extra.get("invariant_kind") == "reachable set":
+        print(f"\ninductive invariant for {r.name}: the {r.extra['invariant_states']} reachable states of the "
+              "explicit search, checked by z3 (initiation, consecution, safety) over the spec's symbolic steps")
+        if r.extra.get("generalise_failed"):
+            print(f"  (no readable clauses: {r.extra['generalise_failed']})")
+        print("  in every reachable state:")
+        for line in r.extra.get("reachable_summary", []):
+            print(f"    {line}")
+    elif r.extra.get("invariant"):
+        plus = f", plus {r.extra['background_facts']} Houdini facts" if r.extra.get("background_facts") else ""
+        print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}):")
         for line in r.extra["invariant"].splitlines():
             print(f"  {line}")
     if r.extra.get("without"):
         for name, verdict in r.extra["without"].items():
             print(f"  without {name}: {verdict}")
+        for name, trace in r.extra.get("without_traces", {}).items():
+            if trace is not None:
+                print(f"\ncounterexample to {r.name} without {name} ({len(trace)} steps, found by BMC, "
+                      "replayed in the explicit engine):")
+                print(format_trace(run.compiled, trace))
     if r.trace is not None:
         what = "witness of" if r.trace.kind == "witness" else "counterexample to"
         print(f"\n{what} {r.name} ({len(r.trace)} steps, replayed in the explicit engine):")
@@ -109,7 +128,10 @@ def to_json(run: ProveRun) -> dict[str, Any]:
     spec = run.compiled.spec
     results = []
     for r in run.results:
-        extra = {k: v for k, v in r.extra.items() if k != "cti"}
+        extra = {k: v for k, v in r.extra.items() if k not in ("cti", "without_traces")}
+        if r.extra.get("without_traces"):
+            extra["without_traces"] = {name: trace_to_json(run.compiled, t) if t is not None else None
+                                       for name, t in r.extra["without_traces"].items()}
         results.append({
             "property": r.name, "kind": r.kind, "verdict": r.verdict.value, "engine": r.engine,
             "seconds": round(r.seconds, 3), "reason": r.reason, "assumptions_needed": list(r.assumptions),

@@ -10,7 +10,7 @@ cores) or leave them out (to test whether a proof needs them).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,16 @@ from ..errors import SpecError
 from ..spec import ActionInstance, Compiled, Property
 from ..state import State
 from ..types import FieldType
-from .layout import Leaf, decode, domain, flatten, leaves_of, make, width
+from .layout import Leaf, concrete_leaves, decode, domain, flatten, leaves_of, make, width
 from .values import Oracle, Path, PathContext, explore_paths, z3_bool
 
 Guards = Mapping[str, z3.BoolRef]
 """Which assumptions to apply: name → the literal that switches it on (``True`` to enforce)."""
+
+
+def enforce(names: Iterable[str]) -> Guards:
+    """Guards that apply exactly the named assumptions."""
+    return {n: z3.BoolVal(True) for n in names}
 
 
 @dataclass
@@ -125,6 +130,10 @@ class Encoding:
         if faults and any(not z3.is_false(z3.simplify(f)) for f in faults):
             raise SpecError(f"state {s!r} is outside its field types")
         return out
+
+    def row(self, s: State) -> tuple[Any, ...]:
+        """The leaf values of a concrete state as Python bools and ints (no z3 terms built)."""
+        return tuple(v for (_, ftype, _, _), value in zip(self.fields, s) for v in concrete_leaves(ftype, value))
 
     def decode(self, model: z3.ModelRef, k: int) -> State:
         """The concrete state at step ``k`` of a z3 model."""

@@ -195,3 +195,21 @@ def decode(ftype: FieldType, vals: list[Any]) -> Any:
         return tuple(decode(ftype.elem, vals[1 + i * w:1 + (i + 1) * w]) for i in range(vals[0]))
     raise TypeError(type(ftype).__name__)
 
+
+
+def concrete_leaves(ftype: FieldType, value: Any) -> list[Any]:
+    """The leaf values (Python bools and ints) of a concrete field value, as :func:`flatten` lays
+    them out, without building z3 terms: fast enough for every state of an explicit search."""
+    if isinstance(ftype, Bool):
+        return [bool(value)]
+    if isinstance(ftype, Enum):
+        return [ftype.names.index(value)]
+    if isinstance(ftype, Int):
+        return [int(value)]
+    if isinstance(ftype, Tuple):
+        return [leaf for v in value for leaf in concrete_leaves(ftype.elem, v)]
+    if isinstance(ftype, Seq):
+        pad = [z3.is_true(d) if z3.is_bool(d) else d.as_long() for d in defaults(ftype.elem)]
+        slots = [leaf for v in value for leaf in concrete_leaves(ftype.elem, v)]
+        return [len(value), *slots, *pad * (ftype.maxlen - len(value))]
+    raise TypeError(type(ftype).__name__)

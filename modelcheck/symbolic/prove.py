@@ -1,9 +1,13 @@
 """The symbolic engine's entry point: prove or refute each property of one configuration with z3.
 
-Engines: ``spacer`` (default; a proof for executions of any length, with the inductive
-invariant), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
-counterexample is replayed through the spec before it is returned; a solver ``unknown`` or
-timeout is UNKNOWN with its reason, never a proof.
+Engines: ``certificate`` (default: the explicit engine's reachable set, checked by z3 to be an
+inductive invariant that excludes every bad state; fast and complete for any configuration
+the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant, starting
+from Houdini facts; needs no enumeration but times out on the larger virtio-blk
+configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
+proof is a z3 check of initiation, consecution and safety; every counterexample is replayed
+through the spec before it is returned; a solver ``unknown`` or timeout is UNKNOWN with its
+reason, never a proof.
 """
 
 from __future__ import annotations
@@ -14,28 +18,34 @@ from dataclasses import dataclass, field
 
 import z3
 
+from ..errors import EngineBug, SpecError
 from ..spec import Compiled, Property, Spec, compile_spec
+from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
-from .chc import spacer
-from .encode import Encoding, Guards
+from .certificate import CertificateOutcome, certify, generalise, summary, with_assumptions
+from .chc import readable, spacer
+from .encode import Encoding, enforce
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
 
-ENGINES = ("spacer", "kind", "bmc")
+ENGINES = ("certificate", "spacer", "kind", "bmc")
 
 
 @dataclass
 class ProveOptions:
-    """How to prove: the engine, BMC depth, k-induction's largest k, and the per-query timeout."""
+    """How to prove: the engine, BMC depth, k-induction's largest k, the per-query timeout, and
+    whether the certificate engine also derives readable clauses (``generalise``)."""
 
-    engine: str = "spacer"
+    engine: str = "certificate"
     depth: int = 20
     max_k: int = 30
     timeout_ms: int = 60000
     trace_budget_s: float = 60.0
     minimise: bool = True
+    generalise: bool = False
+    max_states: int = 200_000
 
 
 @dataclass
@@ -46,11 +56,6 @@ class ProveRun:
     encoding: Encoding
     results: list[PropertyResult] = field(default_factory=list)
     encode_seconds: float = 0.0
-
-
-def enforce(names: Iterable[str]) -> Guards:
-    """Guards that apply exactly the named assumptions."""
-    return {n: z3.BoolVal(True) for n in names}
 
 
 def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOptions | None = None) -> ProveRun:
@@ -100,36 +105,37 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
 
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
-        bad, crash = enc.property_bad(prop, guards)
-        if opts.engine == "kind":
-            kout = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
-            status = {"proved": "PROVED", "found": "VIOLATED"}.get(kout.status, "UNKNOWN")
-            return status, kout
-        if names not in facts:
-            facts[names] = houdini(enc, guards, opts.timeout_ms)
-        cout = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.timeout_ms, facts[names].facts)
-        status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(cout.status, "UNKNOWN")
+        if opts.engine == "certificate":
+            out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states)
+            status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
+        elif opts.engine == "kind":
+            out = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
+            return {"proved": "PROVED", "found": "VIOLATED"}.get(out.status, "UNKNOWN"), out  # type: ignore[attr-defined]
+        else:
+            if names not in facts:
+                facts[names] = houdini(enc, guards, opts.timeout_ms)
+            bad, crash = enc.property_bad(prop, guards)
+            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.timeout_ms, facts[names].facts)
+            status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
-        return status, cout
+        return status, out
 
     status, out = attempt(active)
     if status == "UNKNOWN":
         return PropertyResult(verdict=Verdict.UNKNOWN, reason=out.reason, seconds=time.perf_counter() - started,  # type: ignore[attr-defined]
                               extra=_with_cti(extra, out), **base)
     if status == "PROVED":
-        if opts.engine == "kind":
-            extra["k"] = out.k  # type: ignore[attr-defined]
-        else:
-            extra["invariant"] = out.invariant  # type: ignore[attr-defined]
-            extra["invariant_conjuncts"] = out.invariant_size  # type: ignore[attr-defined]
-            extra["background_facts"] = len(facts[active].facts)
-            extra["houdini_seconds"] = round(facts[active].seconds, 3)
+        _describe_proof(enc, prop, opts, out, extra, facts.get(active))
         extra["proof_seconds"] = round(time.perf_counter() - started, 3)
         if opts.minimise and active:
             core = minimal_core(active, lambda names: attempt(names)[0])
             base["assumptions"] = core.needed
             extra["without"] = core.without
+            if prop.kind != "sometimes":
+                extra["without_traces"] = {
+                    name: _refutation(enc, prop, core.trials[name], opts)
+                    for name, verdict in core.without.items() if verdict == "VIOLATED"}
         return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra, **base)
     if prop.kind == "sometimes" and status == "VIOLATED":
         return PropertyResult(verdict=Verdict.VIOLATED, reason="no reachable state is a witness",
@@ -143,15 +149,63 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
                                   reason=f"the prover found a bad state reachable but BMC found no trace: "
                                   f"{found.reason}", **base)
         if found.fault:
-            from ..errors import SpecError
-
             steps = ", ".join(enc.compiled.show_step(st) for st, _ in found.trace.steps) or "(initial state)"  # type: ignore[union-attr]
             raise SpecError(f"reachable after [{steps}]: an action or property raises, or sets a field "
                             "outside its type", fix="run `modelcheck check` on this configuration to see where")
         trace = found.trace
+        if opts.engine == "certificate":
+            _same_length(out, len(trace))  # type: ignore[arg-type]
+            extra["explicit_states"] = out.states  # type: ignore[attr-defined]
     verdict = Verdict.HOLDS if prop.kind == "sometimes" else Verdict.VIOLATED
     return PropertyResult(verdict=verdict, trace=trace, depth=len(trace), seconds=time.perf_counter() - started,
                           extra=extra, **base)
+
+
+def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: object, extra: dict,
+                    houdini_facts: HoudiniOutcome | None) -> None:
+    """The proof's evidence in ``extra``: the invariant (readable), its size, how it was found."""
+    if opts.engine == "kind":
+        extra["k"] = out.k  # type: ignore[attr-defined]
+        return
+    if opts.engine == "spacer":
+        extra["invariant"] = out.invariant  # type: ignore[attr-defined]
+        extra["invariant_conjuncts"] = out.invariant_size  # type: ignore[attr-defined]
+        extra["background_facts"] = len(houdini_facts.facts) if houdini_facts else 0
+        extra["houdini_seconds"] = round(houdini_facts.seconds, 3) if houdini_facts else 0.0
+        return
+    rows = out.rows  # type: ignore[attr-defined]
+    extra["invariant_kind"] = "reachable set"
+    extra["invariant_states"] = len(rows)
+    extra["explicit_states"] = out.states  # type: ignore[attr-defined]
+    extra["check_seconds"] = out.timings  # type: ignore[attr-defined]
+    extra["reachable_summary"] = summary(enc, rows)
+    if opts.generalise:
+        gen = generalise(enc, prop, enc.assumption_names, rows, opts.timeout_ms)
+        extra["generalise_seconds"] = round(gen.seconds, 3)
+        extra["generalise_queries"] = gen.queries
+        if gen.complete and gen.checked:
+            named = z3.substitute(z3.And(*gen.clauses[1:]),
+                                  *[(x, z3.Const(leaf.name, x.sort())) for x, leaf in zip(enc.x, enc.leaves)])
+            text, size = readable(named, enc.leaves) if len(gen.clauses) > 1 else ("", 0)
+            extra["invariant"] = f"{prop.name}\n{text}" if text else prop.name
+            extra["invariant_conjuncts"] = size + 1
+            extra["invariant_kind"] = "clauses"
+        else:
+            extra["generalise_failed"] = gen.reason
+
+
+def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: ProveOptions) -> Trace | None:
+    """The shortest counterexample with only ``names`` in force, found by BMC and replayed in the
+    spec with exactly those assumptions (None when BMC ran out of time)."""
+    found = shortest_trace(enc, prop, enforce(names), opts.timeout_ms, opts.trace_budget_s,
+                           compiled=with_assumptions(enc.compiled, names))
+    return found.trace if found.status == "found" and not found.fault else None
+
+
+def _same_length(cert: CertificateOutcome, depth: int) -> None:
+    """BMC's shortest counterexample must be as long as the explicit search's (both are shortest)."""
+    if cert.depth != depth:
+        raise EngineBug(f"BMC's shortest counterexample has {depth} steps, the explicit search's {cert.depth}")
 
 
 def _with_cti(extra: dict, out: object) -> dict:

@@ -1,0 +1,257 @@
+"""Proof by certificate: the explicit engine's reachable set, checked by z3 to be an inductive invariant.
+
+The explicit search of a configuration yields its reachable states R. R is the strongest
+invariant there is, so it is the natural candidate: z3 checks, over the same symbolic
+encoding of the spec's code that BMC uses (not over the explicit engine's result),
+
+    Init(x) ⇒ R(x)        R(x) ∧ T(x, y) ⇒ R(y)        R(x) ⇒ ¬Bad(x) ∧ ¬Fault(x)
+
+Together these prove the property for executions of any length, whatever the search did:
+a bug in the explicit engine that lost states makes the second check fail. Such a failure
+is two engines disagreeing about one step, so it is raised as an :class:`EngineBug` naming
+the state and the step, never reported as a verdict.
+
+R as a formula is a table (one full assignment of the leaves per state). :func:`generalise`
+turns it into clauses a person can read: starting from the property, each counterexample to
+induction is blocked by a small cube that no reachable state matches (the fewest literals
+of the pre-state that tell it apart from every state of R, chosen greedily), until the
+clauses are inductive; z3 then re-checks the three conditions on the clauses alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from ..errors import EngineBug
+from ..explicit import SearchOptions, explore
+from ..spec import Compiled, Property
+from ..trace import Trace
+from ..verdict import Verdict
+from .encode import Encoding, enforce, new_solver
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class CertificateOutcome:
+    """``proved`` (R is an inductive invariant excluding every bad state), ``reachable`` (the
+    explicit search reached a bad state: ``depth`` is its shortest distance) or ``unknown``."""
+
+    status: str
+    states: int = 0
+    depth: int = 0
+    rows: list[Row] = field(default_factory=list)
+    explicit_trace: Trace | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Generalised:
+    """Clauses (each the negation of a small cube no reachable state matches) that are inductive
+    and imply the property, re-checked by z3; ``complete`` is False when the query budget ran out."""
+
+    clauses: list[z3.BoolRef] = field(default_factory=list)
+    learned: int = 0
+    queries: int = 0
+    complete: bool = False
+    checked: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def with_assumptions(compiled: Compiled, names: Sequence[str]) -> Compiled:
+    """A copy of ``compiled`` in which exactly the named assumptions are active."""
+    assumptions = {n: dataclasses.replace(a, active=n in names) for n, a in compiled.assumptions.items()}
+    return dataclasses.replace(compiled, assumptions=assumptions)
+
+
+def value(v: Any) -> z3.ExprRef:
+    return z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v)
+
+
+def table(xs: Sequence[z3.ExprRef], rows: Sequence[Row]) -> z3.BoolRef:
+    """The states ``rows`` as a formula over the leaves ``xs``: one conjunction of equalities per row."""
+    return z3.Or(*[z3.And(*[x == value(v) for x, v in zip(xs, row)]) for row in rows])
+
+
+def bad_states(enc: Encoding, prop: Property, names: Sequence[str]) -> z3.BoolRef:
+    """States that violate ``prop`` (or witness it, for ``sometimes``) or from which the spec faults."""
+    guards = enforce(names)
+    bad, crash = enc.property_bad(prop, guards)
+    return z3.Or(bad, crash, enc.fault(guards))
+
+
+def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int,
+            max_states: int = 200_000) -> CertificateOutcome:
+    """Search the configuration with exactly the assumptions ``names``; if no bad state is reached,
+    check with z3 that the reachable set is an inductive invariant that excludes every bad state."""
+    started = time.perf_counter()
+    out = CertificateOutcome("unknown")
+    compiled = with_assumptions(enc.compiled, names)
+    ex = explore(compiled, [prop], SearchOptions(max_states=max_states, validate=False))
+    out.states = ex.size
+    out.timings["explicit"] = round(ex.seconds, 3)
+    if ex.bounded:
+        out.reason = f"more than {max_states} reachable states: too many for a certificate"
+        out.seconds = time.perf_counter() - started
+        return out
+    explicit = ex.result(prop)
+    reached = explicit.verdict is (Verdict.HOLDS if prop.kind == "sometimes" else Verdict.VIOLATED)
+    if reached:
+        out.status, out.explicit_trace = "reachable", explicit.trace
+        out.depth = len(explicit.trace) if explicit.trace is not None else 0
+        out.seconds = time.perf_counter() - started
+        return out
+    out.rows = [enc.row(s) for s in ex.states]
+    guards = enforce(names)
+    inv_x = table(enc.x, out.rows)
+    inv_y = z3.substitute(inv_x, *zip(enc.x, enc.y))
+    checks = [
+        ("initiation", z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv_x))),
+        ("consecution", z3.And(enc.domain(enc.x), enc.domain(enc.y), inv_x, enc.transition(guards), z3.Not(inv_y))),
+        ("safety", z3.And(enc.domain(enc.x), inv_x, bad_states(enc, prop, names))),
+    ]
+    for what, query in checks:
+        t = time.perf_counter()
+        solver = new_solver(timeout_ms)
+        solver.add(query)
+        answer = solver.check()
+        out.timings[what] = round(time.perf_counter() - t, 3)
+        if answer == z3.unknown:
+            out.reason = f"z3 ({what} of the reachable set): {solver.reason_unknown()}"
+            out.seconds = time.perf_counter() - started
+            return out
+        if answer == z3.sat:
+            raise disagreement(enc, what, solver.model(), guards)
+    out.status = "proved"
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def disagreement(enc: Encoding, what: str, model: z3.ModelRef, guards: dict) -> EngineBug:
+    """The engines disagree: describe the state (and step) z3 found against the explicit search."""
+    before = enc.decode(model, 0)
+    if what == "initiation":
+        return EngineBug(f"z3's initial states include {before!r}, which the explicit search did not start from")
+    if what == "safety":
+        return EngineBug(f"the explicit search reached {before!r} and judged it good, but z3 finds it bad "
+                         "(the symbolic and concrete runs of the property or of a step disagree)")
+    k = enc.which_step(model, 0, guards)
+    step = enc.compiled.show_step(enc.compiled.instances[k].step) if k is not None else "?"
+    return EngineBug(f"z3's transition relation leaves the explicit engine's reachable set: from reachable "
+                     f"{before!r}, {step} leads to {enc.decode(model, 1)!r}, which the explicit search never reached")
+
+
+# --------------------------------------------------------------------------- readable form
+
+
+def blocking_cube(state: Row, rows: Sequence[Row]) -> list[int]:
+    """Leaves of ``state`` whose values together match no row: greedy set cover, ties to the lower leaf."""
+    uncovered = list(rows)
+    chosen: list[int] = []
+    while uncovered:
+        best, best_count = -1, -1
+        for i in range(len(state)):
+            if i in chosen:
+                continue
+            count = sum(1 for r in uncovered if r[i] != state[i])
+            if count > best_count:
+                best, best_count = i, count
+        if best_count <= 0:
+            raise EngineBug(f"state {state!r} is in the reachable set, yet z3 says it breaks induction")
+        chosen.append(best)
+        uncovered = [r for r in uncovered if r[best] == state[best]]
+    return sorted(chosen)
+
+
+def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], timeout_ms: int,
+               max_queries: int = 20000) -> Generalised:
+    """Clauses true in every state of ``rows`` that are inductive and imply the property.
+
+    A worklist of target clauses (first the property): z3 looks for a state satisfying every
+    clause so far with a successor that breaks the target; that state is unreachable (all the
+    clauses hold on R, and R is closed under steps), so its smallest cube that no row matches
+    is blocked by a new clause, which becomes a target itself. Deterministic: z3's seed is
+    fixed and the cube choice is a fixed greedy rule.
+    """
+    started = time.perf_counter()
+    out = Generalised()
+    guards = enforce(names)
+    xs, pairs = enc.x, list(zip(enc.x, enc.y))
+    solver = new_solver(timeout_ms)
+    solver.add(enc.domain(enc.x), enc.domain(enc.y), enc.transition(guards))
+    first = z3.Not(bad_states(enc, prop, names))
+    solver.add(first)
+    targets = [first]
+    k = 0
+    while k < len(targets):
+        if out.queries >= max_queries:
+            out.reason = f"not inductive after {max_queries} z3 queries ({out.learned} clauses learned)"
+            out.seconds = time.perf_counter() - started
+            return out
+        out.queries += 1
+        answer = solver.check(z3.Not(z3.substitute(targets[k], *pairs)))
+        if answer == z3.unsat:
+            k += 1
+            continue
+        if answer == z3.unknown:
+            out.reason = f"z3: {solver.reason_unknown()}"
+            out.seconds = time.perf_counter() - started
+            return out
+        model = solver.model()
+        state = tuple(_python(model.eval(x, model_completion=True)) for x in xs)
+        cube = blocking_cube(state, rows)
+        clause = z3.Not(z3.And(*[xs[i] == value(state[i]) for i in cube]))
+        solver.add(clause)
+        targets.append(clause)
+        out.learned += 1
+    out.clauses = targets
+    out.complete = True
+    out.checked = check_clauses(enc, z3.And(*targets), prop, names, timeout_ms)
+    if not out.checked:
+        out.reason = "the clauses failed the independent check (engine bug)"
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str], timeout_ms: int) -> bool:
+    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each by a fresh solver."""
+    after = z3.substitute(inv, *zip(enc.x, enc.y))
+    queries = [
+        z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv)),
+        z3.And(enc.domain(enc.x), enc.domain(enc.y), inv, enc.transition(enforce(names)), z3.Not(after)),
+        z3.And(enc.domain(enc.x), inv, bad_states(enc, prop, names)),
+    ]
+    for q in queries:
+        solver = new_solver(timeout_ms)
+        solver.add(q)
+        if solver.check() != z3.unsat:
+            return False
+    return True
+
+
+def _python(v: z3.ExprRef) -> Any:
+    return z3.is_true(v) if z3.is_bool(v) else v.as_long()
+
+
+def summary(enc: Encoding, rows: Sequence[Row]) -> list[str]:
+    """What the reachable set fixes, leaf by leaf: constants, and the values each other leaf takes
+    (facts true in every reachable state; by themselves not necessarily inductive)."""
+    lines = []
+    for i, leaf in enumerate(enc.leaves):
+        seen = sorted({r[i] for r in rows}, key=repr)
+        shown = [leaf.names[v] if leaf.names else ("yes" if v is True else "no" if v is False else str(v))
+                 for v in seen]
+        if len(shown) == 1:
+            lines.append(f"{leaf.name} = {shown[0]}")
+        else:
+            lines.append(f"{leaf.name} ∈ {{{', '.join(shown)}}}")
+    return lines
