@@ -53,7 +53,9 @@ class SearchOptions:
     ``workers`` expands each level on that many processes (same result);
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
     fingerprints only, for large runs); ``symmetry`` and ``por`` turn on the reductions
-    of :mod:`modelcheck.reduce`.
+    of :mod:`modelcheck.reduce`; ``compiled`` runs the generated successor function of
+    :mod:`modelcheck.compiled` over flat int tuples (same states, order and verdicts; when
+    the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why).
     """
 
     max_states: int | None = None
@@ -66,6 +68,7 @@ class SearchOptions:
     store: str = "full"
     symmetry: bool = False
     por: bool = False
+    compiled: bool = False
     on_progress: Callable[[Progress], None] | None = None
 
 
@@ -99,6 +102,8 @@ class Exploration:
     lasso: tuple[int, list[tuple[int, int]]] | None = None  # (entry state, cycle edges)
     seconds: float = 0.0
     shortest: bool = True  # traces are shortest ones (false under partial-order reduction)
+    key: Callable[[State], int] | None = None  # the compact store's fingerprint (default fingerprint_int)
+    fallback: str = ""  # why SearchOptions(compiled=True) searched in plain mode ("" when it did not)
 
     @property
     def bounded(self) -> bool:
@@ -153,7 +158,7 @@ class Exploration:
     def _matches(self, t: State, sid: int) -> bool:
         rep = self.canonical(t) if self.canonical else t
         if self.compact:
-            return fingerprint_int(rep) == self.fingerprints[sid]
+            return (self.key or fingerprint_int)(rep) == self.fingerprints[sid]
         return rep == self.states[sid]
 
     def _initial_concrete(self, sid: int) -> State:
@@ -276,7 +281,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     started = time.perf_counter()
     props = list(properties)
     reduction = _reduction(compiled, props, opts)
-    expander = Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
+    flat, fallback = _flat_expander(compiled, props, opts)
+    expander = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
                         validate=opts.validate, canonical=reduction.canonical if reduction else None,
                         ample=reduction.ample if reduction else None)
     endings = any(p.kind == "at_end" for p in props)
@@ -285,7 +291,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         raise UsageError("the compact store keeps no edges: use the full store for graphs")
     keep_edges = (not compact) if opts.keep_edges is None else (opts.keep_edges or (endings and not compact))
 
-    ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical)
+    ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical, fallback=fallback)
+    fingerprint = flat.fingerprint if flat else fingerprint_int
     por = expander.ample is not None
     ex.shortest = not por
     if keep_edges:
@@ -300,9 +307,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
 
     level: list[int] = []
     frontier: list[State] = []
-    for s in compiled.initial:
+    for s in flat.initial if flat else compiled.initial:
         s = expander.canonical(s) if expander.canonical else s
-        fp = fingerprint_int(s) if compact else None
+        fp = fingerprint(s) if compact else None
         if (fp in seen) if compact else (s in index):
             continue
         if compact:
@@ -346,7 +353,7 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                             if names[i] not in ex.violated_step:
                                 ex.violated_step[names[i]] = (sid, k, t)
                         if compact:
-                            fp = fingerprint_int(t)
+                            fp = fingerprint(t)
                             if fp in seen:
                                 back = back or (por and fp not in fresh)
                                 continue
@@ -390,6 +397,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         ex.fired[instances[k].name] += n
     if endings and edges is not None:
         ex.lasso = _find_lasso(ex)
+    if flat:
+        flat.finish(ex)
     ex.seconds = time.perf_counter() - started
     return ex
 
@@ -416,6 +425,16 @@ def fingerprint_int(s: tuple) -> int:
     (the one shown to people), and never uses Python's salted ``hash()``.
     """
     return int.from_bytes(hashlib.blake2b(marshal.dumps(tuple(s), 2), digest_size=8).digest(), "little")
+
+
+def _flat_expander(compiled: Compiled, props: list[Property], opts: SearchOptions) -> tuple[Any, str]:
+    """The compiled expander when ``opts.compiled`` asks for one, else ``None``; and why not."""
+    if not opts.compiled:
+        return None, ""
+    from .compiled import flat_expander
+
+    return flat_expander(compiled, props, use_hints=opts.use_hints, validate=opts.validate,
+                         check_hints=opts.check_hints, reductions=opts.symmetry or opts.por)
 
 
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:
