@@ -52,6 +52,7 @@ MODES: dict[str, dict[str, Any]] = {
     "por": {"por": True},
     "both": {"symmetry": True, "por": True},
     "parallel": {"workers": os.cpu_count() or 1},
+    "compiled": {"compiled": True},
 }
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
 MEMLIM_MB = 8192

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
+    p.add_argument("--compiled", action="store_true",
+                   help="run generated successor code (same result; falls back to plain with a note)")
+    p.add_argument("--dump-compiled", metavar="FILE", help="with --compiled: write the generated Python to FILE")
 
     p = _command(sub, "matrix", "check every configuration of a matrix file and print the verdict table",
                  run_matrix)
@@ -125,7 +128,8 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
 
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
-                         workers=args.workers, store=args.store, on_progress=on_progress)
+                         workers=args.workers, store=args.store, on_progress=on_progress,
+                         compiled=getattr(args, "compiled", False))
 
 
 def _positive(text: str) -> int:
@@ -146,6 +150,13 @@ def run_check(args: argparse.Namespace) -> int:
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
     print(spec.describe())
+    if run.exploration.fallback:
+        print(f"compiled mode not used, searched plain: {run.exploration.fallback}")
+    if args.compiled and args.dump_compiled and not run.exploration.fallback:
+        from .compiled import flat_expander
+
+        flat, _ = flat_expander(run.compiled, run.compiled.select(args.property))
+        write_text(args.dump_compiled, flat.source if flat else "")
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled
