@@ -55,6 +55,7 @@ issue notes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 
 from modelcheck import (
     Bool,
@@ -76,6 +77,7 @@ from modelcheck.ops import (
     all_of,
     any_of,
     append,
+    at,
     concat,
     contains,
     count,
@@ -96,6 +98,7 @@ from modelcheck.symmetry import Symmetry
 NONE = -1  # no value: a clean cache slot, or a sector never written
 POLICIES = ("stop", "enospc", "report", "ignore")
 MAX_REQUESTS = 10
+MAX_ANY = 6  # longest symbolic program (workload any:N)
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,12 @@ PROFILES = {
 
 
 def parse_workload(text: str) -> str:
-    """Check a workload such as ``W0 W1 F W2 F`` and return it with single spaces."""
+    """Check a workload such as ``W0 W1 F W2 F`` (or ``any:N``) and return it with single spaces."""
+    if text.strip().startswith("any:"):
+        size = text.strip()[4:]
+        if not size.isdigit() or not 1 <= int(size) <= MAX_ANY:
+            raise ValueError(f"{text!r}: give any:N with N from 1 to {MAX_ANY}")
+        return f"any:{int(size)}"
     tokens = text.split()
     if not tokens:
         raise ValueError("the workload is empty; give requests such as 'W0 F'")
@@ -195,25 +203,27 @@ class VirtioBlk(Spec):
 
     def setup(self) -> None:
         tokens = self.workload.split()
+        if self.workload.startswith("any:"):  # any program of up to N requests: kinds live in the state
+            tokens = [f"W{r}" for r in range(int(self.workload[4:]))]  # request r writes its own sector r
         self.n = len(tokens)
-        self.kind = tuple(t[0] for t in tokens)
+        self.kind = None if self.workload.startswith("any:") else tuple(t[0] for t in tokens)
         sectors = sorted({int(t[1:]) for t in tokens if t != "F"})
         self.sectors = tuple(sectors)
         self.sector = tuple(sectors.index(int(t[1:])) if t != "F" else None for t in tokens)
         self.p = PROFILES[self.profile]
         self.fifo = self.order == "fifo"
         self.device = self.n  # id of the device's own flush (flush-after-restart)
-        self.names = self._names(tokens)
-        self.writes = tuple(r for r in range(self.n) if self.kind[r] == "W")
-        self.flushes = tuple(r for r in range(self.n) if self.kind[r] == "F")
-        self.reads = tuple(r for r in range(self.n) if self.kind[r] == "R")
+        self.names = self._names(tokens) if self.kind else tuple(f"r{r}" for r in range(self.n))
+        self.writes = tuple(r for r in range(self.n) if self.may_be(r, "W"))
+        self.flushes = tuple(r for r in range(self.n) if self.may_be(r, "F"))
+        self.reads = tuple(r for r in range(self.n) if self.may_be(r, "R"))
         self.read_slot = {r: i for i, r in enumerate(self.reads)}
         # ordered[(a, b)]: the guest observed a complete before it submitted b; kept only
         # for the pairs a property asks about (a write before a flush, or before a
         # request to the same sector).
         self.pairs = tuple(
             (a, b) for b in range(self.n) for a in range(b)
-            if self.kind[a] == "W" and (self.kind[b] == "F" or self.sector[a] == self.sector[b])
+            if self.may_be(a, "W") and (self.may_be(b, "F") or self.sector[a] == self.sector[b])
         )
         self.pair_index = {pair: i for i, pair in enumerate(self.pairs)}
         self.Req = Int(0, self.n - 1, names=dict(enumerate(self.names)))
@@ -239,6 +249,7 @@ class VirtioBlk(Spec):
         value = Int(NONE, n - 1, names={NONE: "-", **dict(enumerate(self.names))})
         flight = Seq(self.AnyReq, n + 1) if self.fifo else Tuple(Bool(), n + 1, keys=(*self.names, "DF"))
         return {
+            **({} if self.kind else {"kind": Tuple(Enum("W", "F", "none"), n, keys=self.names)}),
             "vm": Enum("running", "stopping", "stopped"),
             "settled": Bool(),
             "restart_pending": Bool(),
@@ -265,15 +276,39 @@ class VirtioBlk(Spec):
 
     def initial(self):
         n, sectors = self.n, len(self.sectors)
-        yield self.state(
-            vm="running", settled=True, restart_pending=False, submitted=0, fetched=0,
-            flight=() if self.fifo else (False,) * (n + 1), outcome=("none",) * (n + 1),
-            rq=(), parked=(), used=(), status=("none",) * n, observed=(False,) * n,
-            ordered=(False,) * len(self.pairs), cache=(NONE,) * sectors, disk=(NONE,) * sectors,
-            returned=(NONE,) * len(self.reads),
-            nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
-            read_eio_left=self.read_failures, migrations_left=self.migrations,
-        )
+        for program in self.programs():
+            yield self.state(**program,
+                vm="running", settled=True, restart_pending=False, submitted=0, fetched=0,
+                flight=() if self.fifo else (False,) * (n + 1), outcome=("none",) * (n + 1),
+                rq=(), parked=(), used=(), status=("none",) * n, observed=(False,) * n,
+                ordered=(False,) * len(self.pairs), cache=(NONE,) * sectors, disk=(NONE,) * sectors,
+                returned=(NONE,) * len(self.reads),
+                nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
+                read_eio_left=self.read_failures, migrations_left=self.migrations,
+            )
+
+    def programs(self):
+        """The workload's field values: none for a fixed workload; under any:N the kinds of every
+        program of up to N writes and flushes (absent requests, "none", only at the end)."""
+        if self.kind:
+            yield {}
+            return
+        for length in range(self.n + 1):
+            for kinds in product("WF", repeat=length):
+                yield {"kind": (*kinds, *("none",) * (self.n - length))}
+
+    # ----------------------------------------------------------------- workload
+
+    def may_be(self, r, kind):
+        """Whether request ``r`` can be of ``kind`` (under any:N a request is a write or a flush)."""
+        return self.kind[r] == kind if self.kind else kind in ("W", "F")
+
+    def kind_of(self, s, r):
+        """The kind of request ``r``: fixed by the workload, or read from the state under any:N."""
+        return self.kind[r] if self.kind else s.kind[r]
+
+    def program_length(self, s):
+        return self.n if self.kind else count_true(k != "none" for k in s.kind)
 
     # ----------------------------------------------------------------- helpers
 
@@ -323,8 +358,8 @@ class VirtioBlk(Spec):
         """The order in which ``restart`` puts the parked requests back in flight."""
         return reverse(rq) if self.p.restart_reversed else rq
 
-    def policy(self, r):
-        return self.rerror if self.kind[r] == "R" else self.werror
+    def policy(self, s, r):
+        return self.rerror if self.kind_of(s, r) == "R" else self.werror
 
     # ----------------------------------------------------------------- guest
 
@@ -353,6 +388,7 @@ class VirtioBlk(Spec):
     def submit(self, s, r):
         require(self.running(s))
         require(r == s.submitted)
+        require(self.kind_of(s, r) != "none")
         require(s.submitted - count_true(s.observed) < self.qdepth)
         require(negate(self.guest_failed(s)))
         ordered = s.ordered
@@ -375,7 +411,8 @@ class VirtioBlk(Spec):
         if step.action != "submit":
             return True
         r = step["r"]
-        earlier = [before.observed[a] for a in range(r) if self.kind[r] == "F" or self.kind[a] == "F"]
+        earlier = [before.observed[a] for a in range(r)
+                   if self.kind_of(before, r) == "F" or self.kind_of(before, a) == "F"]
         return all_of(earlier)
 
     # ----------------------------------------------------------------- device
@@ -385,7 +422,7 @@ class VirtioBlk(Spec):
         require(self.running(s))
         require(r == s.fetched)
         require(s.fetched < s.submitted)
-        if self.p.flush_waits and self.kind[r] == "F":
+        if self.p.flush_waits and self.kind_of(s, r) == "F":
             require(all_of(s.status[a] != "none" for a in range(r)))
         return s.replace(fetched=s.fetched + 1, flight=self.enter(s.flight, r))
 
@@ -401,7 +438,7 @@ class VirtioBlk(Spec):
         if outcome == "ok":
             return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r),
                              status=update(s.status, r, "ok"))
-        policy = self.policy(r)
+        policy = self.policy(s, r)
         if policy == "stop" or (policy == "enospc" and outcome == "nospc"):
             rq = push_front(s.rq, r) if self.p.park == "front" else append(s.rq, r)
             vm = "stopped" if self.p.stop == "immediate" else ite(s.vm == "running", "stopping", s.vm)
@@ -472,7 +509,7 @@ class VirtioBlk(Spec):
         require(s.outcome[r] == "none")
         if self.fifo:
             require(self.oldest_unexecuted(s) == r)
-        kind = "F" if r == self.device else self.kind[r]
+        kind = "F" if r == self.device else self.kind_of(s, r)
         changes = {"outcome": update(s.outcome, r, result)}
         if result == "nospc":
             require(kind == "W")
@@ -480,7 +517,7 @@ class VirtioBlk(Spec):
             changes["nospc_left"] = s.nospc_left - 1
         elif result == "eio":
             require(r != self.device)
-            budget = {"W": "eio_left", "F": "flush_eio_left", "R": "read_eio_left"}[kind]
+            budget = "eio_left" if kind == "W" else "flush_eio_left" if kind == "F" else "read_eio_left"
             require(getattr(s, budget) > 0)
             changes[budget] = getattr(s, budget) - 1
         elif kind == "W":
@@ -496,7 +533,7 @@ class VirtioBlk(Spec):
     def oldest_unexecuted(self, s):
         """Under order=fifo: the earliest request in flight that has not executed yet."""
         for q in s.flight:
-            if s.outcome[q] == "none":
+            if at(s.outcome, q) == "none":  # at(): one z3 term for a symbolic q, no fork per value
                 return q
         return None
 
@@ -513,8 +550,9 @@ class VirtioBlk(Spec):
         """Every flush the guest saw succeed covers every write submitted before it
         (unless the guest saw that write fail): what an ordered-barrier guest relies on."""
         return all_of(
-            implies(all_of([s.observed[f], s.status[f] == "ok"]),
-                    all_of(implies(negate(self.failed_visibly(s, w)), self.durable(s, w))
+            implies(all_of([self.kind_of(s, f) == "F", s.observed[f], s.status[f] == "ok"]),
+                    all_of(implies(all_of([self.kind_of(s, w) == "W", negate(self.failed_visibly(s, w))]),
+                                   self.durable(s, w))
                            for w in self.writes if w < f))
             for f in self.flushes
         )
@@ -524,8 +562,9 @@ class VirtioBlk(Spec):
         """Every flush the guest saw succeed covers every write the guest saw succeed before
         it submitted the flush (virtio's and REQ_PREFLUSH's promise)."""
         return all_of(
-            implies(all_of([s.observed[f], s.status[f] == "ok"]),
-                    all_of(implies(all_of([self.ordered_before(s, w, f), s.status[w] == "ok"]), self.durable(s, w))
+            implies(all_of([self.kind_of(s, f) == "F", s.observed[f], s.status[f] == "ok"]),
+                    all_of(implies(all_of([self.kind_of(s, w) == "W", self.ordered_before(s, w, f),
+                                           s.status[w] == "ok"]), self.durable(s, w))
                            for w in self.writes if w < f))
             for f in self.flushes
         )
@@ -536,8 +575,10 @@ class VirtioBlk(Spec):
         (a crash must not leave a journal commit on disk without its data)."""
         return all_of(
             implies(
-                all_of([f < s.submitted, any_of(s.disk[self.sector[w2]] == w2 for w2 in self.writes if w2 > f)]),
-                all_of(implies(negate(self.failed_visibly(s, w)), self.durable(s, w))
+                all_of([self.kind_of(s, f) == "F", f < s.submitted,
+                        any_of(s.disk[self.sector[w2]] == w2 for w2 in self.writes if w2 > f)]),
+                all_of(implies(all_of([self.kind_of(s, w) == "W", negate(self.failed_visibly(s, w))]),
+                               self.durable(s, w))
                        for w in self.writes if w < f),
             )
             for f in self.flushes
@@ -579,7 +620,7 @@ class VirtioBlk(Spec):
         if step.action != "execute" or step["result"] != "ok":
             return True
         r = step["r"]
-        if r == self.device or self.kind[r] != "R":
+        if r == self.device or self.kind_of(before, r) != "R":
             return True
         sec = self.sector[r]
         value = after.returned[self.read_slot[r]]
@@ -597,14 +638,15 @@ class VirtioBlk(Spec):
         workload or stopped after an error: nothing stranded on rq, no deadlock."""
         return all_of([
             all_of(implies(r < s.submitted, s.observed[r]) for r in range(self.n)),
-            any_of([s.submitted == self.n, self.guest_failed(s)]),
+            any_of([s.submitted == self.program_length(s), self.guest_failed(s)]),
         ])
 
     @sometimes
     def flush_seen_while_write_parked(self, s):
         """The seed's situation: the guest has seen a flush succeed while an earlier write is on rq."""
         return any_of(
-            all_of([s.observed[f], s.status[f] == "ok", contains(s.rq, w)])
+            all_of([self.kind_of(s, f) == "F", self.kind_of(s, w) == "W", s.observed[f], s.status[f] == "ok",
+                    contains(s.rq, w)])
             for f in self.flushes for w in self.writes if w < f
         )
 
