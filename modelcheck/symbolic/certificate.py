@@ -11,11 +11,14 @@ a bug in the explicit engine that lost states makes the second check fail. Such 
 is two engines disagreeing about one step, so it is raised as an :class:`EngineBug` naming
 the state and the step, never reported as a verdict.
 
-R as a formula is a table (one full assignment of the leaves per state). :func:`generalise`
-turns it into clauses a person can read: starting from the property, each counterexample to
-induction is blocked by a small cube that no reachable state matches (the fewest literals
-of the pre-state that tell it apart from every state of R, chosen greedily), until the
-clauses are inductive; z3 then re-checks the three conditions on the clauses alone.
+R as a formula is a table (one full assignment of the leaves per state); z3 checks it
+directly while it has at most ``table_limit`` rows. :func:`generalise` turns R into clauses
+a person can read, and z3 handles far better than a large table: starting from the property,
+each counterexample to induction is blocked by a small cube that no reachable state matches
+(the fewest literals of the pre-state that tell it apart from every state of R, chosen
+greedily), until the clauses are inductive; z3 then re-checks the three conditions on the
+clauses alone. Past ``table_limit`` reachable states (or when asked) the clauses are the
+proof; a counterexample to induction inside R is then the engines disagreeing (EngineBug).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class CertificateOutcome:
     states: int = 0
     depth: int = 0
     rows: list[Row] = field(default_factory=list)
+    clauses: Generalised | None = None  # the clause invariant, when it was derived
     explicit_trace: Trace | None = None
     reason: str = ""
     seconds: float = 0.0
@@ -90,9 +94,10 @@ def bad_states(enc: Encoding, prop: Property, names: Sequence[str]) -> z3.BoolRe
 
 
 def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int,
-            max_states: int = 200_000) -> CertificateOutcome:
+            max_states: int = 200_000, table_limit: int = 2000, clauses: bool = False) -> CertificateOutcome:
     """Search the configuration with exactly the assumptions ``names``; if no bad state is reached,
-    check with z3 that the reachable set is an inductive invariant that excludes every bad state."""
+    prove with z3 that the reachable set, as a table or (past ``table_limit`` rows, or with
+    ``clauses``) as clauses generalised from it, is an inductive invariant excluding every bad state."""
     started = time.perf_counter()
     out = CertificateOutcome("unknown")
     compiled = with_assumptions(enc.compiled, names)
@@ -111,6 +116,17 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
         out.seconds = time.perf_counter() - started
         return out
     out.rows = [enc.row(s) for s in ex.states]
+    if clauses or len(out.rows) > table_limit:
+        gen = generalise(enc, prop, names, out.rows, timeout_ms)
+        out.clauses = gen
+        out.timings["clauses"] = round(gen.seconds, 3)
+        out.status = "proved" if gen.complete and gen.checked else "unknown"
+        out.reason = gen.reason
+        if len(out.rows) > table_limit:
+            out.seconds = time.perf_counter() - started
+            return out
+        if out.status != "proved":
+            return out
     guards = enforce(names)
     inv_x = table(enc.x, out.rows)
     inv_y = z3.substitute(inv_x, *zip(enc.x, enc.y))
@@ -153,23 +169,31 @@ def disagreement(enc: Encoding, what: str, model: z3.ModelRef, guards: dict) -> 
 # --------------------------------------------------------------------------- readable form
 
 
-def blocking_cube(state: Row, rows: Sequence[Row]) -> list[int]:
-    """Leaves of ``state`` whose values together match no row: greedy set cover, ties to the lower leaf."""
-    uncovered = list(rows)
-    chosen: list[int] = []
-    while uncovered:
-        best, best_count = -1, -1
-        for i in range(len(state)):
-            if i in chosen:
-                continue
-            count = sum(1 for r in uncovered if r[i] != state[i])
-            if count > best_count:
-                best, best_count = i, count
-        if best_count <= 0:
-            raise EngineBug(f"state {state!r} is in the reachable set, yet z3 says it breaks induction")
-        chosen.append(best)
-        uncovered = [r for r in uncovered if r[best] == state[best]]
-    return sorted(chosen)
+class RowIndex:
+    """The reachable states as bitsets: for each leaf and value, the set of rows holding it."""
+
+    def __init__(self, rows: Sequence[Row]):
+        self.all = (1 << len(rows)) - 1
+        self.masks: list[dict[Any, int]] = [{} for _ in range(len(rows[0]) if rows else 0)]
+        for j, row in enumerate(rows):
+            for i, v in enumerate(row):
+                self.masks[i][v] = self.masks[i].get(v, 0) | (1 << j)
+
+    def blocking_cube(self, state: Row) -> list[int]:
+        """Leaves of ``state`` whose values together match no row: greedy set cover, ties to the lower leaf."""
+        uncovered = self.all
+        chosen: list[int] = []
+        while uncovered:
+            best, best_gain = -1, 0
+            for i, v in enumerate(state):
+                gain = (uncovered & ~self.masks[i].get(v, 0)).bit_count()
+                if gain > best_gain:
+                    best, best_gain = i, gain
+            if best < 0:
+                raise EngineBug(f"state {state!r} is in the reachable set, yet z3 says it breaks induction")
+            chosen.append(best)
+            uncovered &= self.masks[best].get(state[best], 0)
+        return sorted(chosen)
 
 
 def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], timeout_ms: int,
@@ -186,6 +210,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
     out = Generalised()
     guards = enforce(names)
     xs, pairs = enc.x, list(zip(enc.x, enc.y))
+    index = RowIndex(rows)
     solver = new_solver(timeout_ms)
     solver.add(enc.domain(enc.x), enc.domain(enc.y), enc.transition(guards))
     first = z3.Not(bad_states(enc, prop, names))
@@ -208,7 +233,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
             return out
         model = solver.model()
         state = tuple(_python(model.eval(x, model_completion=True)) for x in xs)
-        cube = blocking_cube(state, rows)
+        cube = index.blocking_cube(state)
         clause = z3.Not(z3.And(*[xs[i] == value(state[i]) for i in cube]))
         solver.add(clause)
         targets.append(clause)

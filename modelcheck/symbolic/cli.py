@@ -19,6 +19,8 @@ from ..trace import dumps, format_trace, trace_to_json
 from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, exit_code
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
+SHOWN_CLAUSES = 40
+
 EPILOG = """\
 exit codes:
   0    every property proved (or holds up to the BMC bound)
@@ -103,9 +105,14 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
             print(f"    {line}")
     elif r.extra.get("invariant"):
         plus = f", plus {r.extra['background_facts']} Houdini facts" if r.extra.get("background_facts") else ""
-        print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}):")
-        for line in r.extra["invariant"].splitlines():
+        how = " (generalised from the explicit search's reachable set, checked by z3)" \
+            if r.extra.get("invariant_kind") == "clauses" else ""
+        print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}){how}:")
+        lines = r.extra["invariant"].splitlines()
+        for line in lines[:SHOWN_CLAUSES]:
             print(f"  {line}")
+        if len(lines) > SHOWN_CLAUSES:
+            print(f"  ... {len(lines) - SHOWN_CLAUSES} more (all of them in --json)")
     if r.extra.get("without"):
         for name, verdict in r.extra["without"].items():
             print(f"  without {name}: {verdict}")

@@ -24,7 +24,7 @@ from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
-from .certificate import CertificateOutcome, certify, generalise, summary, with_assumptions
+from .certificate import CertificateOutcome, certify, summary, with_assumptions
 from .chc import readable, spacer
 from .encode import Encoding, enforce
 from .houdini import HoudiniOutcome, houdini
@@ -106,7 +106,8 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
         if opts.engine == "certificate":
-            out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states)
+            out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states,
+                                  clauses=opts.generalise and names == active)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         elif opts.engine == "kind":
             out = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
@@ -174,24 +175,20 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
         extra["houdini_seconds"] = round(houdini_facts.seconds, 3) if houdini_facts else 0.0
         return
     rows = out.rows  # type: ignore[attr-defined]
+    gen = out.clauses  # type: ignore[attr-defined]
     extra["invariant_kind"] = "reachable set"
     extra["invariant_states"] = len(rows)
     extra["explicit_states"] = out.states  # type: ignore[attr-defined]
     extra["check_seconds"] = out.timings  # type: ignore[attr-defined]
     extra["reachable_summary"] = summary(enc, rows)
-    if opts.generalise:
-        gen = generalise(enc, prop, enc.assumption_names, rows, opts.timeout_ms)
-        extra["generalise_seconds"] = round(gen.seconds, 3)
-        extra["generalise_queries"] = gen.queries
-        if gen.complete and gen.checked:
-            named = z3.substitute(z3.And(*gen.clauses[1:]),
-                                  *[(x, z3.Const(leaf.name, x.sort())) for x, leaf in zip(enc.x, enc.leaves)])
-            text, size = readable(named, enc.leaves) if len(gen.clauses) > 1 else ("", 0)
-            extra["invariant"] = f"{prop.name}\n{text}" if text else prop.name
-            extra["invariant_conjuncts"] = size + 1
-            extra["invariant_kind"] = "clauses"
-        else:
-            extra["generalise_failed"] = gen.reason
+    if gen is not None:
+        extra["clause_queries"] = gen.queries
+        named = z3.substitute(z3.And(*gen.clauses[1:]),
+                              *[(x, z3.Const(leaf.name, x.sort())) for x, leaf in zip(enc.x, enc.leaves)])
+        text, size = readable(named, enc.leaves) if len(gen.clauses) > 1 else ("", 0)
+        extra["invariant"] = f"{prop.name}\n{text}" if text else prop.name
+        extra["invariant_conjuncts"] = size + 1
+        extra["invariant_kind"] = "clauses"
 
 
 def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: ProveOptions) -> Trace | None:
