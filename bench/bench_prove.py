@@ -1,8 +1,12 @@
 """Proof time (z3) against explicit search time for virtio-blk's barrier, as qdepth grows.
 
-Run: ``python bench/bench_prove.py [--timeout SECONDS] [--qdepth 2 3 4]``. Prints one row per
-configuration: the explicit verdict, states and seconds; the z3 engine's verdict and seconds
-(Spacer for drain, BMC to the explicit depth for nodrain, as a refutation needs a trace).
+Run: ``python bench/bench_prove.py [--timeout SECONDS] [--qdepth 2 3 4] [--workload any:3]``.
+Prints one row per configuration: the explicit verdict, states and seconds; the z3 engine's
+verdict, seconds (including the assumption core and, for a proof, the BMC refutation without
+each dropped assumption), the invariant's size, and the assumptions the proof needs. Under
+drain the prover is ``--engine`` (default: certificate); under nodrain the refutation is BMC
+to the explicit depth, as a refutation needs a trace. Every row also checks that the two
+engines agree (verdict, and the shortest counterexample's length).
 """
 
 from __future__ import annotations
@@ -13,21 +17,22 @@ from pathlib import Path
 
 from modelcheck.check import check, configure
 from modelcheck.symbolic.prove import ProveOptions, prove
+from modelcheck.verdict import Verdict
 
 SPEC = str(Path(__file__).resolve().parent.parent / "specs" / "virtio_blk.py")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--timeout", type=float, default=30.0, help="per z3 query, seconds")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per z3 query, seconds")
     parser.add_argument("--qdepth", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--workload", default="W0 W1 F W2 F")
     parser.add_argument("--profiles", nargs="+", default=["qemu-2010", "qemu-7.2"])
-    parser.add_argument("--engine", default="spacer", choices=("spacer", "kind"))
+    parser.add_argument("--engine", default="certificate", choices=("certificate", "spacer", "kind"))
     args = parser.parse_args()
-    print(f"workload {args.workload!r}; z3 per-query timeout {args.timeout:.0f}s")
-    print(f"{'profile':<10} {'guest':<8} {'qd':>2}  {'explicit':<10} {'states':>7} {'expl s':>7}  "
-          f"{'z3':<18} {'engine':<7} {'z3 s':>7}  needs")
+    print(f"workload {args.workload!r}; engine {args.engine}; z3 per-query timeout {args.timeout:.0f}s")
+    print(f"{'profile':<10} {'guest':<8} {'qd':>2}  {'explicit':<9} {'states':>7} {'expl s':>7}  "
+          f"{'z3':<9} {'engine':<12} {'z3 s':>7} {'invariant':>16}  agree  needs")
     for profile in args.profiles:
         for guest in ("drain", "nodrain"):
             for qdepth in args.qdepth:
@@ -41,10 +46,29 @@ def main() -> None:
                 started = time.perf_counter()
                 result = prove(spec, ["barrier"], opts).results[0]
                 z3_s = time.perf_counter() - started
-                needs = ", ".join(result.assumptions) if result.verdict.value == "PROVED" else ""
-                print(f"{profile:<10} {guest:<8} {qdepth:>2}  {explicit.verdict.value:<10} {explicit.states:>7} "
-                      f"{explicit_s:>7.2f}  {result.verdict.value:<18} {engine:<7} {z3_s:>7.2f}  {needs}",
-                      flush=True)
+                agree = _agree(explicit, result)
+                needs = ", ".join(result.assumptions) if result.verdict is Verdict.PROVED else ""
+                size = _size(result.extra)
+                print(f"{profile:<10} {guest:<8} {qdepth:>2}  {explicit.verdict.value:<9} {explicit.states:>7} "
+                      f"{explicit_s:>7.2f}  {result.verdict.value:<9} {engine:<12} {z3_s:>7.2f} {size:>16}  "
+                      f"{agree:<5}  {needs}", flush=True)
+
+
+def _agree(explicit: object, result: object) -> str:
+    ev, zv = explicit.verdict, result.verdict  # type: ignore[attr-defined]
+    if ev is Verdict.VIOLATED:
+        same = zv is Verdict.VIOLATED and len(result.trace) == len(explicit.trace)  # type: ignore[attr-defined]
+    else:
+        same = zv in (Verdict.PROVED, Verdict.HOLDS_UP_TO_BOUND)
+    return "yes" if same else "NO"
+
+
+def _size(extra: dict) -> str:
+    if extra.get("invariant_kind") == "reachable set":
+        return f"{extra['invariant_states']} states"
+    if extra.get("invariant_conjuncts"):
+        return f"{extra['invariant_conjuncts']} clauses"
+    return f"k={extra['k']}" if "k" in extra else ""
 
 
 if __name__ == "__main__":

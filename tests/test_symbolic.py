@@ -2,10 +2,15 @@
 and agreement with the explicit engine."""
 
 import pytest
+import z3
 from conftest import VIRTIO
 
 from modelcheck import Enum, Int, Param, Seq, Spec, action, always, assumption, ops, require
 from modelcheck.check import check, configure
+from modelcheck.errors import EngineBug
+from modelcheck.spec import compile_spec
+from modelcheck.symbolic.certificate import with_assumptions
+from modelcheck.symbolic.chc import show
 from modelcheck.symbolic.prove import ProveOptions, prove
 from modelcheck.trace import replay
 from modelcheck.verdict import Verdict
@@ -170,3 +175,115 @@ def test_virtio_spacer_agrees_with_explicit_on_the_smallest_case(profile):
     result = prove(spec, ["barrier"], ProveOptions(minimise=False)).results[0]
     assert explicit.verdict is Verdict.HOLDS
     assert result.verdict is Verdict.PROVED
+
+
+# --------------------------------------------------------------------------- the certificate prover
+
+TARGET = {"workload": "W0 W1 F W2 F", "qdepth": 3, "failures": 1, "migrations": 1}
+
+
+@pytest.mark.parametrize("profile", ["qemu-2010", "qemu-7.2"])
+def test_barrier_proved_under_drain_and_refuted_without_it(profile):
+    """The must-show: PROVED by the default engine, the core names drain, and without drain BMC's
+    counterexample replays in the spec with no assumption, as short as the explicit search's."""
+    spec = configure(VIRTIO, {**TARGET, "profile": profile, "guest": "drain"})
+    run = prove(spec, ["barrier"])
+    result = run.results[0]
+    assert result.verdict is Verdict.PROVED, result.reason
+    assert result.engine == "certificate"
+    assert result.assumptions == ("drain",)
+    assert result.extra["without"] == {"drain": "VIOLATED"}
+    assert result.extra["invariant_states"] == {"qemu-2010": 349, "qemu-7.2": 371}[profile]
+    trace = result.extra["without_traces"]["drain"]
+    replay(with_assumptions(run.compiled, ()), trace)
+    nodrain = check(configure(VIRTIO, {**TARGET, "profile": profile, "guest": "nodrain"}), ["barrier"]).results[0]
+    assert len(trace) == len(nodrain.trace) == 9
+
+
+SMALL_ALL = [*SMALL, *[("qemu-2010", "W0 W1 F", 2, guest) for guest in ("drain", "nodrain")]]
+
+
+@pytest.mark.parametrize(("profile", "workload", "qdepth", "guest"), SMALL_ALL)
+def test_certificate_agrees_with_explicit(profile, workload, qdepth, guest):
+    """Every proof agrees with the exhaustive explicit verdict; every refutation has its length."""
+    spec = configure(VIRTIO, {"profile": profile, "workload": workload, "qdepth": qdepth, "guest": guest})
+    explicit = check(spec, ["barrier"]).results[0]
+    result = prove(spec, ["barrier"], ProveOptions(minimise=False)).results[0]
+    if explicit.verdict is Verdict.VIOLATED:
+        assert result.verdict is Verdict.VIOLATED
+        assert len(result.trace) == len(explicit.trace)
+    else:
+        assert explicit.verdict is Verdict.HOLDS
+        assert result.verdict is Verdict.PROVED
+
+
+def test_a_state_the_explicit_search_lost_is_an_engine_bug(monkeypatch):
+    """If the explicit engine missed a reachable state, z3's consecution check finds the step out."""
+    import modelcheck.symbolic.certificate as certificate
+
+    real = certificate.explore
+
+    def lossy(*args, **kwargs):
+        ex = real(*args, **kwargs)
+        ex.states = ex.states[:-1]
+        return ex
+
+    monkeypatch.setattr(certificate, "explore", lossy)
+    spec = configure(VIRTIO, {"profile": "qemu-2010", "workload": "W0 F", "qdepth": 1, "guest": "drain"})
+    with pytest.raises(EngineBug, match="leaves the explicit engine's reachable set"):
+        prove(spec, ["barrier"], ProveOptions(minimise=False))
+
+
+def test_generalised_clauses_are_a_checked_invariant():
+    spec = configure(VIRTIO, {"profile": "qemu-7.2", "workload": "W0 F", "qdepth": 2, "guest": "drain"})
+    result = prove(spec, ["barrier"], ProveOptions(generalise=True, minimise=False)).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.extra["invariant_kind"] == "clauses"
+    lines = result.extra["invariant"].splitlines()
+    assert lines[0] == "barrier" and len(lines) == result.extra["invariant_conjuncts"]
+    assert "@" not in result.extra["invariant"]
+
+
+def test_truth_value_equalities_print_as_iff_and_xor():
+    a, b = z3.Ints("migrations_left nospc_left")
+    assert show(z3.Not((a == 1) == (b == 1)), {}) == "(migrations_left = 1 ⊕ nospc_left = 1)"
+    assert show((a == 1) == (b == 1), {}) == "(migrations_left = 1 ↔ nospc_left = 1)"
+
+
+# --------------------------------------------------------------------------- symbolic workloads
+
+
+def test_any_program_covers_every_concrete_workload():
+    """workload=any:2 starts from every program of up to two writes and flushes, and its states
+    include those of each concrete program (renamed: request r writes sector r)."""
+    spec = configure(VIRTIO, {"profile": "qemu-2010", "workload": "any:2", "qdepth": 3, "guest": "drain"})
+    compiled = compile_spec(spec)
+    assert sorted(s.kind for s in compiled.initial) == sorted(
+        [("none", "none"), ("W", "none"), ("F", "none"), *[(a, b) for a in "WF" for b in "WF"]])
+    assert check(spec, ["barrier"]).results[0].states == 450
+
+
+@pytest.mark.parametrize("profile", ["qemu-2010", "qemu-7.2"])
+def test_any_program_proved_under_drain_and_refuted_with_a_program_under_nodrain(profile):
+    base = {"profile": profile, "workload": "any:2", "qdepth": 2}
+    result = prove(configure(VIRTIO, {**base, "guest": "drain"}), ["barrier"]).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.assumptions == ("drain",)
+    refuted = prove(configure(VIRTIO, {**base, "guest": "nodrain"}), ["barrier"]).results[0]
+    assert refuted.verdict is Verdict.VIOLATED
+    assert refuted.trace.initial.kind == ("W", "F")
+
+
+def test_any_three_is_proved_by_clauses_and_bmc_matches_explicit_without_drain():
+    """any:3 has 5431 reachable states under drain: past the table limit, so the proof is the
+    generalised clause invariant; under nodrain BMC's refutation is as short as the explicit one."""
+    base = {"profile": "qemu-2010", "workload": "any:3", "qdepth": 3}
+    result = prove(configure(VIRTIO, {**base, "guest": "drain"}), ["barrier"], ProveOptions(minimise=False)).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.extra["invariant_kind"] == "clauses"
+    assert result.extra["invariant_states"] == 5431
+    spec = configure(VIRTIO, {**base, "guest": "nodrain"})
+    explicit = check(spec, ["barrier"]).results[0]
+    refuted = prove(spec, ["barrier"], ProveOptions(engine="bmc", depth=len(explicit.trace))).results[0]
+    assert refuted.verdict is Verdict.VIOLATED
+    assert len(refuted.trace) == len(explicit.trace)

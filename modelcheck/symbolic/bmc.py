@@ -117,11 +117,13 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
 
 
 def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: int, budget_s: float,
-                   max_depth: int = 10000, compiled: Compiled | None = None) -> BmcOutcome:
+                   max_depth: int = 10000, compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
     """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists.
 
     The trace is replayed in ``compiled`` (default: the encoded one), which must have exactly
-    the assumptions of ``guards`` active."""
+    the assumptions of ``guards`` active. ``known_depth`` is the shortest length another engine
+    found: BMC then asks once whether any shorter counterexample exists (an EngineBug if so)
+    and searches from that length on, instead of asking at every smaller depth."""
     started = time.perf_counter()
     outcome = None
     lits: dict[str, z3.BoolRef] = {}
@@ -129,10 +131,18 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
     bad, crash = enc.property_bad(prop, guards)
     fault = z3.Or(enc.fault(guards), crash)
     kind = "witness" if prop.kind == "sometimes" else "counterexample"
-    for k in range(max_depth + 1):
+    start = 0
+    if known_depth > 0:
+        start = known_depth - 1 if prop.kind == "step" else known_depth
+        for _ in range(start):
+            unroll.extend()
+        shorter = z3.Or(*[z3.Or(enc.at(bad, k), enc.at(fault, k)) for k in range(start)]) if start else None
+        if shorter is not None and unroll.solver.check(shorter) == z3.sat:
+            raise EngineBug(f"BMC finds a counterexample shorter than the {known_depth} steps of the explicit search")
+    for k in range(start, max_depth + 1):
         if time.perf_counter() - started > budget_s:
             break
-        if k > 0:
+        if k > start:
             unroll.extend()
         xs_bad = enc.at(bad, k)
         answer = unroll.solver.check(*lits.values(), z3.Or(xs_bad, enc.at(fault, k)))

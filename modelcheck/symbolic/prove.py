@@ -102,6 +102,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
                               f"{', '.join(out.core) or 'none'}", **base)
 
     facts: dict[tuple[str, ...], HoudiniOutcome] = {}
+    refuted: dict[tuple[str, ...], int] = {}  # assumption sets the certificate engine refuted: shortest length
 
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
@@ -109,6 +110,8 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states,
                                   clauses=opts.generalise and names == active)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
+            if status == "VIOLATED":
+                refuted[names] = out.depth  # type: ignore[attr-defined]
         elif opts.engine == "kind":
             out = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
             return {"proved": "PROVED", "found": "VIOLATED"}.get(out.status, "UNKNOWN"), out  # type: ignore[attr-defined]
@@ -135,7 +138,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             extra["without"] = core.without
             if prop.kind != "sometimes":
                 extra["without_traces"] = {
-                    name: _refutation(enc, prop, core.trials[name], opts)
+                    name: _refutation(enc, prop, core.trials[name], opts, refuted.get(core.trials[name], 0))
                     for name, verdict in core.without.items() if verdict == "VIOLATED"}
         return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra, **base)
     if prop.kind == "sometimes" and status == "VIOLATED":
@@ -144,7 +147,8 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     # a bad state is reachable: find the shortest trace to it (and replay it)
     trace = getattr(out, "trace", None)
     if trace is None or opts.engine != "kind":
-        found = shortest_trace(enc, prop, enforce(active), opts.timeout_ms, opts.trace_budget_s)
+        known = out.depth if opts.engine == "certificate" else 0  # type: ignore[attr-defined]
+        found = shortest_trace(enc, prop, enforce(active), opts.timeout_ms, opts.trace_budget_s, known_depth=known)
         if found.status != "found":
             return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
                                   reason=f"the prover found a bad state reachable but BMC found no trace: "
@@ -191,11 +195,13 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
         extra["invariant_kind"] = "clauses"
 
 
-def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: ProveOptions) -> Trace | None:
+def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: ProveOptions,
+                known_depth: int = 0) -> Trace | None:
     """The shortest counterexample with only ``names`` in force, found by BMC and replayed in the
-    spec with exactly those assumptions (None when BMC ran out of time)."""
+    spec with exactly those assumptions (None when BMC ran out of time). ``known_depth``: the
+    explicit search's shortest length, which BMC confirms instead of climbing to it."""
     found = shortest_trace(enc, prop, enforce(names), opts.timeout_ms, opts.trace_budget_s,
-                           compiled=with_assumptions(enc.compiled, names))
+                           compiled=with_assumptions(enc.compiled, names), known_depth=known_depth)
     return found.trace if found.status == "found" and not found.fault else None
 
 
