@@ -6,6 +6,7 @@ Only this module prints, reads argv or decides exit codes.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,8 @@ exit codes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `modelcheck check ... | head` ends quietly, as Unix tools do
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -67,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compiled", action="store_true",
                    help="run generated successor code (same result; falls back to plain with a note)")
     p.add_argument("--dump-compiled", metavar="FILE", help="with --compiled: write the generated Python to FILE")
+    p.add_argument("--symmetry", action="store_true",
+                   help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
+    p.add_argument("--por", action="store_true",
+                   help="partial-order reduction (same verdicts; traces then not necessarily shortest)")
 
     p = _command(sub, "matrix", "check every configuration of a matrix file and print the verdict table",
                  run_matrix)
@@ -129,7 +136,8 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress,
-                         compiled=getattr(args, "compiled", False))
+                         compiled=getattr(args, "compiled", False), symmetry=getattr(args, "symmetry", False),
+                         por=getattr(args, "por", False))
 
 
 def _positive(text: str) -> int:
