@@ -281,21 +281,26 @@ def _case_bar(args: argparse.Namespace, total: int) -> Any:
 
 
 def format_matrix(records: list[dict[str, Any]]) -> str:
-    """The verdict table: one row per case, one column per property, then states and seconds."""
+    """The verdict table: one row per case, one column per property (one mark per engine, explicit
+    first, e.g. ``holds/proved``), then the explicit search's states and the case's seconds."""
     props: list[str] = []
     for rec in records:
         for r in rec["results"]:
             if r["kind"] != "sometimes" and r["property"] not in props:
                 props.append(r["property"])
+    cells = []
+    for rec in records:
+        marks: dict[str, list[str]] = {}
+        for r in rec["results"]:
+            marks.setdefault(r["property"], []).append(MARKS[r["verdict"]])
+        cells.append(["/".join(marks[p]) if p in marks else "-" for p in props])
     width = max(len(rec["case"]) for rec in records)
-    cols = [max(len(p), 8) for p in props]
+    cols = [max([len(p), 8, *(len(row[i]) for row in cells)]) for i, p in enumerate(props)]
     head = f"{'case':<{width}}  " + "  ".join(p.ljust(c) for p, c in zip(props, cols)) + f"  {'states':>8}  {'s':>6}"
     lines = [head, "-" * len(head)]
-    for rec in records:
-        by_name = {r["property"]: r for r in rec["results"]}
-        marks = [MARKS[by_name[p]["verdict"]] if p in by_name else "-" for p in props]
-        states = max((r["states"] for r in rec["results"]), default=0)
-        lines.append(f"{rec['case']:<{width}}  " + "  ".join(m.ljust(c) for m, c in zip(marks, cols))
+    for rec, row in zip(records, cells):
+        states = max((r["states"] for r in rec["results"] if r["engine"] == "explicit"), default=0)
+        lines.append(f"{rec['case']:<{width}}  " + "  ".join(m.ljust(c) for m, c in zip(row, cols))
                      + f"  {states:>8}  {rec['seconds']:>6.2f}")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from .explicit import SearchOptions
 from .loader import load_spec_class
 from .trace import format_trace, trace_to_json
 
-RESERVED_KEYS = {"name", "properties", "quick", "max_states"}
+RESERVED_KEYS = {"name", "properties", "quick", "max_states", "prove", "prove_engine"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Case:
     properties: tuple[str, ...] = ()
     quick: bool = False
     max_states: int | None = None
+    prove: tuple[str, ...] = ()  # properties the z3 engine also judges
+    prove_engine: str = "certificate"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -88,7 +90,8 @@ def load_matrix(path: str | Path) -> Matrix:
             seen.add(name)
             spec_cls(**dict(settings))  # a bad value fails here, before anything runs
             matrix.cases.append(Case(name, group, spec_path, settings, tuple(grid.get("properties", ())),
-                                     bool(grid.get("quick", False)), grid.get("max_states")))
+                                     bool(grid.get("quick", False)), grid.get("max_states"),
+                                     tuple(grid.get("prove", ())), grid.get("prove_engine", "certificate")))
     return matrix
 
 
@@ -118,12 +121,35 @@ def run_case(case: Case) -> dict[str, Any]:
             "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
             "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
         })
+    records.extend(prove_records(case, spec) if case.prove else [])
     return {
         "case": case.name, "group": case.group, "spec": type(spec).__name__, "params": dict(spec.params),
         "quick": case.quick, "results": records, "never_enabled": run.exploration.never_enabled,
         "terminal_states": len(run.exploration.terminal),
         "seconds": time.perf_counter() - started,
     }
+
+
+def prove_records(case: Case, spec: Any) -> list[dict[str, Any]]:
+    """The z3 engine's verdicts on ``case.prove``, as records of the same shape as the explicit ones.
+
+    A proof's ``assumptions`` are the minimal set it needs; ``states`` is the size of the
+    proof's invariant where it is a set of states (the certificate engine), else 0.
+    """
+    from .symbolic.prove import ProveOptions, prove
+
+    run = prove(spec, case.prove, ProveOptions(engine=case.prove_engine))
+    out = []
+    for r in run.results:
+        out.append({
+            "property": r.name, "kind": r.kind, "engine": r.engine, "verdict": r.verdict.value,
+            "states": int(r.extra.get("invariant_states", 0)), "transitions": 0, "depth": r.depth,
+            "reason": r.reason, "assumptions": list(r.assumptions),
+            "trace_actions": [run.compiled.show_step(st) for st, _ in r.trace.steps] if r.trace else None,
+            "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
+            "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
+        })
+    return out
 
 
 def run_cases(cases: list[Case], jobs: int | None = None,
