@@ -36,6 +36,7 @@ def render(doc: Mapping[str, Any], graph_files: Iterable[str] = ()) -> str:
             "● reached · ○ never reached.", "",
             "Marks in a cell are the properties in this order: " + ", ".join(f"`{p}`" for p in checked) + ".", ""]
     out += _grid(cases, best, checked)
+    out += _proofs(records, cases)
     out += _graphs(graph_files)
     out += ["", "## Every case", ""]
     for group in _groups(cases):
@@ -127,6 +128,23 @@ def _cell_mark(names: list[str], prop: str, best: Mapping[tuple[str, str], Mappi
         return "·"
     worst = min(recs, key=lambda r: (RANK.get(r["verdict"], 1), len(r["counterexample"] or ()), r["case"]))
     return _mark(worst)
+
+
+def _proofs(records: list[Mapping[str, Any]], cases: Mapping[str, Any]) -> list[str]:
+    """The z3 engine's verdicts, each with the assumptions its proof needs (its minimal set)."""
+    rows = [r for r in records if r["engine"] != "explicit"]
+    if not rows:
+        return []
+    out = ["", "## Proofs and refutations by z3", "",
+           "A proof holds for executions of any length; *needs* is the smallest set of assumptions "
+           "it rests on (dropping any one of them refutes the property).", "",
+           "| case | property | engine | verdict | needs |", "|---|---|---|---|---|"]
+    for r in rows:
+        needs = ", ".join(f"`{a}`" for a in r["assumptions"]) or "nothing"
+        verdict = _mark(r) + " " + r["verdict"]
+        out.append(f"| `{r['case']}` | `{r['property']}` | {r['engine']} | {verdict} | "
+                   f"{needs if r['verdict'] == 'PROVED' else ''} |")
+    return out
 
 
 def _graphs(graph_files: Iterable[str]) -> list[str]:
