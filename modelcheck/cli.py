@@ -17,7 +17,7 @@ from .check import CheckRun, check, configure
 from .errors import ModelcheckError
 from .explicit import Progress, SearchOptions
 from .graph import reachability_graph, to_dot, write_graphml
-from .loader import parse_settings
+from .loader import parse_settings, positive_int
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
 from .verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PropertyResult, Verdict, exit_code
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--where", "-w", action="append", default=[], metavar="NAME=VALUE",
                    help="only cases with this setting (repeatable; NAME may be 'group')")
     p.add_argument("--quick", action="store_true", help="only the grids marked quick")
-    p.add_argument("--jobs", "-j", type=_positive, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--jobs", "-j", type=positive_int, metavar="N", help="worker processes (default: every core)")
     p.add_argument("--json", metavar="FILE", help="also write every record (verdicts and traces) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -124,10 +124,10 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
 
 
 def _bound_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-states", type=_positive, metavar="N", help="stop after N distinct states")
-    p.add_argument("--max-depth", type=_positive, metavar="N", help="do not go deeper than N steps")
+    p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after N distinct states")
+    p.add_argument("--max-depth", type=positive_int, metavar="N", help="do not go deeper than N steps")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--workers", type=_positive, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="expand states on N processes (same result; default 1)")
     p.add_argument("--store", choices=("full", "compact"), default="full",
                    help="full: keep every state (default); compact: 64-bit fingerprints only, for large runs")
@@ -140,14 +140,6 @@ def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool
                          por=getattr(args, "por", False))
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive")
-    return value
 
 
 # --------------------------------------------------------------------------- check

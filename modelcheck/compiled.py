@@ -29,8 +29,8 @@ from typing import Any
 import z3
 
 from .codegen import Memo, PathCode, PlainCall, Program, build, python_expr, stored, successor_source
-from .expand import Expander, Expansion, check_changed, crashed, instances_to_fire, judge, judge_step
-from .spec import ActionInstance, Compiled, Disabled, Property, check_state
+from .expand import Expander, Expansion, instances_to_fire, judge
+from .spec import ActionInstance, Compiled, Property
 from .state import State
 from .types import Bool, Enum, FieldType, Int, Seq, Tuple
 
@@ -156,30 +156,11 @@ class FlatExpander:
         return judge(self.properties[i], self.spec, self._state(x))
 
     def _fire(self, a: int, x: tuple[int, ...]) -> list[tuple[int, tuple[int, ...], tuple[int, ...]]]:
-        """The successors by action ``a``'s instances, run as the spec's own code.
-
-        The loop body of :meth:`modelcheck.expand.Expander.expand` (keep the two alike), for one action."""
-        plain, spec = self.plain, self.spec
+        """The successors by action ``a``'s instances, run as the spec's own code (by the plain
+        :meth:`modelcheck.expand.Expander.fire`), as flat tuples."""
         s = self._state(x)
-        state_cls, assumptions, flatten = plain.state_cls, plain.assumptions, self.layout.flatten
-        out = []
-        for k in instances_to_fire([self.plan[a]], spec, s):
-            inst = plain.instances[k]
-            try:
-                t = inst.func(spec, s, *inst.args)
-            except Disabled:
-                continue
-            except Exception as err:
-                raise crashed(self.compiled, inst.where, f"action {self.compiled.show_step(inst.step)}", s,
-                              err) from err
-            if t.__class__ is not state_cls:
-                check_state(state_cls, t, inst.where, f"action {inst.name}")
-            if assumptions and not all(f(spec, s, inst.step, t) for f in assumptions):
-                continue
-            check_changed(state_cls, s, t, inst.where, f"action {inst.name}")
-            step_bad = tuple(i for i, p in plain.step_props if not judge_step(p, spec, s, inst.step, t))
-            out.append((k, flatten(t), step_bad))
-        return out
+        ks = instances_to_fire([self.plan[a]], self.spec, s)
+        return [(k, self.layout.flatten(t), step_bad) for k, t, step_bad in self.plain.fire(s, ks)]
 
     def state_key(self, s: State) -> int:
         """The compact store's fingerprint of a concrete state (for rebuilding traces)."""

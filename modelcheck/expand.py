@@ -55,11 +55,23 @@ class Expander:
         hit = tuple(i for i, p in self.witnesses if judge(p, spec, s))
         if not successors:
             return bad, hit, (), False, []
-        out: list[Successor] = []
-        instances, state_cls, assumptions = self.instances, self.state_cls, self.assumptions
         ks = instances_to_fire(self.plan, spec, s)
         if self.check_hints:
             verify_hints(self.compiled, s, ks)
+        out = self.fire(s, ks)
+        if self.canonical is not None:
+            out = [(k, self.canonical(t), step_bad) for k, t, step_bad in out]
+        if self.ample is not None and out and not full:
+            out = self.ample(s, out)
+        terminal = not out
+        ends = tuple(i for i, p in self.endings if not judge(p, spec, s)) if terminal else ()
+        return bad, hit, ends, terminal, out
+
+    def fire(self, s: State, ks: list[int]) -> list[Successor]:
+        """Fire instances ``ks`` in ``s``: the steps enabled and allowed by every active assumption,
+        each checked against its field types and judged by the step properties."""
+        spec, instances, state_cls, assumptions = self.spec, self.instances, self.state_cls, self.assumptions
+        out: list[Successor] = []
         for k in ks:
             inst = instances[k]
             try:
@@ -75,15 +87,8 @@ class Expander:
                 continue
             if self.validate:
                 check_changed(state_cls, s, t, inst.where, f"action {inst.name}")
-            step_bad = tuple(i for i, p in self.step_props if not judge_step(p, spec, s, inst.step, t))
-            if self.canonical is not None:
-                t = self.canonical(t)
-            out.append((k, t, step_bad))
-        if self.ample is not None and out and not full:
-            out = self.ample(s, out)
-        terminal = not out
-        ends = tuple(i for i, p in self.endings if not judge(p, spec, s)) if terminal else ()
-        return bad, hit, ends, terminal, out
+            out.append((k, t, tuple(i for i, p in self.step_props if not judge(p, spec, s, inst.step, t))))
+        return out
 
 
 def firing_plan(compiled: Compiled, use_hints: bool) -> Plan:
@@ -140,9 +145,10 @@ def crashed(compiled: Compiled, where: object, what: str, s: State, err: Excepti
                      fix="fix the spec code, or guard it with require() so it does not run in such a state")
 
 
-def judge(p: Property, spec: object, s: State) -> bool:
+def judge(p: Property, spec: object, *args: Any) -> bool:
+    """``p`` on a state (``s``) or a step (``before, step, after``); SpecError if it raises or is not a bool."""
     try:
-        verdict = p.func(spec, s)
+        verdict = p.func(spec, *args)
     except Exception as err:
         raise SpecError(f"property {p.name} raised {type(err).__name__}: {err}", where=p.where,
                         fix="fix the property's code") from err
@@ -151,12 +157,4 @@ def judge(p: Property, spec: object, s: State) -> bool:
     raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where, fix="return True or False")
 
 
-def judge_step(p: Property, spec: object, s: State, step: object, t: State) -> bool:
-    try:
-        verdict = p.func(spec, s, step, t)
-    except Exception as err:
-        raise SpecError(f"property {p.name} raised {type(err).__name__}: {err}", where=p.where,
-                        fix="fix the property's code") from err
-    if verdict is True or verdict is False:
-        return verdict
-    raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where, fix="return True or False")
+judge_step = judge  # the same check, named for step properties at call sites

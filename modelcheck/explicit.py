@@ -168,6 +168,16 @@ class Exploration:
         raise EngineBug(f"no initial state matches stored state {sid}")
 
     def _replay_step(self, current: State, k: int, target: int) -> tuple[Any, State]:
+        """The step from ``current`` into stored state ``target``: instance ``k`` (under symmetry,
+        any instance whose successor has the stored representative)."""
+        found = self._find_step(current, k, lambda inst, t: self._matches(t, target))
+        if found is None:
+            raise EngineBug(f"cannot rebuild the step into stored state {target}")
+        return found
+
+    def _find_step(self, current: State, k: int, accept: Callable[[Any, State], bool]) -> tuple[Any, State] | None:
+        """The first step from ``current`` that the assumptions allow and ``accept`` takes, trying
+        instance ``k`` first (and, under symmetry, every other instance after it)."""
         spec = self.compiled.spec
         instances = self.compiled.instances
         order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
@@ -177,10 +187,9 @@ class Exploration:
                 t = inst.func(spec, current, *inst.args)
             except Disabled:
                 continue
-            if all(a.func(spec, current, inst.step, t) for a in self.compiled.active_assumptions) \
-                    and self._matches(t, target):
+            if all(a.func(spec, current, inst.step, t) for a in self.compiled.active_assumptions) and accept(inst, t):
                 return inst.step, t
-        raise EngineBug(f"cannot rebuild the step into stored state {target}")
+        return None
 
     def result(self, prop: Property) -> PropertyResult:
         """The verdict on one property, with its shortest trace."""
@@ -224,21 +233,17 @@ class Exploration:
         """The violating step itself: instance ``k`` (or, under symmetry, its image) from ``current``.
 
         Under symmetry another instance may reach the same class without violating
-        ``prop``, so the step must also be allowed by the assumptions and violate it."""
+        ``prop``, so the step must also violate it."""
         spec = self.compiled.spec
-        instances = self.compiled.instances
-        order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
-        for j in order:
-            inst = instances[j]
-            try:
-                t = inst.func(spec, current, *inst.args)
-            except Disabled:
-                continue
+
+        def violates(inst: Any, t: State) -> bool:
             rep = self.canonical(t) if self.canonical else t
-            if rep == recorded and all(a.func(spec, current, inst.step, t) for a in self.compiled.active_assumptions) \
-                    and not prop.func(spec, current, inst.step, t):
-                return inst.step, t
-        raise EngineBug("cannot rebuild the violating step")
+            return rep == recorded and not prop.func(spec, current, inst.step, t)
+
+        found = self._find_step(current, k, violates)
+        if found is None:
+            raise EngineBug("cannot rebuild the violating step")
+        return found
 
     def _lasso_trace(self, head: Trace, cycle: list[tuple[int, int]], name: str) -> Trace:
         """``head`` followed by the cycle; under symmetry the stored cycle returns only to the

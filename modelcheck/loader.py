@@ -1,4 +1,4 @@
-"""Finding a spec: import a spec file by path and pick its Spec class."""
+"""Finding a spec: import a spec file by path and pick its Spec class; parsing command-line values."""
 
 from __future__ import annotations
 
@@ -77,3 +77,16 @@ def parse_settings(items: list[str]) -> dict[str, str]:
             raise UsageError(f"--set {item!r}: expected NAME=VALUE, e.g. --set qdepth=2")
         out[name.strip()] = value.strip()
     return out
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..loader import positive_int
 from .conform import CONFORMS, DEFAULT_PROFILES, DEFAULT_SPEC, conform
 from .errors import QemuError
 
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"spec file with a 'profile' parameter (default: {DEFAULT_SPEC})")
     p.add_argument("--output", "-o", default="results/conformance.json", metavar="FILE",
                    help="write the report as JSON here (default: results/conformance.json)")
-    p.add_argument("--repeat", type=_positive, default=1, metavar="N",
+    p.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="run each scenario N times and judge every distinct observation (default: 1)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="deadline of every wait on QEMU (default: 5)")
@@ -99,11 +100,3 @@ def _pairs(items: list[list[Any]], names: list[str]) -> str:
     return " ".join(f"{names[r]}:{s}" for r, s in items) or "-"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive")
-    return value
