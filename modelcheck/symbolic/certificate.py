@@ -36,6 +36,7 @@ from ..explicit import SearchOptions, explore
 from ..spec import Compiled, Property
 from ..trace import Trace
 from ..verdict import Verdict
+from .chc import check_invariant
 from .encode import Encoding, enforce, new_solver
 
 Row = tuple[Any, ...]
@@ -248,19 +249,8 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
 
 
 def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str], timeout_ms: int) -> bool:
-    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each by a fresh solver."""
-    after = z3.substitute(inv, *zip(enc.x, enc.y))
-    queries = [
-        z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv)),
-        z3.And(enc.domain(enc.x), enc.domain(enc.y), inv, enc.transition(enforce(names)), z3.Not(after)),
-        z3.And(enc.domain(enc.x), inv, bad_states(enc, prop, names)),
-    ]
-    for q in queries:
-        solver = new_solver(timeout_ms)
-        solver.add(q)
-        if solver.check() != z3.unsat:
-            return False
-    return True
+    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad (faults included), each by a fresh solver."""
+    return check_invariant(enc, inv, bad_states(enc, prop, names), enforce(names), timeout_ms, next_in_domain=True)
 
 
 def _python(v: z3.ExprRef) -> Any:

@@ -77,12 +77,17 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
     return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started)
 
 
-def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, timeout_ms: int) -> bool:
-    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each checked by a fresh solver."""
+def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
+                    next_in_domain: bool = False) -> bool:
+    """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each checked by a fresh solver.
+
+    ``next_in_domain`` assumes the next state within its field types in consecution; only
+    sound when ``bad`` includes the steps that leave them (the certificate engine's faults)."""
     after = z3.substitute(inv, *zip(enc.x, enc.y))
+    step = [enc.domain(enc.x), enc.domain(enc.y)] if next_in_domain else [enc.domain(enc.x)]
     queries = [
         z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv)),
-        z3.And(enc.domain(enc.x), inv, enc.transition(guards), z3.Not(after)),
+        z3.And(*step, inv, enc.transition(guards), z3.Not(after)),
         z3.And(enc.domain(enc.x), inv, bad),
     ]
     for q in queries:
