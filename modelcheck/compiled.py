@@ -23,11 +23,13 @@ runs in plain mode.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
 import z3
 
+from . import codecache
 from .codegen import Memo, PathCode, PlainCall, Program, build, python_expr, stored, successor_source
 from .expand import Expander, Expansion, instances_to_fire, judge
 from .spec import ActionInstance, Compiled, Property
@@ -85,6 +87,18 @@ def _leaves(ftype: FieldType, value: Any, out: list[int]) -> None:
         raise TypeError(f"no flat encoding for {type(ftype).__name__}")
 
 
+def flat_fields(state_class: type[State]) -> list[tuple[str, FieldType, int, int]]:
+    """(name, type, first leaf, end) per field: the symbolic encoding's ``fields``, without building it."""
+    from .symbolic.layout import width
+
+    out: list[tuple[str, FieldType, int, int]] = []
+    start = 0
+    for name, ftype in state_class.types.items():
+        out.append((name, ftype, start, start + width(ftype)))
+        start += width(ftype)
+    return out
+
+
 class FlatLayout:
     """Converts between a configuration's states and flat states (same leaves as the symbolic layout)."""
 
@@ -116,6 +130,11 @@ class FlatExpander:
 
     ``expand(x, successors, full)`` is the generated function itself (no wrapper call);
     ``state_cls`` is ``tuple`` so that :class:`~modelcheck.parallel.Pool` ships flat states.
+    :func:`flat_expander` sets ``from_cache`` (the text was read from the disk cache),
+    ``codegen_seconds`` (the time to get the compiled function: symbolic run, printing and
+    compiling on a miss; reading and compiling on a hit), ``cache_file`` (the entry's path, or
+    ``None`` when nothing is cached) and ``plain_actions`` (actions left to the spec's own
+    code → why).
     """
 
     state_cls = tuple
@@ -134,6 +153,10 @@ class FlatExpander:
         self.plan = plain.plan
         self.properties = properties
         self._last: tuple[tuple[int, ...] | None, State | None] = (None, None)
+        self.from_cache = False
+        self.codegen_seconds = 0.0
+        self.cache_file: str | None = None
+        self.plain_actions: dict[str, str] = {}
         env = {"_plain": self._plain, "_fire": self._fire, "_holds": self._holds}
         self.expand: Callable[..., Expansion] = build(source, f"<compiled {compiled.spec.describe()}>", env)
 
@@ -193,12 +216,43 @@ def flat_expander(compiled: Compiled, properties: list[Property], *, use_hints: 
     key = (tuple(p.name for p in properties), use_hints)
     if key not in cache:
         try:
-            layout, source, _ = compile_source(compiled, properties)
             plain = Expander(compiled, properties, use_hints=use_hints, validate=True)
-            cache[key] = FlatExpander(compiled, properties, layout, source, plain), ""
+            cache[key] = _built(compiled, properties, plain, use_hints), ""
         except Exception as err:
             cache[key] = None, _one_line(err)
     return cache[key]
+
+
+def _built(compiled: Compiled, properties: list[Property], plain: Expander, use_hints: bool) -> FlatExpander:
+    """The expander from the disk cache's text when it holds this configuration, else from a
+    fresh generation (then stored). The cache never makes this fail: an entry that does not
+    compile is generated again, and any trouble with the cache itself means no cache."""
+    started = time.perf_counter()
+    try:
+        entry = codecache.lookup(compiled, properties, use_hints=use_hints, path_limit=PATH_LIMIT)
+    except Exception:
+        entry = None
+    if entry is not None and entry.source is not None:
+        try:
+            fx = FlatExpander(compiled, properties, FlatLayout(compiled.state_class, flat_fields(compiled.state_class)),
+                              entry.source, plain)
+        except Exception:
+            pass  # written by us, so it compiled once; whatever broke it, generate afresh below
+        else:
+            return _noted(fx, True, started, entry, entry.plain or {})
+    layout, source, left_plain = compile_source(compiled, properties)
+    fx = FlatExpander(compiled, properties, layout, source, plain)
+    kept = entry is not None and entry.store(source, left_plain)
+    return _noted(fx, False, started, entry if kept else None, left_plain)
+
+
+def _noted(fx: FlatExpander, from_cache: bool, started: float, entry: codecache.Entry | None,
+           left_plain: dict[str, str]) -> FlatExpander:
+    fx.from_cache = from_cache
+    fx.codegen_seconds = time.perf_counter() - started
+    fx.cache_file = str(entry.path) if entry is not None else None
+    fx.plain_actions = dict(left_plain)
+    return fx
 
 
 # --------------------------------------------------------------------------- from z3 to the program

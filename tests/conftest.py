@@ -12,3 +12,12 @@ VIRTIO = str(ROOT / "specs" / "virtio_blk.py")
 @pytest.fixture
 def virtio_path() -> str:
     return VIRTIO
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _code_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
+    """The compiled mode's disk cache (modelcheck.codecache) goes to a temporary directory, never
+    the user's home; worker and CLI processes inherit it through the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("codecache")))
+        yield
