@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compact import FingerprintSet, level_factory
 from .errors import EngineBug, UsageError
 from .expand import Expander
 from .parallel import Pool
@@ -304,20 +305,25 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         ex.edges = array("q")
     edges = ex.edges
     index: dict[State, int] = {}  # full store: state -> id
-    seen: set[int] = set()  # compact store: fingerprints
+    seen: set[int] = set()  # compact store under POR: fingerprints (answers one step at a time)
+    batched = compact and not por  # compact store otherwise: FingerprintSet, a chunk of steps at a time
+    store = FingerprintSet()
+    new_level = level_factory(compiled.state_class) if flat and batched else list
     max_states, max_depth = opts.max_states, opts.max_depth
     instances = compiled.instances
     fired_by_instance = [0] * len(instances)
     names = [p.name for p in props]
 
     level: list[int] = []
-    frontier: list[State] = []
+    frontier = new_level()
     for s in flat.initial if flat else compiled.initial:
         s = expander.canonical(s) if expander.canonical else s
         fp = fingerprint(s) if compact else None
-        if (fp in seen) if compact else (s in index):
+        if (fp in seen or fp in store) if compact else (s in index):
             continue
-        if compact:
+        if batched:
+            store.add_new([fp])
+        elif compact:
             seen.add(fp)
         else:
             index[s] = ex.size
@@ -333,13 +339,17 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
                 ex.hit_depth_bound = True
-            flags = [not at_bound] * len(level)
-            answers = pool.expand(frontier, flags) if pool else (expander.expand(s, f) for s, f in zip(frontier, flags))
+            if pool:
+                answers = zip(frontier, pool.expand(frontier, [not at_bound] * len(level)))
+            else:
+                answers = ((s, expander.expand(s, not at_bound)) for s in frontier)
             next_level: list[int] = []
-            next_frontier: list[State] = []
+            next_frontier = new_level()
             level_end = ex.size  # ids below it have depth <= d
             fresh: set[int] = set()  # compact store under POR: fingerprints admitted at depth d + 1
-            for sid, s, (bad, hit, ends, terminal, succ) in zip(level, frontier, answers):
+            pending: list[tuple[int, int, Any]] = []  # batched: (source, instance, successor) not yet looked up
+            pending_fps: list[int] = []
+            for sid, (s, (bad, hit, ends, terminal, succ)) in zip(level, answers):
                 for i in bad:
                     ex.violated_at.setdefault(names[i], sid)
                 for i in hit:
@@ -357,6 +367,10 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                         for i in step_bad:
                             if names[i] not in ex.violated_step:
                                 ex.violated_step[names[i]] = (sid, k, t)
+                        if batched:
+                            pending.append((sid, k, t))
+                            pending_fps.append(fingerprint(t))
+                            continue
                         if compact:
                             fp = fingerprint(t)
                             if fp in seen:
@@ -388,6 +402,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                         kept = {k for k, _, _ in succ}
                         batch = [x for x in expander.expand(s, True, full=True)[4] if x[0] not in kept]
                         succ = None
+                if len(pending) >= CHUNK:
+                    _admit_batch(ex, store, pending, pending_fps, d + 1, max_states, next_level, next_frontier)
+            _admit_batch(ex, store, pending, pending_fps, d + 1, max_states, next_level, next_frontier)
             if opts.on_progress is not None:
                 opts.on_progress(Progress(ex.size, len(next_level), d, transitions, time.perf_counter() - started))
             level, frontier = next_level, next_frontier
@@ -406,6 +423,24 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         flat.finish(ex)
     ex.seconds = time.perf_counter() - started
     return ex
+
+
+CHUNK = 1 << 15  # successors looked up in the compact store at once
+
+
+def _admit_batch(ex: Exploration, store: FingerprintSet, pending: list[tuple[int, int, Any]], fps: list[int],
+                 d: int, max_states: int | None, level: list[int], frontier: Any) -> None:
+    """Admit the new ones among ``pending`` successors (``fps`` their fingerprints) at depth
+    ``d``, in the order they were generated, then empty both lists."""
+    for n in store.add_new(fps):
+        if max_states is not None and ex.size >= max_states:
+            ex.hit_state_bound = True
+            break
+        src, k, t = pending[n]
+        level.append(_admit(ex, t, src, k, d, fps[n]))
+        frontier.append(t)
+    pending.clear()
+    fps.clear()
 
 
 def _admit(ex: Exploration, t: State, src: int, k: int, d: int, fp: int | None) -> int:
