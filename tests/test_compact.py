@@ -1,0 +1,80 @@
+"""The compact store's pieces: the batched fingerprint set against a Python set, packed
+frontier levels, and the search's ids under batching and bounds against the full store."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import VIRTIO
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelcheck import explicit
+from modelcheck.check import check, configure
+from modelcheck.compact import FingerprintSet, PackedLevel, leaf_range, level_factory
+from modelcheck.explicit import SearchOptions
+
+FP = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(st.lists(st.lists(st.one_of(FP, st.integers(0, 40)), max_size=60), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_fingerprint_set_answers_as_a_python_set(batches):
+    """Per batch: the positions of first occurrences of values not seen before, in order."""
+    store, seen = FingerprintSet(), set()
+    for batch in batches:
+        want = []
+        for n, fp in enumerate(batch):
+            if fp not in seen:
+                seen.add(fp)
+                want.append(n)
+        assert store.add_new(batch) == want
+        assert len(store) == len(seen)
+    for fp in list(seen)[:20]:
+        assert fp in store
+    assert (2**64 - 3 in store) == (2**64 - 3 in seen)
+
+
+def test_fingerprint_set_keeps_few_runs():
+    store = FingerprintSet()
+    for start in range(0, 100_000, 1000):
+        store.add_new(range(start, start + 1000))
+    assert len(store) == 100_000
+    assert len(store.runs) <= 17  # log-structured: O(log n) sorted runs
+    assert all((run[:-1] < run[1:]).all() for run in store.runs)
+
+
+def test_packed_level_round_trips_signed_leaves():
+    level = PackedLevel("b", 3)
+    rows = [(-1, 0, 5), (6, -1, -1), (0, 0, 0)]
+    for row in rows:
+        level.append(row)
+    assert len(level) == 3
+    assert [tuple(x) for x in level] == rows
+    a, b, c = next(iter(level))  # generated code unpacks a packed state like a tuple
+    assert (a, b, c) == (-1, 0, 5)
+
+
+def test_level_factory_picks_the_narrowest_type():
+    spec = configure(VIRTIO, {"workload": "W0 W1 F W2 W3 F", "qdepth": 4})
+    cls = spec.state_class()
+    lo, hi = leaf_range(cls)
+    assert lo == -1 and 0 < hi < 128  # "no write" is -1 in the cache and on disk
+    assert level_factory(cls)().buf.typecode == "b"
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("max_states", [None, 700])
+def test_small_chunks_and_bounds_give_the_full_stores_ids(monkeypatch, compiled, max_states):
+    """Successors looked up a few at a time, across level and chunk boundaries, and a state
+    bound that cuts a level short: the same ids, parents and steps as the full store."""
+    monkeypatch.setattr(explicit, "CHUNK", 7)
+    spec = configure(VIRTIO, {"workload": "W0 W1 F W2", "guest": "nodrain", "failures": 2})
+    runs = [check(spec, ["barrier"], SearchOptions(store=store, compiled=compiled, max_states=max_states))
+            for store in ("full", "compact")]
+    full, compact = (run.exploration for run in runs)
+    assert compact.fallback == ""
+    assert (compact.size, compact.transitions, compact.hit_state_bound) == \
+           (full.size, full.transitions, full.hit_state_bound)
+    assert compact.hit_state_bound == (max_states is not None)
+    assert list(compact.parent) == list(full.parent) and list(compact.via) == list(full.via)
+    assert [r.verdict for r in runs[0].results] == [r.verdict for r in runs[1].results]
