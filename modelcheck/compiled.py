@@ -355,6 +355,7 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
 
     paths: list[PathCode | PlainCall] = []
     names = [a.name for a in compiled.active_assumptions]
+    kept: Kept = {}
     for ie in enc.instances:
         name = ie.inst.name
         if name in plain:
@@ -366,7 +367,7 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
             texts = sorted(dict.fromkeys(py(c) for c in conjuncts if not z3.is_true(c)), key=len)
             guard = " and ".join(texts) if texts else "True"
             fault = _disj([sp.fault, *step_crash.get((ie.index, j), [])])
-            after = [_leaf_text(enc, sp.condition, k, e, py) for k, e in enumerate(sp.next)]
+            after = [_leaf_text(enc, sp.condition, k, e, py, kept) for k, e in enumerate(sp.next)]
             sb = [(i, py(h)) for i, h in step_holds.get((ie.index, j), []) if not z3.is_true(h)]
             paths.append(PathCode(ie.index, guard, None if z3.is_false(fault) else py(fault), after, sb))
     crash = _disj(crashes)
@@ -376,10 +377,27 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
                    None if z3.is_false(ends_crash) else py(ends_crash))
 
 
-def _leaf_text(enc: Any, condition: z3.BoolRef, k: int, e: z3.ExprRef, py: Callable[[z3.ExprRef], str]) -> str:
+Kept = dict[tuple[int, int], tuple[z3.ExprRef, bool | None]]
+"""(term id, leaf) → (the term, kept on every path by the field types alone, or ``None`` when the term
+does not read the leaf); the term is held so that z3 cannot reuse its id."""
+
+
+def _leaf_text(enc: Any, condition: z3.BoolRef, k: int, e: z3.ExprRef, py: Callable[[z3.ExprRef], str],
+               kept: Kept) -> str:
     """Leaf ``k`` of a next state: ``v<k>`` when the step keeps it (checked by z3 under the
-    path condition and the field types), else the translated term."""
-    if e.eq(enc.x[k]) or (_mentions(e, enc.x[k]) and _valid(enc, condition, e == enc.x[k])):
+    path condition and the field types), else the translated term.
+
+    The same term recurs on many paths (a sequence's padding rule ``If(len <= i, 0, slot)``,
+    kept because the field types pad with 0), so whether it reads the leaf, and whether the
+    field types alone keep it (then every path condition does), is decided once per term;
+    only the other terms are checked under each path's condition."""
+    if e.eq(enc.x[k]):
+        return f"v{k}"
+    key = (e.get_id(), k)
+    if key not in kept:
+        kept[key] = e, (_valid(enc, z3.BoolVal(True), e == enc.x[k]) if _mentions(e, enc.x[k]) else None)
+    always = kept[key][1]
+    if always or (always is not None and _valid(enc, condition, e == enc.x[k])):
         return f"v{k}"
     return stored(e, py(e))
 

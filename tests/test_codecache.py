@@ -235,3 +235,30 @@ def test_a_spec_built_inside_a_function_is_not_cached(cache):
     sizes = [check(make(limit), None, SearchOptions(compiled=True)).exploration.size for limit in (1, 3)]
     assert sizes == [2, 4]
     assert entries(cache) == []
+
+
+def test_deciding_kept_leaves_once_per_term_decides_as_each_path_does():
+    """A cold generation decides per term whether the field types alone keep a leaf; each leaf of
+    each path must come out as the path-by-path check under its condition makes it."""
+    from modelcheck.codegen import python_expr, stored
+    from modelcheck.compiled import _encoding, _leaf_text, _mentions, _valid
+
+    compiled = compile_spec(configure(VIRTIO, {"workload": "W0 W1 F", "qdepth": 3, "failures": 2}))
+    enc = _encoding(compiled, {}, PATH_LIMIT)
+    leaf = {v.decl().name(): f"v{i}" for i, v in enumerate(enc.x)}
+    memo: dict = {}
+
+    def py(e):
+        return python_expr(e, leaf, memo)
+
+    shared: dict = {}
+    kept = 0
+    for ie in enc.instances:
+        for sp in ie.paths:
+            for k, e in enumerate(sp.next):
+                once = _leaf_text(enc, sp.condition, k, e, py, shared)
+                x = enc.x[k]
+                by_path = e.eq(x) or (_mentions(e, x) and _valid(enc, sp.condition, e == x))
+                assert once == (f"v{k}" if by_path else stored(e, py(e)))
+                kept += once == f"v{k}" and not e.eq(enc.x[k])
+    assert kept > 0  # leaves the step keeps without naming them (the padding rule)
