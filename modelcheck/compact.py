@@ -12,13 +12,13 @@ were generated, so ids, counts and traces are the same as with one lookup per st
 A compiled search's frontier holds flat states (tuples of small ints, see
 :mod:`modelcheck.compiled`): a tuple of 71 leaves costs 624 bytes, and a level of the
 benchmark's large configuration holds 345,000 of them. :class:`PackedLevel` stores a
-level back to back in one ``array`` of the narrowest integer type that holds every leaf
-(71 bytes per state there).
+level back to back in one ``bytearray``, each leaf in the narrowest integer type that holds
+every leaf (71 bytes per state there).
 """
 
 from __future__ import annotations
 
-from array import array
+import struct
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -74,29 +74,23 @@ class FingerprintSet:
 
 
 class PackedLevel:
-    """One BFS level of flat states, packed back to back in one ``array`` of a fixed width.
-
-    Iterating yields each state as an array slice, which generated code unpacks into its
-    leaves exactly as it unpacks a tuple (and :func:`modelcheck.symbolic.layout.decode`
-    reads like one).
-    """
+    """One BFS level of flat states, packed back to back in one ``bytearray`` (``struct``
+    codes of a fixed width); iterating unpacks them as tuples again, at C speed."""
 
     def __init__(self, typecode: str, width: int):
-        self.buf = array(typecode)
-        self.width = width
+        self.codec = struct.Struct(f"<{width}{typecode}")
+        self.buf = bytearray()
         self.size = 0
 
     def append(self, x: tuple[int, ...]) -> None:
-        self.buf.extend(x)
+        self.buf += self.codec.pack(*x)
         self.size += 1
 
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[array]:
-        buf, w = self.buf, self.width
-        for o in range(0, len(buf), w):
-            yield buf[o:o + w]
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return self.codec.iter_unpack(self.buf)
 
 
 TYPECODES = (("b", -2**7, 2**7 - 1), ("B", 0, 2**8 - 1), ("h", -2**15, 2**15 - 1), ("H", 0, 2**16 - 1),

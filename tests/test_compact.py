@@ -59,7 +59,7 @@ def test_level_factory_picks_the_narrowest_type():
     cls = spec.state_class()
     lo, hi = leaf_range(cls)
     assert lo == -1 and 0 < hi < 128  # "no write" is -1 in the cache and on disk
-    assert level_factory(cls)().buf.typecode == "b"
+    assert level_factory(cls)().codec.format == "<71b"
 
 
 @pytest.mark.parametrize("compiled", [False, True])
