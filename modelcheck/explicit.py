@@ -287,17 +287,18 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     started = time.perf_counter()
     props = list(properties)
     reduction = _reduction(compiled, props, opts)
-    flat, fallback = _flat_expander(compiled, props, opts)
+    canonical = reduction.canonical if reduction else None
+    flat, fallback = _flat_expander(compiled, props, opts, canonical)
     expander = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
-                        validate=opts.validate, canonical=reduction.canonical if reduction else None,
-                        ample=reduction.ample if reduction else None)
+                                validate=opts.validate, canonical=canonical,
+                                ample=reduction.ample if reduction else None)
     endings = any(p.kind == "at_end" for p in props)
     compact = opts.store == "compact"
     if compact and opts.keep_edges:
         raise UsageError("the compact store keeps no edges: use the full store for graphs")
     keep_edges = (not compact) if opts.keep_edges is None else (opts.keep_edges or (endings and not compact))
 
-    ex = Exploration(compiled, props, compact=compact, canonical=expander.canonical, fallback=fallback)
+    ex = Exploration(compiled, props, compact=compact, canonical=canonical, fallback=fallback)
     fingerprint = flat.fingerprint if flat else fingerprint_int
     por = expander.ample is not None
     ex.shortest = not por
@@ -467,14 +468,24 @@ def fingerprint_int(s: tuple) -> int:
     return int.from_bytes(hashlib.blake2b(marshal.dumps(tuple(s), 2), digest_size=8).digest(), "little")
 
 
-def _flat_expander(compiled: Compiled, props: list[Property], opts: SearchOptions) -> tuple[Any, str]:
-    """The compiled expander when ``opts.compiled`` asks for one, else ``None``; and why not."""
+def _flat_expander(compiled: Compiled, props: list[Property], opts: SearchOptions,
+                   canonical: Any) -> tuple[Any, str]:
+    """The compiled expander when ``opts.compiled`` asks for one (under symmetry, with its
+    successors mapped to representatives by generated code), else ``None``; and why not."""
     if not opts.compiled:
         return None, ""
     from .compiled import flat_expander
 
-    return flat_expander(compiled, props, use_hints=opts.use_hints, validate=opts.validate,
-                         check_hints=opts.check_hints, reductions=opts.symmetry or opts.por)
+    flat, why = flat_expander(compiled, props, use_hints=opts.use_hints, validate=opts.validate,
+                              check_hints=opts.check_hints, reductions=opts.por)
+    if flat is None or canonical is None:
+        return flat, why
+    from .flatsym import SymmetricFlat, Unsupported, flat_canonicalizer
+
+    try:
+        return SymmetricFlat(flat, flat_canonicalizer(compiled, flat.layout, canonical)), ""
+    except Unsupported as err:
+        return None, f"symmetry over flat states: {err}"
 
 
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:

@@ -420,3 +420,30 @@ def _build(source: str, name: str, env: dict[str, Any]) -> Callable[..., Any]:
     namespace: dict[str, Any] = dict(env)
     exec(compile(source, f"<flatsym {name}>", "exec"), namespace)
     return namespace[name]
+
+
+class SymmetricFlat:
+    """A compiled expander whose successors are their classes' representatives.
+
+    What :class:`~modelcheck.expand.Expander` does with ``canonical``, over flat states:
+    the generated successor function runs (and judges step properties on the concrete
+    step), then each successor is replaced by ``canonical`` of it. Everything else
+    (initial states, fingerprints, :meth:`finish`) is the wrapped expander's.
+    """
+
+    state_cls = tuple
+    ample = None
+
+    def __init__(self, flat: Any, canonical: Callable[[Flat], Flat]):
+        self.flat = flat
+        self.canonical = canonical
+        self.initial = flat.initial
+        self.fingerprint = flat.fingerprint
+        self.finish = flat.finish
+
+    def expand(self, x: Flat, successors: bool = True, full: bool = False) -> Any:
+        bad, hit, ends, terminal, out = self.flat.expand(x, successors, full)
+        if out:
+            f = self.canonical
+            out = [(k, f(t), sb) for k, t, sb in out]
+        return bad, hit, ends, terminal, out

@@ -23,13 +23,19 @@ MODES = {
     "symmetry": SearchOptions(symmetry=True),
     "por": SearchOptions(por=True),
     "both": SearchOptions(symmetry=True, por=True),
+    "parallel": SearchOptions(workers=2),
+    "compiled": SearchOptions(compiled=True),
+    "compiled-symmetry": SearchOptions(compiled=True, symmetry=True),
+    "compiled-parallel": SearchOptions(compiled=True, workers=2, store="compact"),
 }
+SAME_AS = {"parallel": "plain", "compiled": "plain", "compiled-symmetry": "symmetry", "compiled-parallel": "plain"}
 
 
 def run(settings_: dict, mode: str, props: list[str] | None = None):
     """The check of one configuration in one mode (every trace replays: check() verifies it)."""
     opts = MODES[mode]
-    return check(configure(VIRTIO, settings_), props or [], SearchOptions(symmetry=opts.symmetry, por=opts.por))
+    return check(configure(VIRTIO, settings_), props or [], SearchOptions(
+        symmetry=opts.symmetry, por=opts.por, workers=opts.workers, compiled=opts.compiled, store=opts.store))
 
 
 def verdicts(run_) -> dict[str, tuple[Verdict, int | None]]:
@@ -93,6 +99,18 @@ def test_symmetry_keeps_verdicts_and_shortest_lengths(settings_):
     assert sym.exploration.size <= plain.exploration.size
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configurations(longest=4))
+def test_compiled_symmetry_is_the_symmetry_search(settings_):
+    """Generated successors and canonicalizer: the very states, steps and traces of the symmetry search."""
+    sym, fast = run(settings_, "symmetry"), run(settings_, "compiled-symmetry")
+    assert fast.exploration.fallback == ""
+    assert verdicts(fast) == verdicts(sym)
+    a, b = sym.exploration, fast.exploration
+    assert (a.size, a.transitions, list(a.parent), list(a.via)) == (b.size, b.transitions, list(b.parent), list(b.via))
+    assert [r.trace for r in fast.results] == [r.trace for r in sym.results]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configurations())
 def test_por_keeps_verdicts(settings_):
@@ -140,4 +158,5 @@ PINNED = {
 def test_pinned_counts(key, mode):
     settings_, props, pinned = PINNED[key]
     ex = run(settings_, mode, props).exploration
-    assert (ex.size, ex.transitions) == pinned[mode]
+    assert ex.fallback == ""
+    assert (ex.size, ex.transitions) == pinned[SAME_AS.get(mode, mode)]
