@@ -43,7 +43,7 @@ class FingerprintSet:
     def add_new(self, fps: Iterable[int]) -> list[int]:
         """Add a batch; return the positions in ``fps`` (ascending) of the fingerprints that
         were not in the set before, each fingerprint's first occurrence only."""
-        batch = np.fromiter(fps, dtype=np.uint64)
+        batch = fps if isinstance(fps, np.ndarray) else np.fromiter(fps, dtype=np.uint64)
         if not len(batch):
             return []
         values, first = np.unique(batch, return_index=True)
@@ -84,6 +84,11 @@ class PackedLevel:
 
     def append(self, x: tuple[int, ...]) -> None:
         self.buf += self.codec.pack(*x)
+        self.size += 1
+
+    def append_packed(self, packed: bytes) -> None:
+        """Append a state already packed with this level's codec."""
+        self.buf += packed
         self.size += 1
 
     def __len__(self) -> int:

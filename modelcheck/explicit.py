@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compact import FingerprintSet, level_factory
+import numpy as np
+
+from .compact import FingerprintSet, PackedLevel, level_factory
 from .errors import EngineBug, UsageError
 from .expand import Expander
-from .parallel import Pool
+from .parallel import PackedPool, Pool
 from .spec import Compiled, Disabled, Property
 from .state import State
 from .trace import Trace
@@ -332,7 +334,11 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         frontier.append(s)
         ex.initial_ids.append(level[-1])
 
-    pool = Pool(expander, opts.workers) if opts.workers > 1 else None
+    pool = packed_pool = None
+    if opts.workers > 1 and isinstance(frontier, PackedLevel):
+        packed_pool = PackedPool(expander, opts.workers, frontier.codec, len(instances))
+    elif opts.workers > 1:
+        pool = Pool(expander, opts.workers)
     transitions = 0
     try:
         d = 0
@@ -340,25 +346,23 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
                 ex.hit_depth_bound = True
-            if pool:
+            next_level: list[int] = []
+            next_frontier = new_level()
+            if packed_pool:
+                transitions += _packed_level(ex, packed_pool, level, frontier, not at_bound, d + 1, store, max_states,
+                                             next_level, next_frontier, fired_by_instance, names)
+                answers: Any = ()
+            elif pool:
                 answers = zip(frontier, pool.expand(frontier, [not at_bound] * len(level)))
             else:
                 answers = ((s, expander.expand(s, not at_bound)) for s in frontier)
-            next_level: list[int] = []
-            next_frontier = new_level()
             level_end = ex.size  # ids below it have depth <= d
             fresh: set[int] = set()  # compact store under POR: fingerprints admitted at depth d + 1
             pending: list[tuple[int, int, Any]] = []  # batched: (source, instance, successor) not yet looked up
             pending_fps: list[int] = []
             for sid, (s, (bad, hit, ends, terminal, succ)) in zip(level, answers):
-                for i in bad:
-                    ex.violated_at.setdefault(names[i], sid)
-                for i in hit:
-                    ex.violated_at.setdefault(names[i], sid)
-                if terminal:
-                    ex.terminal.append(sid)
-                    for i in ends:
-                        ex.violated_at.setdefault(names[i], sid)
+                if bad or hit or terminal:
+                    _note_state(ex, sid, bad, hit, ends, terminal, names)
                 batch: list | None = succ
                 while batch:
                     back = False  # a kept step leads to depth <= d: the POR cycle proviso (C3)
@@ -411,8 +415,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             level, frontier = next_level, next_frontier
             d += 1
     finally:
-        if pool is not None:
-            pool.close()
+        for p in (pool, packed_pool):
+            if p is not None:
+                p.close()
 
     ex.transitions = transitions
     ex.fired = dict.fromkeys(compiled.actions, 0)
@@ -427,6 +432,49 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
 
 
 CHUNK = 1 << 15  # successors looked up in the compact store at once
+
+
+def _note_state(ex: Exploration, sid: int, bad: tuple[int, ...], hit: tuple[int, ...], ends: tuple[int, ...],
+                terminal: bool, names: list[str]) -> None:
+    """Record what state ``sid``'s expansion found: violated invariants, witnesses, an end."""
+    for i in bad:
+        ex.violated_at.setdefault(names[i], sid)
+    for i in hit:
+        ex.violated_at.setdefault(names[i], sid)
+    if terminal:
+        ex.terminal.append(sid)
+        for i in ends:
+            ex.violated_at.setdefault(names[i], sid)
+
+
+def _packed_level(ex: Exploration, pool: PackedPool, level: list[int], frontier: PackedLevel, successors: bool,
+                  d: int, store: FingerprintSet, max_states: int | None, next_level: list[int],
+                  next_frontier: PackedLevel, fired: list[int], names: list[str]) -> int:
+    """Expand one packed level on ``pool``'s workers; admit the new successors at depth ``d``
+    in the order they were generated (the ids of a one-process search); return the steps."""
+    width = frontier.codec.size
+    steps = 0
+    for base, (events, step_events, counts, sources, via, fps, packed) in pool.expand(frontier.buf, successors):
+        for i, bad, hit, ends, terminal in events:
+            _note_state(ex, level[base + i], bad, hit, ends, terminal, names)
+        for i, k, t, step_bad in step_events:
+            for j in step_bad:
+                if names[j] not in ex.violated_step:
+                    ex.violated_step[names[j]] = (level[base + i], k, t)
+        for k, n in enumerate(counts):
+            fired[k] += n
+        prints = np.frombuffer(fps, dtype=np.uint64)
+        steps += len(prints)
+        src, inst = array("I"), array("I")
+        src.frombytes(sources)
+        inst.frombytes(via)
+        for n in store.add_new(prints):
+            if max_states is not None and ex.size >= max_states:
+                ex.hit_state_bound = True
+                break
+            next_level.append(_admit(ex, None, level[base + src[n]], inst[n], d, int(prints[n])))
+            next_frontier.append_packed(packed[n * width:(n + 1) * width])
+    return steps
 
 
 def _admit_batch(ex: Exploration, store: FingerprintSet, pending: list[tuple[int, int, Any]], fps: list[int],

@@ -9,14 +9,18 @@ merges them exactly as a single process would.
 from __future__ import annotations
 
 import multiprocessing
+import struct
+from array import array
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from .expand import Expander, Expansion
 from .state import State
 
 # Set in each worker process by _init (inherited through fork); never in the parent.
-_worker: dict[str, Expander] = {}
+_worker: dict[str, Any] = {}
 
 
 def _init(expander: Expander) -> None:
@@ -51,6 +55,83 @@ class Pool:
         for answers in self.executor.map(_expand_chunk, chunks):
             for bad, hit, ends, terminal, succ in answers:
                 yield bad, hit, ends, terminal, [(k, tuple.__new__(cls, t), sb) for k, t, sb in succ]
+
+    def close(self) -> None:
+        self.executor.shutdown(cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- packed flat states
+
+ChunkAnswer = tuple[list, list, list[int], bytes, bytes, bytes, bytes]
+
+
+def _init_packed(expander: Any, codec: str, instances: int) -> None:
+    _worker["x"] = expander
+    _worker["codec"] = struct.Struct(codec)
+    _worker["instances"] = instances
+
+
+def _expand_packed(blob: bytes, successors: bool) -> ChunkAnswer:
+    """Expand a chunk of packed flat states; answer in a form that pickles as a few byte strings.
+
+    Returns ``(events, step_events, fired, sources, instances, fingerprints, successors)``:
+    ``events`` = ``(i, bad, hit, ends, terminal)`` for the chunk's ``i``-th state when any is
+    set; ``step_events`` = ``(i, k, t, step_bad)`` for steps that violate a step property;
+    ``fired`` the steps per instance; then per step, in order, its source's position in the
+    chunk (uint32), its instance (uint32), its successor's fingerprint (uint64) and the
+    successor itself, packed.
+    """
+    expander, codec = _worker["x"], _worker["codec"]
+    expand, fingerprint, pack = expander.expand, expander.fingerprint, codec.pack
+    fired = [0] * _worker["instances"]
+    events: list = []
+    step_events: list = []
+    sources, via, fps = array("I"), array("I"), array("Q")
+    out = bytearray()
+    for i, x in enumerate(codec.iter_unpack(blob)):
+        bad, hit, ends, terminal, succ = expand(x, successors)
+        if bad or hit or terminal:
+            events.append((i, bad, hit, ends, terminal))
+        for k, t, step_bad in succ:
+            fired[k] += 1
+            if step_bad:
+                step_events.append((i, k, t, step_bad))
+            sources.append(i)
+            via.append(k)
+            fps.append(fingerprint(t))
+            out += pack(*t)
+    return events, step_events, fired, sources.tobytes(), via.tobytes(), fps.tobytes(), bytes(out)
+
+
+class PackedPool:
+    """Forked workers that expand a packed frontier level (:class:`~modelcheck.compact.PackedLevel`)
+    chunk by chunk and also fingerprint and pack the successors, so that what crosses the
+    process boundary is a few byte strings per chunk and the searching process only looks
+    up fingerprints and admits the new states. Chunks are answered in order."""
+
+    def __init__(self, expander: Any, workers: int, codec: struct.Struct, instances: int, chunk: int = 1024):
+        self.codec = codec
+        self.chunk = chunk
+        self.ahead = 2 * workers  # chunks in flight, so that answers never pile up
+        context = multiprocessing.get_context("fork")
+        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_packed,
+                                            initargs=(expander, codec.format, instances))
+
+    def expand(self, buf: bytes | bytearray, successors: bool) -> Iterator[tuple[int, ChunkAnswer]]:
+        """``(position of the chunk's first state, its answer)`` for each chunk of ``buf``, in order."""
+        step = self.chunk * self.codec.size
+        starts = iter(range(0, len(buf), step))
+        pending: deque = deque()
+        for start in starts:
+            pending.append((start, self.executor.submit(_expand_packed, bytes(buf[start:start + step]), successors)))
+            if len(pending) >= self.ahead:
+                break
+        while pending:
+            start, future = pending.popleft()
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append((nxt, self.executor.submit(_expand_packed, bytes(buf[nxt:nxt + step]), successors)))
+            yield start // self.codec.size, future.result()
 
     def close(self) -> None:
         self.executor.shutdown(cancel_futures=True)

@@ -12,6 +12,7 @@ from modelcheck import explicit
 from modelcheck.check import check, configure
 from modelcheck.compact import FingerprintSet, PackedLevel, leaf_range, level_factory
 from modelcheck.explicit import SearchOptions
+from modelcheck.parallel import PackedPool
 
 FP = st.integers(min_value=0, max_value=2**64 - 1)
 
@@ -62,19 +63,23 @@ def test_level_factory_picks_the_narrowest_type():
     assert level_factory(cls)().codec.format == "<71b"
 
 
-@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize(("compiled", "workers"), [(False, 1), (True, 1), (True, 2)])
 @pytest.mark.parametrize("max_states", [None, 700])
-def test_small_chunks_and_bounds_give_the_full_stores_ids(monkeypatch, compiled, max_states):
-    """Successors looked up a few at a time, across level and chunk boundaries, and a state
-    bound that cuts a level short: the same ids, parents and steps as the full store."""
+def test_small_chunks_and_bounds_give_the_full_stores_ids(monkeypatch, compiled, workers, max_states):
+    """Successors looked up a few at a time, across level and chunk boundaries (or expanded
+    by two workers a few packed states at a time), and a state bound that cuts a level
+    short: the same ids, parents, steps, verdicts and traces as the full store."""
     monkeypatch.setattr(explicit, "CHUNK", 7)
+    monkeypatch.setattr(PackedPool.__init__, "__defaults__", (5,))  # chunks of 5 states
     spec = configure(VIRTIO, {"workload": "W0 W1 F W2", "guest": "nodrain", "failures": 2})
-    runs = [check(spec, ["barrier"], SearchOptions(store=store, compiled=compiled, max_states=max_states))
-            for store in ("full", "compact")]
+    runs = [check(spec, ["barrier", "restart_order"],
+                  SearchOptions(store=store, compiled=compiled, max_states=max_states, workers=w))
+            for store, w in (("full", 1), ("compact", workers))]
     full, compact = (run.exploration for run in runs)
     assert compact.fallback == ""
     assert (compact.size, compact.transitions, compact.hit_state_bound) == \
            (full.size, full.transitions, full.hit_state_bound)
     assert compact.hit_state_bound == (max_states is not None)
     assert list(compact.parent) == list(full.parent) and list(compact.via) == list(full.via)
-    assert [r.verdict for r in runs[0].results] == [r.verdict for r in runs[1].results]
+    assert [(r.verdict, r.trace) for r in runs[0].results] == [(r.verdict, r.trace) for r in runs[1].results]
+    assert any(r.trace is not None for r in runs[1].results)
