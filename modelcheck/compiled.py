@@ -207,7 +207,7 @@ def flat_expander(compiled: Compiled, properties: list[Property], *, use_hints: 
     Built once per configuration and property list, then cached on ``compiled``.
     """
     if reductions:
-        return None, "symmetry and partial-order reduction work on states, not on compiled flat states"
+        return None, "partial-order reduction works on states, not on compiled flat states"
     if check_hints:
         return None, "check_hints verifies the spec's hints, which only the plain expander uses"
     if not validate:
