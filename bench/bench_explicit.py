@@ -6,15 +6,18 @@ the search divided by the distinct states. For each configuration (small, medium
 large; see ``bench/spin/gen.py``) it runs
 
 - our explicit engine in each mode: ``plain`` (no reduction, one process), ``symmetry``,
-  ``por``, ``both`` and ``parallel`` (every core). A mode runs only when
-  ``modelcheck.explicit.SearchOptions`` has its switch and the engine accepts it; otherwise
-  its row says ``n/a`` with the reason;
+  ``por``, ``both`` and ``parallel`` (every core); and the compiled successor mode:
+  ``compiled-cold`` (code generated: the child's code cache starts empty), ``compiled``
+  (code from the cache the cold run filled), ``compiled-symmetry``, ``compiled-parallel``
+  and ``compiled-symmetry-parallel``. A row says where its code came from; its seconds
+  include getting it. A mode runs only when ``modelcheck.explicit.SearchOptions`` has its
+  switch and the engine accepts it; otherwise its row says ``n/a`` with the reason;
 - SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
   without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
 
 It checks that SPIN's distinct states equal ours in plain mode, and that verdicts agree,
 and writes ``bench/results/bench.md`` and ``bench/results/bench.json`` (plus
-``bench/results/bench.png`` when matplotlib is importable; it is not a dependency)::
+``bench/results/bench.svg``, a bar chart of the seconds)::
 
     python bench/bench_explicit.py                      # small, medium, large
     python bench/bench_explicit.py --configs small,medium --timeout 600
@@ -30,6 +33,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,8 +56,14 @@ MODES: dict[str, dict[str, Any]] = {
     "por": {"por": True},
     "both": {"symmetry": True, "por": True},
     "parallel": {"workers": os.cpu_count() or 1},
+    "compiled-cold": {"compiled": True},
     "compiled": {"compiled": True},
+    "compiled-symmetry": {"compiled": True, "symmetry": True},
+    "compiled-parallel": {"compiled": True, "workers": os.cpu_count() or 1},
+    "compiled-symmetry-parallel": {"compiled": True, "symmetry": True, "workers": os.cpu_count() or 1},
 }
+COLD = {"compiled-cold"}  # runs with an empty code cache (then fills it for the other compiled modes)
+PLAIN_MODES = ("plain", "compiled-cold", "compiled")  # no reduction, one process: the per-core speed goal
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
 MEMLIM_MB = 8192
 
@@ -61,11 +71,12 @@ MEMLIM_MB = 8192
 # --------------------------------------------------------------------------- children
 
 
-def run_child(argv: list[str], timeout: float, cwd: Path | None = None) -> dict[str, Any]:
+def run_child(argv: list[str], timeout: float, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one command; its output, return code and wall seconds (killed with its group on timeout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -129,17 +140,28 @@ def worker(config: str, mode: str, store: str) -> None:
     run = check(spec, [cfg.property], SearchOptions(**opts))
     seconds = time.perf_counter() - started
     result = run.results[0]
+    code: dict[str, Any] = {}
+    if opts.get("compiled"):
+        from modelcheck.compiled import flat_expander
+
+        flat, why = flat_expander(run.compiled, run.compiled.select([cfg.property]))
+        code = {"fallback": run.exploration.fallback or why} if flat is None else \
+            {"from_cache": flat.from_cache, "codegen_seconds": flat.codegen_seconds}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(json.dumps({"states": result.states, "transitions": result.transitions, "depth": result.depth,
                       "verdict": result.verdict.name, "seconds": seconds, "baseline_rss": baseline,
-                      "rss": peak, "children_rss": children, "options": {k: v for k, v in opts.items()}}))
+                      "rss": peak, "children_rss": children, "options": {k: v for k, v in opts.items()}, **code}))
 
 
-def bench_mode(config: str, mode: str, store: str, timeout: float) -> dict[str, Any]:
-    """One mode of our engine on one configuration, in a child process."""
+def bench_mode(config: str, mode: str, store: str, timeout: float, cache: Path) -> dict[str, Any]:
+    """One mode of our engine on one configuration, in a child process whose compiled-code
+    cache is ``cache`` (emptied first for a cold mode)."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", config, mode, "--store", store]
-    got = run_child(argv, timeout, cwd=ROOT)
+    if mode in COLD:
+        shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    got = run_child(argv, timeout, cwd=ROOT, env={**os.environ, "MODELCHECK_CACHE_DIR": str(cache)})
     row: dict[str, Any] = {"engine": "modelcheck", "mode": mode, "config": config}
     if got["timed_out"]:
         return {**row, "status": f"timeout after {timeout:.0f}s"}
@@ -231,6 +253,48 @@ def rss_text(r: dict[str, Any]) -> str:
     return text
 
 
+def mode_text(r: dict[str, Any]) -> str:
+    """The mode, and for compiled modes where the generated code came from (its seconds are in the total)."""
+    if "from_cache" in r:
+        how = "cached" if r["from_cache"] else "generated"
+        return f"{r['mode']} (code {how}, {r['codegen_seconds']:.2f} s)"
+    if r.get("fallback"):
+        return f"{r['mode']} (ran plain: {r['fallback']})"
+    return r["mode"]
+
+
+def goals(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 6's goals, each with the measured figure it is judged on."""
+    ok = [r for r in rows if r["status"] == "ok" and r["engine"] == "modelcheck"]
+    lines = []
+    medium = [r for r in ok if r["config"] == "medium" and r["mode"] in PLAIN_MODES]
+    if medium:
+        best = max(medium, key=lambda r: r["states_per_second"])
+        met = "met" if best["states_per_second"] >= 100_000 else "not met"
+        each = ", ".join(f"{r['mode']} {r['states_per_second']:,.0f}" for r in medium)
+        lines.append(f"- ≥ 100,000 states/s per core, medium, no reduction, one process: {met} "
+                     f"(states/s, code generation included: {each}).")
+    spin = next((r for r in rows if r["config"] == "large" and r["mode"] == "spin-noreduce" and r["status"] == "ok"),
+                None)
+    large = [r for r in ok if r["config"] == "large"]
+    if spin and large:
+        best = min(large, key=lambda r: r["seconds"])
+        met = "met" if best["seconds"] <= spin["total_seconds"] else "not met"
+        lines.append(f"- large, time to verdict ≤ SPIN's with compile ({spin['total_seconds']:.2f} s): {met} "
+                     f"(fastest: {best['mode']}, {best['seconds']:.2f} s, "
+                     f"{best['seconds'] / spin['total_seconds']:.1f}x).")
+    if ok:
+        small = sorted({r["mode"] for r in ok if r.get("bytes_per_state") is not None
+                        and r["bytes_per_state"] <= 100 and r["states"] >= 100_000})
+        big = [r for r in ok if r["states"] >= 100_000]
+        if big:
+            lines.append(f"- ≤ 100 bytes per stored state (runs of ≥ 100,000 states): "
+                         f"{'met by ' + ', '.join(small) if small else 'not met'}; "
+                         f"by configuration and mode: "
+                         + ", ".join(f"{r['config']} {r['mode']} {r['bytes_per_state']:.0f}" for r in big) + ".")
+    return lines
+
+
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """One markdown table row per run, with the comparison columns against SPIN."""
     head = ["config", "engine", "mode", "states", "transitions", "seconds", "states/s", "peak RSS MB",
@@ -244,7 +308,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         if r["engine"] == "spin":
             seconds += f" (+{r['compile_seconds']:.2f} compile)"
         lines.append("| " + " | ".join([
-            r["config"], r["engine"], r["mode"], fmt(r["states"]), fmt(r["transitions"]), seconds,
+            r["config"], r["engine"], mode_text(r), fmt(r["states"]), fmt(r["transitions"]), seconds,
             fmt(r.get("states_per_second")), rss_text(r), fmt(r.get("bytes_per_state"), ".0f"),
             r["verdict"], r.get("vs_spin", ""),
         ]) + " |")
@@ -278,32 +342,42 @@ def compare(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> bool:
-    """A small bar chart of seconds per configuration and engine/mode, when matplotlib is there."""
-    try:
-        import matplotlib
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """A small SVG bar chart: seconds to verdict (SPIN: compile included) per configuration and
+    engine/mode, on a log scale. Written directly, so the benchmark needs no plotting library."""
+    import math
+    from xml.sax.saxutils import escape
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
     done = [r for r in rows if r["status"] == "ok"]
-    configs = list(dict.fromkeys(r["config"] for r in done))
-    labels = list(dict.fromkeys(f"{r['engine']}:{r['mode']}" for r in done))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    width = 0.8 / max(len(labels), 1)
-    for i, label in enumerate(labels):
-        values = [next((r.get("total_seconds", r["seconds"]) for r in done
-                        if r["config"] == c and f"{r['engine']}:{r['mode']}" == label), 0) for c in configs]
-        ax.bar([x + i * width for x in range(len(configs))], values, width, label=label)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(configs))], configs)
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds to verdict (SPIN: compile incl.)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    bar_h, gap, left, right, top = 14, 6, 250, 720, 24
+    values = [r.get("total_seconds", r["seconds"]) for r in done]
+    lo = math.floor(math.log10(max(min(values, default=1), 1e-3)))
+    hi = math.ceil(math.log10(max(values, default=1)) + 1e-9)
+    hi = max(hi, lo + 1)
+
+    def x(v: float) -> float:
+        return left + (right - left) * (math.log10(max(v, 10 ** lo)) - lo) / (hi - lo)
+
+    out = []
+    y = top
+    for config in dict.fromkeys(r["config"] for r in done):
+        out.append(f'<text x="4" y="{y + 11}" font-weight="bold">{escape(config)}</text>')
+        y += bar_h + gap
+        for r in (r for r in done if r["config"] == config):
+            v = r.get("total_seconds", r["seconds"])
+            colour = "#c0504d" if r["engine"] == "spin" else "#4f81bd"
+            out += [f'<text x="{left - 6}" y="{y + 11}" text-anchor="end">{escape(r["mode"])}</text>',
+                    f'<rect x="{left}" y="{y}" width="{x(v) - left:.1f}" height="{bar_h}" fill="{colour}"/>',
+                    f'<text x="{x(v) + 4:.1f}" y="{y + 11}">{v:.2f} s</text>']
+            y += bar_h + gap
+    ticks = []
+    for e in range(lo, hi + 1):
+        ticks += [f'<line x1="{x(10 ** e):.1f}" y1="{top - 4}" x2="{x(10 ** e):.1f}" y2="{y}" stroke="#ddd"/>',
+                  f'<text x="{x(10 ** e):.1f}" y="{top - 8}" text-anchor="middle">{10 ** e:g} s</text>']
+    height = y + 10
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{right + 80}" height="{height}" '
+                    f'font-family="sans-serif" font-size="11">\n'
+                    f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(ticks + out) + "\n</svg>\n")
 
 
 def machine() -> dict[str, Any]:
@@ -330,9 +404,9 @@ def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], ou
         lines.append(f"- **{name}**: `{cfg.workload}`, qdepth {cfg.qdepth}, {cfg.guest}, {cfg.profile}, "
                      f"failures {cfg.failures}, flush_failures {cfg.flush_failures}, migrations {cfg.migrations}, "
                      f"evict {cfg.evict}, order {cfg.order}: `{cfg.property}`")
-    lines += ["", *table(rows), "", "Agreement:", "", *notes, ""]
-    if plot(rows, out / "bench.png"):
-        lines += ["![seconds per configuration](bench.png)", ""]
+    lines += ["", *table(rows), "", "Agreement:", "", *notes, "", "Goals (issue 6):", "", *goals(rows), ""]
+    plot(rows, out / "bench.svg")
+    lines += ["![seconds to verdict per configuration and mode](bench.svg)", ""]
     (out / "bench.md").write_text("\n".join(lines))
 
 
@@ -367,7 +441,7 @@ def main() -> int:
                     rows.append({"engine": "modelcheck", "mode": mode, "config": config,
                                  "status": f"n/a: {missing[mode]}"})
                 else:
-                    rows.append(bench_mode(config, mode, args.store, args.timeout))
+                    rows.append(bench_mode(config, mode, args.store, args.timeout, Path(tmp) / "code-cache"))
                 print(_line(rows[-1]), file=sys.stderr, flush=True)
     notes = compare(rows)
     write(rows, notes, info, args.out)
@@ -378,8 +452,8 @@ def main() -> int:
 
 def _line(r: dict[str, Any]) -> str:
     if r["status"] != "ok":
-        return f"{r['config']:7} {r['engine']:10} {r['mode']:14} {r['status']}"
-    return (f"{r['config']:7} {r['engine']:10} {r['mode']:14} {r['states']:>10,} states {r['transitions']:>11,} "
+        return f"{r['config']:7} {r['engine']:10} {r['mode']:27} {r['status']}"
+    return (f"{r['config']:7} {r['engine']:10} {r['mode']:27} {r['states']:>10,} states {r['transitions']:>11,} "
             f"transitions {r['seconds']:8.2f}s  {r['rss'] / 2**20:7.0f} MB  {r['verdict']}")
 
 
