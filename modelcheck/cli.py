@@ -145,6 +145,15 @@ def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool
 # --------------------------------------------------------------------------- check
 
 
+def _code_origin(flat: Any) -> str:
+    """Where the compiled mode's successor code came from, for the user deciding whether to wait."""
+    if flat.from_cache:
+        return f"compiled successor code: from the cache ({flat.codegen_seconds:.2f} s, {flat.cache_file})"
+    kept = f", kept in {flat.cache_file}" if flat.cache_file else \
+        " (not cached: MODELCHECK_CACHE_DIR is off, or its directory is not writable)"
+    return f"compiled successor code: generated in {flat.codegen_seconds:.2f} s{kept}"
+
+
 def run_check(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
@@ -152,11 +161,14 @@ def run_check(args: argparse.Namespace) -> int:
     print(spec.describe())
     if run.exploration.fallback:
         print(f"compiled mode not used, searched plain: {run.exploration.fallback}")
-    if args.compiled and args.dump_compiled and not run.exploration.fallback:
+    elif args.compiled:
         from .compiled import flat_expander
 
         flat, _ = flat_expander(run.compiled, run.compiled.select(args.property))
-        write_text(args.dump_compiled, flat.source if flat else "")
+        if flat is not None:
+            print(_code_origin(flat))
+            if args.dump_compiled:
+                write_text(args.dump_compiled, flat.source)
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,18 @@ def test_list_shows_parameters_assumptions_and_properties(capsys):
     assert main(["list", VIRTIO]) == 0
     out = capsys.readouterr().out
     assert "qdepth" in out and "drain" in out and "flush_contract" in out
+
+
+def test_compiled_check_says_where_its_code_came_from(capsys, monkeypatch, tmp_path):
+    """The first run generates the successor code and keeps it; the second reads it back."""
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path))
+    argv = ["check", VIRTIO, "--compiled", "--set", "workload=W0 F", "-q"]
+    outputs = []
+    for _ in range(2):
+        assert main(argv) == 0
+        outputs.append(capsys.readouterr().out)
+    assert "compiled successor code: generated in" in outputs[0] and str(tmp_path) in outputs[0]
+    assert "compiled successor code: from the cache" in outputs[1]
+    strip = [[re.sub(r"\d+\.\d+s$", "", line) for line in out.splitlines()
+              if not line.startswith("compiled successor code")] for out in outputs]
+    assert strip[0] == strip[1]
