@@ -5,7 +5,8 @@ One generic loop (as networkx's BFS), level by level: expand every state of one 
 properties; see :mod:`modelcheck.expand`), then merge the successors in state order and
 instance order, deduplicating them. BFS order makes every recorded counterexample a
 shortest one. The full store keys states by value (exact); the compact store keeps only
-64-bit fingerprints and rebuilds traces by replaying the steps. Only plain tuples, ints
+64-bit fingerprints, looks a chunk of successors up at once (:mod:`modelcheck.compact`),
+and rebuilds traces by replaying the steps. Only plain tuples, ints
 and strings are hashed, and nothing iterates a set, so counts and traces do not depend
 on ``PYTHONHASHSEED``, nor on the number of worker processes.
 """
