@@ -16,6 +16,7 @@ state is normalised to 0/1 so that equal states are equal tuples.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -107,13 +108,15 @@ def stored(e: z3.ExprRef, text: str) -> str:
 class PathCode:
     """One feasible path of one action instance, ready to print.
 
-    ``guard`` is the path condition and every active assumption; ``fault`` where the step
-    would raise or leave the field types (the state is then handed to the plain engine);
-    ``after`` the next state's leaves; ``step_bad`` (property index, holds) per step property.
+    ``guard`` holds the conjuncts of the path condition and of every active assumption (pure
+    Python tests over the leaves: they never raise, so they may be tested in any order, or
+    once for several paths); ``fault`` where the step would raise or leave the field types (the
+    state is then handed to the plain engine); ``after`` the next state's leaves; ``step_bad``
+    (property index, holds) per step property.
     """
 
     instance: int
-    guard: str
+    guard: list[str]
     fault: str | None
     after: list[str]
     step_bad: list[tuple[int, str]] = field(default_factory=list)
@@ -150,7 +153,8 @@ def successor_source(program: Program) -> str:
 
     Its answer has the shape of :meth:`modelcheck.expand.Expander.expand`, over flat states;
     ``_plain(x, successors)`` (supplied by the caller) answers for states where a step or a
-    property would raise.
+    property would raise. The paths' tests are nested (:func:`_tests`), so that a state meets
+    few of the 300-odd tests of a large configuration; the successors still come in path order.
     """
     n = program.width
     lines = [f'"""Compiled successor function: {program.title}."""', "", "# leaves:"]
@@ -163,32 +167,126 @@ def successor_source(program: Program) -> str:
     lines += _collect("bad", program.invariants, negate=True)
     lines += _collect("hit", program.witnesses, negate=False)
     lines += ["    if not successors:", "        return bad, hit, (), False, []", "    out = []"]
-    current = -1
-    for p in program.paths:
-        if isinstance(p, PlainCall):
-            lines += [f"    # action {p.name}, from instance {p.instance}: the spec's own code ({p.reason})",
-                      f"    out += _fire({p.action}, x)"]
-            continue
-        if p.instance != current:
-            current = p.instance
-            lines.append(f"    # instance {p.instance}")
-        lines.append(f"    if {p.guard}:")
-        if p.fault is not None:
-            lines += [f"        if {p.fault}:", "            return _plain(x, successors)"]
-        body = "(" + ", ".join(p.after) + ("," if n == 1 else "") + ")"
-        if p.step_bad:
-            lines += ["        sb = ()"]
-            for i, holds in p.step_bad:
-                lines += [f"        if not {holds}:", f"            sb += ({i},)"]
-            lines.append(f"        out.append(({p.instance}, {body}, sb))")
-        else:
-            lines.append(f"        out.append(({p.instance}, {body}, ()))")
+    items = [(p, list(p.guard) if isinstance(p, PathCode) else []) for p in program.paths]
+    _tests(items, "    ", n, lines)
     lines += ["    if out:", "        return bad, hit, (), False, out"]
     if program.end_crash is not None:
         lines += [f"    if {program.end_crash}:", "        return _plain(x, successors)"]
     lines += _collect("ends", program.endings, negate=True)
     lines += ["    return bad, hit, ends, True, out", ""]
     return "\n".join(lines)
+
+
+Item = tuple["PathCode | PlainCall", list[str]]  # a path (or a plain call) and its conjuncts not yet tested
+_EQUALS = re.compile(r"\((?:(-?\d+) == (v\d+)|(v\d+) == (-?\d+))\)\Z")
+_LEAF = re.compile(r"(?:\(not )?(v\d+)\)?\Z")
+MAX_DEPTH = 40  # nested ``if`` levels before the rest is printed flat (Python's parser allows 100)
+
+
+def _selector(conjunct: str) -> tuple[str, int] | None:
+    """(leaf, value) when ``conjunct`` is literally ``(c == vK)``, ``(vK == c)``, ``vK`` or ``(not vK)``.
+
+    Two conjuncts with the same leaf and different values never hold together: for the
+    equalities plainly, and ``vK`` / ``(not vK)`` are a test and its negation (their values are
+    1 and 0, and an equality is never read as one of them: ``vK`` is a bool leaf, compared with
+    no constant).
+    """
+    m = _EQUALS.match(conjunct)
+    if m:
+        return (m[2], int(m[1])) if m[1] is not None else (m[3], int(m[4]))
+    m = _LEAF.match(conjunct)
+    if m and (conjunct == m[1] or conjunct == f"(not {m[1]})"):
+        return f"?{m[1]}", 1 if conjunct == m[1] else 0
+    return None
+
+
+def _implied(conjunct: str, leaf: str, value: int) -> bool:
+    """Whether ``conjunct`` holds wherever the selector ``leaf`` has ``value`` (literally)."""
+    if conjunct.startswith("(not ") and conjunct.endswith(")"):
+        inner = _selector(conjunct[5:-1])
+        if inner is not None and not inner[0].startswith("?"):
+            return inner[0] == leaf and inner[1] != value
+    return _selector(conjunct) == (leaf, value)
+
+
+def _tests(items: list[Item], pad: str, n: int, lines: list[str]) -> None:
+    """Print ``items`` in order as nested tests: a conjunct shared by a run of paths is tested
+    once around them, and a run of paths that each test one leaf against a constant is split
+    by that leaf's value (paths under different values never fire together, so each path's
+    successors still come in the order of ``items``)."""
+    i = 0
+    while i < len(items):
+        p, conds = items[i]
+        best: tuple[int, str, str] | None = None  # (run length, kind, conjunct or leaf)
+        if conds and len(pad) < 4 * MAX_DEPTH:
+            for c in conds:
+                j = i + 1
+                while j < len(items) and c in items[j][1]:
+                    j += 1
+                if best is None or j - i > best[0]:
+                    best = (j - i, "share", c)
+            leaves = dict.fromkeys(sel[0] for sel in map(_selector, conds) if sel is not None)
+            for leaf in leaves:
+                j = i + 1
+                while j < len(items) and any((_selector(c) or ("",))[0] == leaf for c in items[j][1]):
+                    j += 1
+                if j - i > best[0]:  # a conjunct shared by as long a run is tested first
+                    best = (j - i, "split", leaf)
+        if best is None or best[0] == 1:
+            _path(p, conds, pad, n, lines)
+            i += 1
+            continue
+        run, kind, what = best
+        group = items[i:i + run]
+        if kind == "share":
+            lines.append(f"{pad}if {what}:")
+            _tests([(q, [c for c in cs if c != what]) for q, cs in group], pad + "    ", n, lines)
+        else:
+            _split(what, group, pad, n, lines)
+        i += run
+
+
+def _split(leaf: str, group: list[Item], pad: str, n: int, lines: list[str]) -> None:
+    """Print ``group`` (each item tests ``leaf`` against a constant) as one branch per value."""
+    by_value: dict[int, list[Item]] = {}
+    for q, cs in group:
+        value = next(sel[1] for sel in map(_selector, cs) if sel is not None and sel[0] == leaf)
+        by_value.setdefault(value, []).append((q, [c for c in cs if not _implied(c, leaf, value)]))
+    keyword = "if"
+    for value, members in sorted(by_value.items()):
+        if leaf.startswith("?"):
+            name = leaf[1:]
+            test = name if value else f"not {name}"
+            if keyword == "elif" and len(by_value) == 2:
+                lines.append(f"{pad}else:")
+            else:
+                lines.append(f"{pad}{keyword} {test}:")
+        else:
+            lines.append(f"{pad}{keyword} {leaf} == {value}:")
+        _tests(members, pad + "    ", n, lines)
+        keyword = "elif"
+
+
+def _path(p: PathCode | PlainCall, conds: list[str], pad: str, n: int, lines: list[str]) -> None:
+    """One path's own test (its conjuncts left) and its successor; or a plain call."""
+    if isinstance(p, PlainCall):
+        lines += [f"{pad}# action {p.name}, from instance {p.instance}: the spec's own code ({p.reason})",
+                  f"{pad}out += _fire({p.action}, x)"]
+        return
+    lines.append(f"{pad}# instance {p.instance}")
+    if conds:
+        lines.append(f"{pad}if {' and '.join(conds)}:")
+        pad += "    "
+    if p.fault is not None:
+        lines += [f"{pad}if {p.fault}:", f"{pad}    return _plain(x, successors)"]
+    body = "(" + ", ".join(p.after) + ("," if n == 1 else "") + ")"
+    if p.step_bad:
+        lines += [f"{pad}sb = ()"]
+        for i, holds in p.step_bad:
+            lines += [f"{pad}if not {holds}:", f"{pad}    sb += ({i},)"]
+        lines.append(f"{pad}out.append(({p.instance}, {body}, sb))")
+    else:
+        lines.append(f"{pad}out.append(({p.instance}, {body}, ()))")
 
 
 def _collect(name: str, items: list[tuple[int, str]], negate: bool) -> list[str]:

@@ -364,8 +364,7 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
             continue
         for j, sp in enumerate(ie.paths):
             conjuncts = _conjuncts(sp.condition) + [c for a in names for c in _conjuncts(sp.assumes[a])]
-            texts = sorted(dict.fromkeys(py(c) for c in conjuncts if not z3.is_true(c)), key=len)
-            guard = " and ".join(texts) if texts else "True"
+            guard = sorted(dict.fromkeys(py(c) for c in conjuncts if not z3.is_true(c)), key=len)
             fault = _disj([sp.fault, *step_crash.get((ie.index, j), [])])
             after = [_leaf_text(enc, sp.condition, k, e, py, kept) for k, e in enumerate(sp.next)]
             sb = [(i, py(h)) for i, h in step_holds.get((ie.index, j), []) if not z3.is_true(h)]

@@ -3,11 +3,17 @@ and a plain fallback, never a wrong answer, where the spec's code cannot be comp
 
 from __future__ import annotations
 
+from itertools import product
+
 import pytest
 from conftest import FIXTURES, VIRTIO
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from modelcheck import Int, Spec, action, always, require
+from modelcheck import Bool, Int, Spec, action, always, require
 from modelcheck.check import check, configure
+from modelcheck.codegen import PathCode, PlainCall, Program, build, successor_source
 from modelcheck.compiled import compile_source, flat_expander, flat_fingerprint
 from modelcheck.errors import SpecError
 from modelcheck.explicit import SearchOptions
@@ -188,3 +194,102 @@ def test_a_crash_or_type_fault_is_the_plain_error(cls):
     with pytest.raises(SpecError) as fast:
         check(cls(), None, SearchOptions(compiled=True))
     assert str(fast.value) == str(plain.value)
+
+
+# --------------------------------------------------------------------------- the tests around paths
+
+ATOMS = ["(0 == v0)", "(1 == v0)", "(v0 == 2)", "(not (v0 == 1))", "(not (2 == v0))", "(v1 == 0)", "(1 == v1)",
+         "(not (v1 == 0))", "v2", "(not v2)", "(v0 <= v1)", "(not (v0 <= 1))", "((v0 == 1) or v2)", "(2 == v1)"]
+
+
+def _program(items: list[tuple[str, list[str], str | None]]) -> Program:
+    """Paths (or ``plain`` calls) with the given conjuncts and faults, path ``k`` stored as instance ``k``."""
+    paths: list[PathCode | PlainCall] = []
+    for k, (kind, guard, fault) in enumerate(items):
+        if kind == "plain":
+            paths.append(PlainCall(k, 0, "plain", "test"))
+        else:
+            paths.append(PathCode(k, guard, fault, ["v0", "v1", "v2"]))
+    return Program("paths", 3, ["a", "b", "c"], None, [], [], [], paths)
+
+
+def _naive(items: list[tuple[str, list[str], str | None]], x: tuple[int, ...]) -> object:
+    env = dict(zip(("v0", "v1", "v2"), x))
+    out = []
+    for k, (kind, guard, fault) in enumerate(items):
+        if kind == "plain":
+            out.append(("fire", x))
+        elif all(eval(c, {}, env) for c in guard):
+            if fault is not None and eval(fault, {}, env):
+                return "plain"
+            out.append((k, x, ()))
+    return out
+
+
+item = st.tuples(st.sampled_from(["path"] * 9 + ["plain"]), st.lists(st.sampled_from(ATOMS), max_size=4, unique=True),
+                 st.one_of(st.none(), st.sampled_from(ATOMS)))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(item, max_size=14))
+def test_nested_tests_fire_the_same_paths_in_the_same_order(items):
+    source = successor_source(_program(items))
+    expand = build(source, "<paths>", {"_plain": lambda x, successors: "plain",
+                                       "_fire": lambda a, x: [("fire", x)], "_holds": None})
+    for x in product(range(3), range(3), range(2)):
+        got = expand(x)
+        assert (got if got == "plain" else got[4]) == _naive(items, x), source
+
+
+def test_exclusive_selectors_become_one_branch_per_value():
+    items = [("path", [f"({k % 3} == v0)", "(not (v1 == 2))"], None) for k in range(6)]
+    source = successor_source(_program(items))
+    assert source.count("(not (v1 == 2))") == 1  # tested once for the run
+    assert "if v0 == 0:" in source and "elif v0 == 1:" in source and "elif v0 == 2:" in source
+    look_alike = [("path", ["(0 == v0)"], None), ("path", ["(v1 == 1)"], None), ("path", ["(1 == v0)"], None)]
+    assert "elif" not in successor_source(_program(look_alike))  # v0's paths are not adjacent
+
+
+def test_virtio_blk_code_splits_on_selector_leaves():
+    compiled = compile_spec(configure(VIRTIO, {"guest": "nodrain"}))
+    _, source, _ = compile_source(compiled, list(compiled.properties.values()))
+    assert "elif v" in source
+
+
+class LookAlike(Spec):
+    """Guards that test the same leaves against constants but are not exclusive (or only in part)."""
+
+    def fields(self):
+        return {"a": Int(0, 2), "b": Int(0, 2), "on": Bool()}
+
+    def initial(self):
+        yield self.state(a=0, b=0, on=False)
+
+    def values(self):
+        return range(3)
+
+    @action(i="values")
+    def bump_a(self, s, i):
+        require(s.a == i or s.b == i)
+        return s.replace(a=(s.a + 1) % 3)
+
+    @action(i="values")
+    def bump_b(self, s, i):
+        require(s.b == i)
+        require(s.on or s.a != i)
+        return s.replace(b=(s.b + i + 1) % 3, on=not s.on)
+
+    @action(i="values")
+    def tick(self, s, i):
+        require(s.a == i)
+        require(s.b == i or not s.on)
+        return s.replace(on=not s.on, b=(s.b + 1) % 3)
+
+    @always
+    def fine(self, s):
+        return s.a + s.b < 5
+
+
+def test_look_alike_guards_give_the_plain_search():
+    assert_same(*both(LookAlike()))
+    assert_same(*both(LookAlike(), None, store="compact"), compact=True)
