@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import z3
 
 from . import codecache
-from .codegen import Memo, PathCode, PlainCall, Program, build, python_expr, stored, successor_source
+from .codegen import Memo, PathCode, PlainCall, Program, Untranslatable, build, python_expr, stored, successor_source
 from .expand import Expander, Expansion, instances_to_fire, judge
 from .spec import ActionInstance, Compiled, Property
 from .state import State
@@ -366,7 +366,8 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
             conjuncts = _conjuncts(sp.condition) + [c for a in names for c in _conjuncts(sp.assumes[a])]
             guard = sorted(dict.fromkeys(py(c) for c in conjuncts if not z3.is_true(c)), key=len)
             fault = _disj([sp.fault, *step_crash.get((ie.index, j), [])])
-            after = [_leaf_text(enc, sp.condition, k, e, py, kept) for k, e in enumerate(sp.next)]
+            facts = _facts(conjuncts)
+            after = [_leaf_text(enc, sp.condition, k, e, py, kept, facts) for k, e in enumerate(sp.next)]
             sb = [(i, py(h)) for i, h in step_holds.get((ie.index, j), []) if not z3.is_true(h)]
             paths.append(PathCode(ie.index, guard, None if z3.is_false(fault) else py(fault), after, sb))
     crash = _disj(crashes)
@@ -380,16 +381,20 @@ Kept = dict[tuple[int, int], tuple[z3.ExprRef, bool | None]]
 """(term id, leaf) → (the term, kept on every path by the field types alone, or ``None`` when the term
 does not read the leaf); the term is held so that z3 cannot reuse its id."""
 
+Facts = Sequence[tuple[z3.ExprRef, z3.ExprRef]]
+"""(term, value) pairs that hold wherever a path fires (its guard's conjuncts true, a negated one's term false)."""
+
 
 def _leaf_text(enc: Any, condition: z3.BoolRef, k: int, e: z3.ExprRef, py: Callable[[z3.ExprRef], str],
-               kept: Kept) -> str:
+               kept: Kept, facts: Facts = ()) -> str:
     """Leaf ``k`` of a next state: ``v<k>`` when the step keeps it (checked by z3 under the
     path condition and the field types), else the translated term.
 
     The same term recurs on many paths (a sequence's padding rule ``If(len <= i, 0, slot)``,
     kept because the field types pad with 0), so whether it reads the leaf, and whether the
     field types alone keep it (then every path condition does), is decided once per term;
-    only the other terms are checked under each path's condition."""
+    only the other terms are checked under each path's condition. A leaf that changes is printed
+    with the path's ``facts`` put in (its guard's conjuncts are true wherever it is stored)."""
     if e.eq(enc.x[k]):
         return f"v{k}"
     key = (e.get_id(), k)
@@ -398,7 +403,32 @@ def _leaf_text(enc: Any, condition: z3.BoolRef, k: int, e: z3.ExprRef, py: Calla
     always = kept[key][1]
     if always or (always is not None and _valid(enc, condition, e == enc.x[k])):
         return f"v{k}"
-    return stored(e, py(e))
+    put = _under(e, facts)
+    try:
+        return stored(put, py(put))
+    except Untranslatable:  # simplify chose an operator the translator does not know
+        return stored(e, py(e))
+
+
+def _facts(conjuncts: list[z3.BoolRef]) -> Facts:
+    """What a path's guard asserts about its conjuncts."""
+    out: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+    for c in conjuncts:
+        if z3.is_true(c) or z3.is_false(c):
+            continue
+        out.append((c, z3.BoolVal(True)))
+        if z3.is_not(c):
+            out.append((c.arg(0), z3.BoolVal(False)))
+    return out
+
+
+def _under(e: z3.ExprRef, facts: Facts) -> z3.ExprRef:
+    """``e`` where ``facts`` hold: those subterms replaced by their values, then simplified (the
+    same value wherever the facts hold, and usually a shorter text)."""
+    if not facts:
+        return e
+    put = z3.substitute(e, *facts)
+    return e if put.eq(e) else z3.simplify(put)
 
 
 def _mentions(e: z3.ExprRef, var: z3.ExprRef) -> bool:

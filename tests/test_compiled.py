@@ -256,6 +256,19 @@ def test_virtio_blk_code_splits_on_selector_leaves():
     assert "elif v" in source
 
 
+def test_a_stored_leaf_is_printed_where_its_guard_holds():
+    import z3
+
+    from modelcheck.compiled import _facts, _under
+
+    n, m = z3.Ints("n m")
+    full, empty = n >= 3, z3.Not(m == 0)
+    facts = _facts([full, empty])
+    assert _under(z3.If(full, n - 1, n), facts).eq(z3.simplify(n - 1))
+    assert _under(z3.If(m == 0, n, m), facts).eq(m)
+    assert _under(z3.If(n >= 4, n, m), facts).eq(z3.If(n >= 4, n, m))  # not a conjunct: left alone
+
+
 class LookAlike(Spec):
     """Guards that test the same leaves against constants but are not exclusive (or only in part)."""
 
