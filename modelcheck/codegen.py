@@ -184,12 +184,13 @@ MAX_DEPTH = 40  # nested ``if`` levels before the rest is printed flat (Python's
 
 
 def _selector(conjunct: str) -> tuple[str, int] | None:
-    """(leaf, value) when ``conjunct`` is literally ``(c == vK)``, ``(vK == c)``, ``vK`` or ``(not vK)``.
+    """(leaf, value) when ``conjunct`` is literally ``(c == vK)`` or ``(vK == c)``: ``("vK", c)``;
+    or a bool leaf's test ``vK`` / ``(not vK)``: ``("?vK", 1)`` / ``("?vK", 0)``.
 
-    Two conjuncts with the same leaf and different values never hold together: for the
-    equalities plainly, and ``vK`` / ``(not vK)`` are a test and its negation (their values are
-    1 and 0, and an equality is never read as one of them: ``vK`` is a bool leaf, compared with
-    no constant).
+    Two conjuncts with the same key and different values never hold together (an equality with
+    two constants; a test and its negation), whatever the leaf holds: this is what lets
+    :func:`_split` branch on the value. Bool tests have their own key, so they are never mixed
+    with equalities.
     """
     m = _EQUALS.match(conjunct)
     if m:
