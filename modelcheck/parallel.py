@@ -8,6 +8,7 @@ merges them exactly as a single process would.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import struct
 from array import array
@@ -34,6 +35,7 @@ def _expand_chunk(chunk: list[tuple[tuple, bool]]) -> list[Expansion]:
     for values, successors in chunk:
         bad, hit, ends, terminal, succ = expander.expand(tuple.__new__(cls, values), successors)
         out.append((bad, hit, ends, terminal, [(k, tuple(t), sb) for k, t, sb in succ]))
+    gc.collect(0)  # workers fork from a search that paused the collector: young garbage cycles, once a chunk
     return out
 
 
@@ -100,6 +102,7 @@ def _expand_packed(blob: bytes, successors: bool) -> ChunkAnswer:
             via.append(k)
             fps.append(fingerprint(t))
             out += pack(*t)
+    gc.collect(0)  # as in _expand_chunk
     return events, step_events, fired, sources.tobytes(), via.tobytes(), fps.tobytes(), bytes(out)
 
 

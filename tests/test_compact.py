@@ -83,3 +83,28 @@ def test_small_chunks_and_bounds_give_the_full_stores_ids(monkeypatch, compiled,
     assert list(compact.parent) == list(full.parent) and list(compact.via) == list(full.via)
     assert [(r.verdict, r.trace) for r in runs[0].results] == [(r.verdict, r.trace) for r in runs[1].results]
     assert any(r.trace is not None for r in runs[1].results)
+
+
+def test_search_pauses_the_collector_and_always_restores_it(monkeypatch):
+    """The cyclic collector is off during a search (it would rescan every live state) and on
+    again afterwards, also when the search stops with an error."""
+    import gc
+
+    spec = configure(VIRTIO, {"workload": "W0 F"})
+    seen = []
+    real = explicit.Expander.expand
+
+    def spying(self, s, successors=True, full=False):
+        seen.append(gc.isenabled())
+        if len(seen) == 20:
+            raise RuntimeError("stop here")
+        return real(self, s, successors, full)
+
+    assert gc.isenabled()
+    check(spec, ["barrier"])
+    assert gc.isenabled()
+    monkeypatch.setattr(explicit.Expander, "expand", spying)
+    with pytest.raises(RuntimeError, match="stop here"):
+        check(spec, ["barrier"])
+    assert seen and not any(seen)
+    assert gc.isenabled()
