@@ -27,9 +27,11 @@ from .state import State
 
 
 class FingerprintSet:
-    """A set of 64-bit fingerprints, queried and extended a batch at a time."""
+    """A set of 64-bit fingerprints (unsigned, or ``signed`` ones such as Python's ``hash()``),
+    queried and extended a batch at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, signed: bool = False) -> None:
+        self.dtype = np.int64 if signed else np.uint64
         self.runs: list[np.ndarray] = []
         self.size = 0
 
@@ -37,13 +39,13 @@ class FingerprintSet:
         return self.size
 
     def __contains__(self, fp: int) -> bool:
-        probe = np.array([fp], dtype=np.uint64)
+        probe = np.array([fp], dtype=self.dtype)
         return bool(self._present(probe)[0])
 
     def add_new(self, fps: Iterable[int]) -> list[int]:
         """Add a batch; return the positions in ``fps`` (ascending) of the fingerprints that
         were not in the set before, each fingerprint's first occurrence only."""
-        batch = fps if isinstance(fps, np.ndarray) else np.fromiter(fps, dtype=np.uint64)
+        batch = fps if isinstance(fps, np.ndarray) else np.fromiter(fps, dtype=self.dtype)
         if not len(batch):
             return []
         values, first = np.unique(batch, return_index=True)

@@ -36,12 +36,12 @@ from .spec import ActionInstance, Compiled, Property
 from .state import State
 from .types import Bool, Enum, FieldType, Int, Seq, Tuple
 
-MASK = (1 << 64) - 1
 PATH_LIMIT = 256  # symbolic paths through one action instance before its action runs as plain code
 
 
 def flat_fingerprint(x: tuple[int, ...]) -> int:
-    """The compact store's 64-bit fingerprint of a flat state: Python's ``hash()`` of the tuple.
+    """The compact store's 64-bit fingerprint of a flat state: Python's ``hash()`` of the tuple
+    (a signed 64-bit int; the search calls ``hash`` itself, this names it).
 
     Deterministic on every run and machine with 64-bit CPython: only ``str`` and ``bytes``
     hashes are salted by ``PYTHONHASHSEED``; an int's hash is its value modulo 2**61 - 1
@@ -50,7 +50,7 @@ def flat_fingerprint(x: tuple[int, ...]) -> int:
     probability about n**2 / 2**65 for n states); the full store keeps states and dedups
     exactly.
     """
-    return hash(x) & MASK
+    return hash(x)
 
 
 # --------------------------------------------------------------------------- flat <-> State
@@ -148,7 +148,7 @@ class FlatExpander:
         self.source = source
         self.plain = plain
         self.initial = [layout.flatten(s) for s in compiled.initial]
-        self.fingerprint = flat_fingerprint
+        self.fingerprint = hash  # flat_fingerprint, without a Python-level call per step
         self.spec = compiled.spec
         self.plan = plain.plan
         self.properties = properties

@@ -312,7 +312,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     index: dict[State, int] = {}  # full store: state -> id
     seen: set[int] = set()  # compact store under POR: fingerprints (answers one step at a time)
     batched = compact and not por  # compact store otherwise: FingerprintSet, a chunk of steps at a time
-    store = FingerprintSet()
+    store = FingerprintSet(signed=flat is not None)
+    if flat is not None:
+        ex.fingerprints = array("q")  # hash() of a flat state is signed
     new_level = level_factory(compiled.state_class) if flat and batched else list
     max_states, max_depth = opts.max_states, opts.max_depth
     instances = compiled.instances
@@ -474,7 +476,7 @@ def _packed_level(ex: Exploration, pool: PackedPool, level: list[int], frontier:
                     ex.violated_step[names[j]] = (level[base + i], k, t)
         for k, n in enumerate(counts):
             fired[k] += n
-        prints = np.frombuffer(fps, dtype=np.uint64)
+        prints = np.frombuffer(fps, dtype=np.int64)
         steps += len(prints)
         src, inst = array("I"), array("I")
         src.frombytes(sources)

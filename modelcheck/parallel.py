@@ -80,7 +80,7 @@ def _expand_packed(blob: bytes, successors: bool) -> ChunkAnswer:
     ``events`` = ``(i, bad, hit, ends, terminal)`` for the chunk's ``i``-th state when any is
     set; ``step_events`` = ``(i, k, t, step_bad)`` for steps that violate a step property;
     ``fired`` the steps per instance; then per step, in order, its source's position in the
-    chunk (uint32), its instance (uint32), its successor's fingerprint (uint64) and the
+    chunk (uint32), its instance (uint32), its successor's fingerprint (int64: ``hash()``) and the
     successor itself, packed.
     """
     expander, codec = _worker["x"], _worker["codec"]
@@ -88,7 +88,7 @@ def _expand_packed(blob: bytes, successors: bool) -> ChunkAnswer:
     fired = [0] * _worker["instances"]
     events: list = []
     step_events: list = []
-    sources, via, fps = array("I"), array("I"), array("Q")
+    sources, via, fps = array("I"), array("I"), array("q")
     out = bytearray()
     for i, x in enumerate(codec.iter_unpack(blob)):
         bad, hit, ends, terminal, succ = expand(x, successors)

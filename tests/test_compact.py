@@ -108,3 +108,9 @@ def test_search_pauses_the_collector_and_always_restores_it(monkeypatch):
         check(spec, ["barrier"])
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_signed_fingerprints():
+    store = FingerprintSet(signed=True)
+    assert store.add_new([-2**63, 2**63 - 1, -1, -1, 0]) == [0, 1, 2, 4]
+    assert -1 in store and 1 not in store

@@ -113,7 +113,8 @@ def test_reductions_and_hint_checks_fall_back_with_a_reason():
 
 def test_fingerprint_is_hash_free_of_the_seed():
     assert flat_fingerprint((0, 1, -1, 5)) == flat_fingerprint((0, 1, -1, 5))
-    assert 0 <= flat_fingerprint((-3, 2)) < 2**64
+    assert -2**63 <= flat_fingerprint((-3, 2)) < 2**63
+    assert flat_fingerprint((-3, 2)) == hash((-3, 2))
 
 
 class Unfollowable(Spec):
