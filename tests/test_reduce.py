@@ -27,8 +27,10 @@ MODES = {
     "compiled": SearchOptions(compiled=True),
     "compiled-symmetry": SearchOptions(compiled=True, symmetry=True),
     "compiled-parallel": SearchOptions(compiled=True, workers=2, store="compact"),
+    "compiled-symmetry-parallel": SearchOptions(compiled=True, symmetry=True, workers=2, store="compact"),
 }
-SAME_AS = {"parallel": "plain", "compiled": "plain", "compiled-symmetry": "symmetry", "compiled-parallel": "plain"}
+SAME_AS = {"parallel": "plain", "compiled": "plain", "compiled-symmetry": "symmetry", "compiled-parallel": "plain",
+           "compiled-symmetry-parallel": "symmetry"}
 
 
 def run(settings_: dict, mode: str, props: list[str] | None = None):
