@@ -372,19 +372,25 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
             for sid, (s, (bad, hit, ends, terminal, succ)) in zip(level, answers):
                 if bad or hit or terminal:
                     _note_state(ex, sid, bad, hit, ends, terminal, names)
+                if batched:  # the hot path of large runs: every step goes to the batch, nothing else
+                    transitions += len(succ)
+                    for k, t, step_bad in succ:
+                        fired_by_instance[k] += 1
+                        if step_bad:
+                            _note_step(ex, sid, k, t, step_bad, names)
+                        pending.append((sid, k, t))
+                        pending_fps.append(fingerprint(t))
+                    if len(pending) >= CHUNK:
+                        _admit_batch(ex, store, pending, pending_fps, d + 1, max_states, next_level, next_frontier)
+                    continue
                 batch: list | None = succ
                 while batch:
                     back = False  # a kept step leads to depth <= d: the POR cycle proviso (C3)
                     for k, t, step_bad in batch:
                         transitions += 1
                         fired_by_instance[k] += 1
-                        for i in step_bad:
-                            if names[i] not in ex.violated_step:
-                                ex.violated_step[names[i]] = (sid, k, t)
-                        if batched:
-                            pending.append((sid, k, t))
-                            pending_fps.append(fingerprint(t))
-                            continue
+                        if step_bad:
+                            _note_step(ex, sid, k, t, step_bad, names)
                         if compact:
                             fp = fingerprint(t)
                             if fp in seen:
@@ -416,8 +422,6 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
                         kept = {k for k, _, _ in succ}
                         batch = [x for x in expander.expand(s, True, full=True)[4] if x[0] not in kept]
                         succ = None
-                if len(pending) >= CHUNK:
-                    _admit_batch(ex, store, pending, pending_fps, d + 1, max_states, next_level, next_frontier)
             _admit_batch(ex, store, pending, pending_fps, d + 1, max_states, next_level, next_frontier)
             if opts.on_progress is not None:
                 opts.on_progress(Progress(ex.size, len(next_level), d, transitions, time.perf_counter() - started))
@@ -460,6 +464,13 @@ def _note_state(ex: Exploration, sid: int, bad: tuple[int, ...], hit: tuple[int,
             ex.violated_at.setdefault(names[i], sid)
 
 
+def _note_step(ex: Exploration, sid: int, k: int, t: Any, step_bad: tuple[int, ...], names: list[str]) -> None:
+    """Record the first step (from ``sid`` by instance ``k`` to ``t``) that violates each step property."""
+    for i in step_bad:
+        if names[i] not in ex.violated_step:
+            ex.violated_step[names[i]] = (sid, k, t)
+
+
 def _packed_level(ex: Exploration, pool: PackedPool, level: list[int], frontier: PackedLevel, successors: bool,
                   d: int, store: FingerprintSet, max_states: int | None, next_level: list[int],
                   next_frontier: PackedLevel, fired: list[int], names: list[str]) -> int:
@@ -471,9 +482,7 @@ def _packed_level(ex: Exploration, pool: PackedPool, level: list[int], frontier:
         for i, bad, hit, ends, terminal in events:
             _note_state(ex, level[base + i], bad, hit, ends, terminal, names)
         for i, k, t, step_bad in step_events:
-            for j in step_bad:
-                if names[j] not in ex.violated_step:
-                    ex.violated_step[names[j]] = (level[base + i], k, t)
+            _note_step(ex, level[base + i], k, t, step_bad, names)
         for k, n in enumerate(counts):
             fired[k] += n
         prints = np.frombuffer(fps, dtype=np.int64)
