@@ -9,11 +9,11 @@ run in worker processes (one per core by default) and come back as plain records
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,18 +154,23 @@ def prove_records(case: Case, spec: Any) -> list[dict[str, Any]]:
 
 def run_cases(cases: list[Case], jobs: int | None = None,
               on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Run cases on ``jobs`` worker processes (default: every core); records in case order."""
+    """Run cases on ``jobs`` worker processes (default: every core); records in case order.
+
+    Every case runs in a process of its own, forked from this one: z3's answers (which
+    counterexample a BMC model picks) depend on the terms the process made before, so a
+    case must not inherit another case's history, or its trace would depend on how cases
+    were scheduled onto workers (and on ``jobs``)."""
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(cases) <= 1:
-        out = []
-        for case in cases:
-            out.append(run_case(case))
-            if on_done:
-                on_done(out[-1])
+    if len(cases) <= 1:
+        out = [run_case(case) for case in cases]
+        if on_done:
+            for record in out:
+                on_done(record)
         return out
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1) as pool:
         out = []
-        for record in pool.map(run_case, cases, chunksize=1):
+        for record in pool.imap(run_case, cases, chunksize=1):
             out.append(record)
             if on_done:
                 on_done(record)
