@@ -47,3 +47,22 @@ def test_proofs_are_recorded_with_their_assumption_core(tmp_path):
 def test_the_default_matrix_loads():
     matrix = load_matrix(ROOT / "specs" / "matrix.toml")
     assert len(matrix.cases) > 100 and any(c.prove for c in matrix.cases)
+
+
+def test_a_cases_records_do_not_depend_on_what_ran_before_it(tmp_path):
+    """Each case runs in a fresh process: a z3 counterexample is the same whether the case runs
+    alone or after other cases. (Run one after another in one process,
+    as before, this matrix's last case got another certificate counterexample: z3's models
+    depend on the terms its process made before.)"""
+    path = tmp_path / "m.toml"
+    path.write_text(f'spec = "{VIRTIO}"\n[[grid]]\nname = "p"\nguest = ["drain", "nodrain"]\nqdepth = [2, 3]\n'
+                    'properties = ["barrier"]\nprove = ["barrier"]\n')
+    cases = load_matrix(path).cases
+    target = cases[-1]  # nodrain, qdepth 3: refuted by both engines, with traces
+
+    def traces(records):
+        return [(r["engine"], r["trace_actions"]) for r in records[-1]["results"]]
+
+    alone = traces(run_cases([target, target], jobs=1))
+    assert any(engine == "certificate" and steps for engine, steps in alone)
+    assert traces(run_cases(cases, jobs=1)) == alone
