@@ -8,6 +8,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 VIRTIO = str(ROOT / "specs" / "virtio_blk.py")
 
+# virtio-blk configurations whose state counts tests pin in every engine mode (SMALL is
+# also the benchmark's "small"; see tests/test_reduce.py and tests/test_flatsym.py)
+SMALL = {"workload": "W0 W1 F W2 F", "qdepth": 3, "guest": "drain", "profile": "qemu-7.2", "failures": 2,
+         "migrations": 1}
+NODRAIN = {"workload": "W0 W1 F W2", "qdepth": 3, "guest": "nodrain", "profile": "fifo", "failures": 1,
+           "migrations": 1, "order": "any"}
+ANY = {"workload": "W0 W1 W2 F", "qdepth": 3, "guest": "nodrain", "profile": "qemu-2010", "failures": 1,
+       "migrations": 0}
+
 
 @pytest.fixture
 def virtio_path() -> str:

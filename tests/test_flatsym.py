@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 
 import pytest
-from conftest import VIRTIO
+from conftest import ANY, NODRAIN, SMALL, VIRTIO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,15 +27,9 @@ from modelcheck.symbolic.layout import width
 from modelcheck.symmetry import Canonicalizer, Symmetry
 from modelcheck.types import FieldType
 
-# test_reduce.py's pinned configurations (SMALL is also bench/spin/gen.py's "small"), and
-# two from its automorphism test: a fifo backend (flight is a renamed sequence) and reads
+# Besides conftest's pinned configurations (SMALL, NODRAIN, ANY), two from test_reduce.py's
+# automorphism test: a fifo backend (flight is a renamed sequence) and reads
 # with the device's own flush (returned, and ids past the requests').
-SMALL = {"workload": "W0 W1 F W2 F", "qdepth": 3, "guest": "drain", "profile": "qemu-7.2", "failures": 2,
-         "migrations": 1}
-NODRAIN = {"workload": "W0 W1 F W2", "qdepth": 3, "guest": "nodrain", "profile": "fifo", "failures": 1,
-           "migrations": 1, "order": "any"}
-ANY = {"workload": "W0 W1 W2 F", "qdepth": 3, "guest": "nodrain", "profile": "qemu-2010", "failures": 1,
-       "migrations": 0}
 FIFO = {"workload": "W0 W1 F W2 W3", "guest": "nodrain", "qdepth": 2, "order": "fifo", "profile": "fifo"}
 READS = {"workload": "W0 R1 W2 W3", "guest": "nodrain", "qdepth": 2, "profile": "flush-after-restart",
          "read_failures": 1, "werror": "enospc", "eio_failures": 1, "failures": 0}

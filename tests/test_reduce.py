@@ -7,7 +7,7 @@ before updating it.
 from __future__ import annotations
 
 import pytest
-from conftest import VIRTIO
+from conftest import ANY, NODRAIN, SMALL, VIRTIO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,13 +136,6 @@ def test_por_trace_says_it_is_not_necessarily_shortest():
 
 
 # ----------------------------------------------------------------- pinned counts
-
-SMALL = {"workload": "W0 W1 F W2 F", "qdepth": 3, "guest": "drain", "profile": "qemu-7.2", "failures": 2,
-         "migrations": 1}
-NODRAIN = {"workload": "W0 W1 F W2", "qdepth": 3, "guest": "nodrain", "profile": "fifo", "failures": 1,
-           "migrations": 1, "order": "any"}
-ANY = {"workload": "W0 W1 W2 F", "qdepth": 3, "guest": "nodrain", "profile": "qemu-2010", "failures": 1,
-       "migrations": 0}
 
 # (configuration, properties) -> mode -> (states, transitions)
 PINNED = {
