@@ -122,19 +122,15 @@ class PackedPool:
 
     def expand(self, buf: bytes | bytearray, successors: bool) -> Iterator[tuple[int, ChunkAnswer]]:
         """``(position of the chunk's first state, its answer)`` for each chunk of ``buf``, in order."""
-        step = self.chunk * self.codec.size
-        starts = iter(range(0, len(buf), step))
+        step, size = self.chunk * self.codec.size, self.codec.size
         pending: deque = deque()
-        for start in starts:
+        for start in range(0, len(buf), step):
             pending.append((start, self.executor.submit(_expand_packed, bytes(buf[start:start + step]), successors)))
-            if len(pending) >= self.ahead:
-                break
-        while pending:
-            start, future = pending.popleft()
-            nxt = next(starts, None)
-            if nxt is not None:
-                pending.append((nxt, self.executor.submit(_expand_packed, bytes(buf[nxt:nxt + step]), successors)))
-            yield start // self.codec.size, future.result()
+            if len(pending) > self.ahead:
+                start, future = pending.popleft()
+                yield start // size, future.result()
+        for start, future in pending:
+            yield start // size, future.result()
 
     def close(self) -> None:
         self.executor.shutdown(cancel_futures=True)
