@@ -13,6 +13,7 @@ on ``PYTHONHASHSEED``, nor on the number of worker processes.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import marshal
@@ -60,7 +61,10 @@ class SearchOptions:
     fingerprints only, for large runs); ``symmetry`` and ``por`` turn on the reductions
     of :mod:`modelcheck.reduce`; ``compiled`` runs the generated successor function of
     :mod:`modelcheck.compiled` over flat int tuples (same states, order and verdicts; when
-    the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why).
+    the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why);
+    ``native`` runs the compiled mode's code and the compact-store search as C
+    (:mod:`modelcheck.native`: same states, ids, verdicts and traces; one process; when it
+    cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why).
     """
 
     max_states: int | None = None
@@ -74,6 +78,7 @@ class SearchOptions:
     symmetry: bool = False
     por: bool = False
     compiled: bool = False
+    native: bool = False
     on_progress: Callable[[Progress], None] | None = None
 
 
@@ -109,6 +114,8 @@ class Exploration:
     shortest: bool = True  # traces are shortest ones (false under partial-order reduction)
     key: Callable[[State], int] | None = None  # the compact store's fingerprint (default fingerprint_int)
     fallback: str = ""  # why SearchOptions(compiled=True) searched in plain mode ("" when it did not)
+    native: str = ""  # where the native search's library came from ("" when the search was not native)
+    native_fallback: str = ""  # why SearchOptions(native=True) searched in Python ("" when it did not)
 
     @property
     def bounded(self) -> bool:
@@ -288,11 +295,18 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     any number of workers.
     """
     opts = options or SearchOptions()
+    if opts.native and not opts.compiled:
+        opts = dataclasses.replace(opts, compiled=True)
     started = time.perf_counter()
     props = list(properties)
     reduction = _reduction(compiled, props, opts)
     canonical = reduction.canonical if reduction else None
     flat, fallback = _flat_expander(compiled, props, opts, canonical)
+    native_fallback = ""
+    if opts.native:
+        ex, native_fallback = _native(compiled, props, opts, flat, fallback, started)
+        if ex is not None:
+            return ex
     expander = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
                                 validate=opts.validate, canonical=canonical,
                                 ample=reduction.ample if reduction else None)
@@ -302,7 +316,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         raise UsageError("the compact store keeps no edges: use the full store for graphs")
     keep_edges = (not compact) if opts.keep_edges is None else (opts.keep_edges or (endings and not compact))
 
-    ex = Exploration(compiled, props, compact=compact, canonical=canonical, fallback=fallback)
+    ex = Exploration(compiled, props, compact=compact, canonical=canonical, fallback=fallback,
+                     native_fallback=native_fallback)
     fingerprint = flat.fingerprint if flat else fingerprint_int
     por = expander.ample is not None
     ex.shortest = not por
@@ -556,6 +571,32 @@ def _flat_expander(compiled: Compiled, props: list[Property], opts: SearchOption
         return SymmetricFlat(flat, flat_canonicalizer(compiled, flat.layout, canonical)), ""
     except Unsupported as err:
         return None, f"symmetry over flat states: {err}"
+
+
+def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat: Any, fallback: str,
+            started: float) -> tuple[Exploration | None, str]:
+    """The native search's Exploration, or ``None`` and why the search runs in Python instead."""
+    if flat is None:
+        return None, f"the compiled mode is not available ({fallback})" if fallback else "compiled mode is off"
+    if opts.store != "compact":
+        return None, "the native search keeps the compact store only (--store compact)"
+    if opts.symmetry or opts.por:
+        return None, "reductions run in the Python search"
+    if opts.keep_edges:
+        return None, "the native search keeps no edges"
+    from . import native
+
+    try:
+        lib = native.library(flat.source, flat.layout.width, len(compiled.instances), compiled.state_class)
+    except native.NativeUnavailable as err:
+        return None, str(err)
+    ex = Exploration(compiled, props, compact=True, native=lib.built.describe())
+    try:
+        native.explore_native(ex, flat, lib, opts.max_states, opts.max_depth, opts.on_progress, started)
+    except native.Fault as err:
+        return None, f"{err}; the Python search decides it"
+    ex.seconds = time.perf_counter() - started
+    return ex, ""
 
 
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:

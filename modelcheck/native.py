@@ -1,0 +1,280 @@
+"""The native search: the compiled mode's successor function and the compact-store BFS, in C.
+
+``SearchOptions(native=True)`` asks for it. The generated Python of the compiled mode
+(:mod:`modelcheck.compiled`) is printed as C by :mod:`modelcheck.cgen`, spliced into the
+search loop of ``native_search.c`` (the compact-store search of :mod:`modelcheck.explicit`,
+state for state), compiled with the system's C compiler into a shared library, and driven
+through :mod:`ctypes` one BFS level per call. The answer is an ordinary
+:class:`~modelcheck.explicit.Exploration` with the ids, parents, steps, depths and
+fingerprints the Python compact search would have stored, so verdicts, traces (rebuilt by
+replay) and counts are the same; tests pin that.
+
+Why the answers are the Python search's: the C ``mc_expand`` is the generated Python
+function statement for statement, and the loop expands a level's states in id order and
+admits new successors in the order they were generated. Only the fingerprints differ: the
+native search hashes the packed row of leaves with XXH64's round (nine rounds for 71 leaves,
+where CPython's tuple ``hash()`` takes 71 dependent ones, which was a third of the search's
+time), so ``Exploration.fingerprints`` and ``Exploration.key`` are the native ones. Both are
+64-bit fingerprints; a collision (probability about n²/2⁶⁵) could merge two states in
+either search, and in different places.
+
+When it is not used (the caller then runs the compiled Python search and says why):
+no C compiler (``$CC``, else ``cc``, else ``gcc``); the full store (the native search keeps
+fingerprints only); symmetry or partial-order reduction; a spec whose generated code calls
+back into Python for whole actions or properties (:class:`~modelcheck.cgen.NotC`). A state
+where the generated code would hand a step to the plain engine (a step that raises or leaves
+the field types) stops the native search with :class:`Fault`; the caller reruns the search
+in Python, which reports the spec's own error.
+
+The compiled library is kept next to the compiled mode's code cache
+(:func:`modelcheck.codecache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
+whole C text, the compiler's version and the flags; it is written under a temporary name and
+renamed, so a concurrent or interrupted build never leaves a half-written library. With the
+cache off, it is built in a temporary directory and deleted once loaded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from array import array
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import codecache
+from .cgen import NotC, c_function
+from .compact import leaf_range
+
+FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
+CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
+         ("int32_t", -(1 << 31), (1 << 31) - 1), ("int64_t", -(1 << 63), (1 << 63) - 1))
+MARKER = "/* @EXPAND@ */"
+
+
+class NativeUnavailable(Exception):
+    """The native search cannot run for this configuration or on this machine (the message says why)."""
+
+
+class Fault(Exception):
+    """The generated code handed state ``sid`` back to Python: a step there would raise or leave the field types."""
+
+    def __init__(self, sid: int):
+        super().__init__(f"state {sid}: a step the C code does not decide")
+        self.sid = sid
+
+
+def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -> str:
+    """The whole C text for one configuration: constants, the translated ``expand``, the search."""
+    cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
+    if cell is None:
+        raise NativeUnavailable(f"leaf values {leaves[0]}..{leaves[1]} do not fit 64 bits")
+    try:
+        expand = c_function(source)
+    except (NotC, SyntaxError) as err:
+        raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
+    runtime = resources.files(__package__).joinpath("native_search.c").read_text()
+    head = (f"/* {source.splitlines()[0].strip(chr(34))} */\n#include <stdint.h>\n#include <string.h>\n"
+            f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
+            f"typedef {cell} mc_cell;\n")
+    return head + runtime.replace(MARKER, expand)
+
+
+def compiler() -> str:
+    """The C compiler to use: ``$CC``, else ``cc``, else ``gcc``; NativeUnavailable when none is found."""
+    chosen = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not chosen:
+        raise NativeUnavailable("no C compiler found (install gcc, or set CC)")
+    return chosen
+
+
+def _compiler_id(cc: str) -> str:
+    try:
+        done = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise NativeUnavailable(f"the C compiler {cc} does not run: {err}") from None
+    return done.stdout.splitlines()[0] if done.returncode == 0 and done.stdout else cc
+
+
+class Built:
+    """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler."""
+
+    def __init__(self, path: Path, from_cache: bool, seconds: float, cc: str, kept: bool):
+        self.path, self.from_cache, self.seconds, self.cc, self.kept = path, from_cache, seconds, cc, kept
+
+    def describe(self) -> str:
+        if self.from_cache:
+            return f"native code: from the cache ({self.seconds:.2f} s, {self.path})"
+        kept = f", kept in {self.path}" if self.kept else " (not cached)"
+        return f"native code: compiled by {self.cc} in {self.seconds:.2f} s{kept}"
+
+
+def build(text: str) -> Built:
+    """The shared library of C ``text``: from the cache, or compiled now (and kept when the cache is on)."""
+    started = time.perf_counter()
+    cc = compiler()
+    ident = _compiler_id(cc)
+    digest = hashlib.sha256("\0".join([ident, *FLAGS, text]).encode()).hexdigest()
+    where = codecache.cache_dir()
+    if where is not None:
+        path = where / f"native-{digest}.so"
+        if path.is_file():
+            return Built(path, True, time.perf_counter() - started, cc, True)
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            _compile(cc, text, path)
+            return Built(path, False, time.perf_counter() - started, cc, True)
+        except OSError:
+            pass  # an unwritable cache means no cache
+    tmp = Path(tempfile.mkdtemp(prefix="modelcheck-native-"))
+    path = tmp / "search.so"
+    _compile(cc, text, path)
+    return Built(path, False, time.perf_counter() - started, cc, False)
+
+
+def _compile(cc: str, text: str, path: Path) -> None:
+    """Compile ``text`` into ``path`` through a temporary name in the same directory, then rename."""
+    fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=path.parent, prefix=".native-")
+    tmp_so = tmp_c[:-2] + ".so"
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        try:
+            done = subprocess.run([cc, *FLAGS, "-o", tmp_so, tmp_c], capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.SubprocessError) as err:
+            raise NativeUnavailable(f"{cc} did not run: {err}") from None
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["no message"])[0]
+            raise NativeUnavailable(f"{cc} failed on the generated C ({first})")
+        os.replace(tmp_so, path)
+    finally:
+        for leftover in (tmp_c, tmp_so):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
+I64 = ctypes.c_int64
+PTR = ctypes.c_void_p
+
+
+class Library:
+    """The loaded library, its functions typed; checks its fingerprint against CPython's ``hash``."""
+
+    def __init__(self, built: Built, width: int, instances: int):
+        self.built = built
+        lib = ctypes.CDLL(str(built.path))
+        if not built.kept:
+            shutil.rmtree(built.path.parent, ignore_errors=True)
+        for name, res, args in (("mc_new", PTR, [I64]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
+                                ("mc_level", I64, [PTR, ctypes.c_int]), ("mc_fingerprint", I64, [PTR]),
+                                ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
+                                ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
+                                ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
+                                ("mc_array", PTR, [PTR, ctypes.c_int])):
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+        self.lib = lib
+        self.width = max(width, 1)
+        if lib.mc_width() != self.width or lib.mc_instances() != max(instances, 1):
+            raise NativeUnavailable("the native library does not match the configuration")
+
+    def fingerprint(self, x: tuple[int, ...]) -> int:
+        """The native search's fingerprint of flat state ``x`` (traces are rebuilt with it)."""
+        return int(self.lib.mc_fingerprint((I64 * self.width)(*x)))
+
+
+def library(source: str, width: int, instances: int, state_class: Any) -> Library:
+    """The native library for one configuration's generated Python ``source`` (cached per text)."""
+    try:
+        leaves = leaf_range(state_class)
+    except TypeError as err:
+        raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
+    return Library(build(c_source(source, width, instances, leaves)), width, instances)
+
+
+def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:
+    """``count`` items of the context's array ``which`` (see ``mc_array``) as a Python array."""
+    out = array(typecode)
+    if count:
+        out.frombytes(ctypes.string_at(lib.lib.mc_array(ctx, which), count * out.itemsize))
+    return out
+
+
+MC_FAULT, MC_NOMEM = -1, -2
+
+
+def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
+                   on_progress: Any, started: float) -> None:
+    """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
+
+    Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
+    library cannot allocate; the context is freed on every exit (an interrupt is taken
+    between levels).
+    """
+    from .explicit import Progress
+
+    c = lib.lib
+    width = flat.layout.width
+    instances = ex.compiled.instances
+    names = [p.name for p in ex.properties]
+    ctx = c.mc_new(-1 if max_states is None else max_states)
+    if not ctx:
+        raise MemoryError("the native search could not allocate its tables")
+    try:
+        for x in flat.initial:
+            sid = c.mc_seed(ctx, (I64 * max(width, 1))(*x))
+            if sid == MC_NOMEM:
+                raise MemoryError("the native search ran out of memory")
+            if sid >= 0:
+                ex.initial_ids.append(sid)
+        transitions, d = 0, 0
+        level = c.mc_size(ctx)
+        while level:
+            at_bound = max_depth is not None and d >= max_depth
+            if at_bound:
+                ex.hit_depth_bound = True
+            steps = c.mc_level(ctx, 0 if at_bound else 1)
+            if steps == MC_FAULT:
+                raise Fault(c.mc_fault_sid(ctx))
+            if steps == MC_NOMEM:
+                raise MemoryError("the native search ran out of memory")
+            transitions += steps
+            level = c.mc_frontier(ctx)
+            if on_progress is not None:
+                on_progress(Progress(c.mc_size(ctx), level, d, transitions, time.perf_counter() - started))
+            d += 1
+        size = c.mc_size(ctx)
+        ex.size = size
+        ex.parent = read(lib, ctx, 0, "i", size)
+        ex.via = read(lib, ctx, 1, "i", size)
+        ex.depth = read(lib, ctx, 2, "I", size)
+        ex.fingerprints = read(lib, ctx, 3, "q", size)
+        ex.terminal = read(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
+        fired = read(lib, ctx, 5, "q", len(instances))
+        first = read(lib, ctx, 6, "q", len(names))
+        step_sid = read(lib, ctx, 7, "q", len(names))
+        step_k = read(lib, ctx, 8, "q", len(names))
+        step_t = read(lib, ctx, 9, "q", 64 * max(width, 1))
+        ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
+    finally:
+        c.mc_free(ctx)
+    ex.transitions = transitions
+    ex.fired = dict.fromkeys(ex.compiled.actions, 0)
+    for k, n in enumerate(fired):
+        ex.fired[instances[k].name] += n
+    for i, name in enumerate(names):
+        if first[i] >= 0:
+            ex.violated_at[name] = first[i]
+        if step_sid[i] >= 0:
+            row = max(width, 1) * i
+            ex.violated_step[name] = (step_sid[i], step_k[i], tuple(step_t[row:row + width]))
+    flat.finish(ex)
+    flatten = flat.layout.flatten
+    ex.key = lambda s: lib.fingerprint(flatten(s))

@@ -1,0 +1,391 @@
+/* The native search: modelcheck's compact-store BFS in C, around one configuration's generated
+ * successor function.
+ *
+ * modelcheck/native.py prepends the configuration's constants (MC_WIDTH leaves, MC_INSTANCES
+ * action instances, the frontier's cell type mc_cell) and splices the C translation of the
+ * compiled mode's expand function (modelcheck/cgen.py) at the marker below. The search is the
+ * one of modelcheck/explicit.py with the compact store, state for state:
+ *
+ *   - level by level; a level's states have consecutive ids [lo, hi) and are expanded in id
+ *     order, their successors in the order expand gives them;
+ *   - a successor is new when its fingerprint is not yet in the set; new states are admitted
+ *     at once, in the order they were generated, so ids, parents and steps are those of the
+ *     Python search;
+ *   - the fingerprint is XXH64-style over the packed row (mc_fingerprint, which Python calls
+ *     to rebuild traces), not the Python search's hash() of the tuple, so fingerprints
+ *     differ from the Python search's while ids, parents, steps and depths are the same;
+ *   - per property, the first state (or step) that violates or witnesses it, as the Python
+ *     search's setdefault records it.
+ *
+ * The fingerprint set is open addressing with linear probing over 64-bit keys, at most half
+ * full (0 is kept apart). Nothing here allocates per state but the growing arrays.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MC_FAULT (-1)
+#define MC_NOMEM (-2)
+#define MC_MAXPROPS 64
+
+typedef struct {
+    int64_t *succ;  /* MC_INSTANCES rows of MC_WIDTH leaves */
+    int32_t *inst;
+    uint64_t *sb;
+    uint64_t bad, hit, ends;
+    int terminal;
+} Out;
+
+static inline int64_t mc_floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+static inline int64_t mc_floormod(int64_t a, int64_t b)
+{
+    int64_t r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0)))
+        r += b;
+    return r;
+}
+
+/* @EXPAND@ */
+
+/* ------------------------------------------------------------------ fingerprints */
+
+/* XXH64's round and avalanche over the packed row of cells (one lane): a state's 64-bit
+ * fingerprint. Nine rounds for a 71-byte row, against 71 dependent rounds for CPython's
+ * hash() of the tuple. */
+#define P1 11400714785074694791ULL
+#define P2 14029467366897019727ULL
+#define P3 1609587929392839161ULL
+#define P5 2870177450012600261ULL
+#define ROW_BYTES (MC_WIDTH * sizeof(mc_cell))
+
+static inline uint64_t round64(uint64_t acc, uint64_t w)
+{
+    acc += w * P2;
+    acc = (acc << 31) | (acc >> 33);
+    return acc * P1;
+}
+
+static inline uint64_t fp_row(const mc_cell *row)
+{
+    const unsigned char *p = (const unsigned char *)row;
+    uint64_t acc = P5 + ROW_BYTES, w;
+    size_t i = 0;
+    for (; i + 8 <= ROW_BYTES; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc = round64(acc, w);
+    }
+    if (i < ROW_BYTES) {
+        w = 0;
+        memcpy(&w, p + i, ROW_BYTES - i);
+        acc = round64(acc, w);
+    }
+    acc ^= acc >> 33;
+    acc *= P2;
+    acc ^= acc >> 29;
+    acc *= P3;
+    acc ^= acc >> 32;
+    return acc;
+}
+
+static inline void pack(mc_cell *row, const int64_t *x)
+{
+    for (int i = 0; i < MC_WIDTH; i++)
+        row[i] = (mc_cell)x[i];
+}
+
+/* The fingerprint of flat state x (Python rebuilds traces with it). */
+int64_t mc_fingerprint(const int64_t *x)
+{
+    mc_cell row[MC_WIDTH];
+    pack(row, x);
+    return (int64_t)fp_row(row);
+}
+
+/* ------------------------------------------------------------------ growing arrays */
+
+typedef struct {
+    char *p;
+    size_t n, cap, item;
+} Vec;
+
+static int vec_room(Vec *v, size_t more)
+{
+    if (v->n + more <= v->cap)
+        return 0;
+    size_t cap = v->cap ? v->cap : 1024;
+    while (cap < v->n + more)
+        cap *= 2;
+    char *p = realloc(v->p, cap * v->item);
+    if (!p)
+        return -1;
+    v->p = p;
+    v->cap = cap;
+    return 0;
+}
+
+#define VEC_PUSH(v, type, value) (((type *)(v).p)[(v).n++] = (value))
+
+/* ------------------------------------------------------------------ the search */
+
+typedef struct {
+    int64_t max_states;  /* -1: no bound */
+    int64_t size, lo, hi, transitions, fault_sid;
+    uint32_t depth;
+    int hit_state_bound;
+    Vec parent, via, depthv, fps, terminal, cur, next;
+    uint64_t *table;
+    size_t mask, used;
+    int has_zero, started;
+    int64_t fired[MC_INSTANCES];
+    int64_t first[MC_MAXPROPS];
+    int64_t step_sid[MC_MAXPROPS], step_k[MC_MAXPROPS];
+    int64_t step_t[MC_MAXPROPS][MC_WIDTH];
+    int64_t succ[MC_INSTANCES * MC_WIDTH];
+    int32_t inst[MC_INSTANCES];
+    uint64_t sb[MC_INSTANCES];
+    mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
+    uint64_t succ_fp[MC_INSTANCES];
+} Ctx;
+
+static inline size_t slot_of(uint64_t fp, size_t mask)
+{
+    fp ^= fp >> 33;
+    fp *= 0xff51afd7ed558ccdULL;
+    fp ^= fp >> 33;
+    return (size_t)fp & mask;
+}
+
+static int table_grow(Ctx *c)
+{
+    size_t size = (c->mask + 1) * 2;
+    uint64_t *t = calloc(size, sizeof(uint64_t));
+    if (!t)
+        return -1;
+    for (size_t i = 0; i <= c->mask; i++) {
+        uint64_t fp = c->table[i];
+        if (fp) {
+            size_t j = slot_of(fp, size - 1);
+            while (t[j])
+                j = (j + 1) & (size - 1);
+            t[j] = fp;
+        }
+    }
+    free(c->table);
+    c->table = t;
+    c->mask = size - 1;
+    return 0;
+}
+
+static void vec_init(Vec *v, size_t item)
+{
+    v->p = NULL;
+    v->n = v->cap = 0;
+    v->item = item;
+}
+
+void mc_free(Ctx *c)
+{
+    if (!c)
+        return;
+    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
+        free(vs[i]->p);
+    free(c->table);
+    free(c);
+}
+
+Ctx *mc_new(int64_t max_states)
+{
+    Ctx *c = calloc(1, sizeof(Ctx));
+    if (!c)
+        return NULL;
+    c->max_states = max_states;
+    c->fault_sid = -1;
+    vec_init(&c->parent, sizeof(int32_t));
+    vec_init(&c->via, sizeof(int32_t));
+    vec_init(&c->depthv, sizeof(uint32_t));
+    vec_init(&c->fps, sizeof(int64_t));
+    vec_init(&c->terminal, sizeof(int64_t));
+    vec_init(&c->cur, sizeof(mc_cell) * MC_WIDTH);
+    vec_init(&c->next, sizeof(mc_cell) * MC_WIDTH);
+    c->mask = (1 << 16) - 1;
+    c->table = calloc(c->mask + 1, sizeof(uint64_t));
+    if (!c->table) {
+        mc_free(c);
+        return NULL;
+    }
+    for (int i = 0; i < MC_MAXPROPS; i++)
+        c->first[i] = c->step_sid[i] = -1;
+    return c;
+}
+
+/* Insert fp when absent and the state bound allows a new state; 1 if it is new, 0 if seen
+ * (or cut by the bound), MC_NOMEM. */
+static int admit_fp(Ctx *c, uint64_t fp)
+{
+    size_t i = 0;
+    if (fp == 0) {
+        if (c->has_zero)
+            return 0;
+    } else {
+        i = slot_of(fp, c->mask);
+        while (c->table[i]) {
+            if (c->table[i] == fp)
+                return 0;
+            i = (i + 1) & c->mask;
+        }
+    }
+    if (c->max_states >= 0 && c->size >= c->max_states) {
+        c->hit_state_bound = 1;
+        return 0;
+    }
+    if (fp == 0) {
+        c->has_zero = 1;
+    } else {
+        c->table[i] = fp;
+        if (++c->used * 2 > c->mask + 1 && table_grow(c))
+            return MC_NOMEM;
+    }
+    return 1;
+}
+
+static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell *row)
+{
+    if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->depthv, 1) || vec_room(&c->fps, 1)
+        || vec_room(&c->next, 1))
+        return MC_NOMEM;
+    VEC_PUSH(c->parent, int32_t, parent);
+    VEC_PUSH(c->via, int32_t, via);
+    VEC_PUSH(c->depthv, uint32_t, c->depth + (parent >= 0));
+    VEC_PUSH(c->fps, int64_t, fp);
+    memcpy((mc_cell *)c->next.p + c->next.n * MC_WIDTH, row, ROW_BYTES);
+    c->next.n++;
+    c->size++;
+    return 0;
+}
+
+/* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM. Initial states
+ * form level 0; mc_level moves them to the frontier. */
+int64_t mc_seed(Ctx *c, const int64_t *x)
+{
+    mc_cell row[MC_WIDTH];
+    pack(row, x);
+    int64_t fp = (int64_t)fp_row(row);
+    int64_t saved = c->max_states;
+    c->max_states = -1;  /* the Python search admits every initial state */
+    int fresh = admit_fp(c, (uint64_t)fp);
+    c->max_states = saved;
+    if (fresh <= 0)
+        return fresh == 0 ? -1 : fresh;
+    if (record(c, -1, -1, fp, row))
+        return MC_NOMEM;
+    return c->size - 1;
+}
+
+/* Expand the current level (with or without successors) and admit the next; returns the
+ * level's steps, MC_FAULT (a step or property the C code hands back: fault_sid names the
+ * state) or MC_NOMEM. The first call takes the seeded states as the current level. */
+int64_t mc_level(Ctx *c, int successors)
+{
+    if (!c->started) {  /* the seeded states become level 0 */
+        c->started = 1;
+        Vec t = c->cur;
+        c->cur = c->next;
+        c->next = t;
+        c->next.n = 0;
+        c->hi = c->size;
+    } else if (c->lo == c->hi) {
+        return 0;
+    }
+    int64_t x[MC_WIDTH];
+    Out o = {c->succ, c->inst, c->sb, 0, 0, 0, 0};
+    int64_t steps = 0;
+    c->next.n = 0;
+    for (int64_t sid = c->lo; sid < c->hi; sid++) {
+        const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
+        for (int i = 0; i < MC_WIDTH; i++)
+            x[i] = row[i];
+        int n = mc_expand(x, successors, &o);
+        if (n == MC_FAULT) {
+            c->fault_sid = sid;
+            return MC_FAULT;
+        }
+        uint64_t m = o.bad | o.hit | (o.terminal ? o.ends : 0);
+        if (o.terminal) {
+            if (vec_room(&c->terminal, 1))
+                return MC_NOMEM;
+            VEC_PUSH(c->terminal, int64_t, sid);
+        }
+        for (; m; m &= m - 1) {
+            int i = __builtin_ctzll(m);
+            if (c->first[i] < 0)
+                c->first[i] = sid;
+        }
+        steps += n;
+        for (int j = 0; j < n; j++) {  /* fingerprints first, their slots fetched meanwhile */
+            mc_cell *row = c->rows + (size_t)j * MC_WIDTH;
+            pack(row, c->succ + (size_t)j * MC_WIDTH);
+            c->succ_fp[j] = fp_row(row);
+            __builtin_prefetch(c->table + slot_of(c->succ_fp[j], c->mask));
+        }
+        for (int j = 0; j < n; j++) {
+            int32_t k = c->inst[j];
+            c->fired[k]++;
+            for (uint64_t b = c->sb[j]; b; b &= b - 1) {
+                int i = __builtin_ctzll(b);
+                if (c->step_sid[i] < 0) {
+                    c->step_sid[i] = sid;
+                    c->step_k[i] = k;
+                    memcpy(c->step_t[i], c->succ + (size_t)j * MC_WIDTH, sizeof(c->step_t[i]));
+                }
+            }
+            int fresh = admit_fp(c, c->succ_fp[j]);
+            if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j],
+                                               c->rows + (size_t)j * MC_WIDTH)))
+                return MC_NOMEM;
+        }
+    }
+    Vec t = c->cur;
+    c->cur = c->next;
+    c->next = t;
+    c->next.n = 0;
+    c->lo = c->hi;
+    c->hi = c->size;
+    c->depth++;
+    c->transitions += steps;
+    return steps;
+}
+
+/* ------------------------------------------------------------------ what Python reads back */
+
+int64_t mc_size(Ctx *c) { return c->size; }
+int64_t mc_frontier(Ctx *c) { return c->hi - c->lo; }
+int64_t mc_hit_state_bound(Ctx *c) { return c->hit_state_bound; }
+int64_t mc_fault_sid(Ctx *c) { return c->fault_sid; }
+int64_t mc_terminals(Ctx *c) { return (int64_t)c->terminal.n; }
+int64_t mc_width(void) { return MC_WIDTH; }
+int64_t mc_instances(void) { return MC_INSTANCES; }
+int64_t mc_cell_size(void) { return sizeof(mc_cell); }
+const void *mc_array(Ctx *c, int which)
+{
+    switch (which) {
+    case 0: return c->parent.p;
+    case 1: return c->via.p;
+    case 2: return c->depthv.p;
+    case 3: return c->fps.p;
+    case 4: return c->terminal.p;
+    case 5: return c->fired;
+    case 6: return c->first;
+    case 7: return c->step_sid;
+    case 8: return c->step_k;
+    case 9: return c->step_t;
+    }
+    return NULL;
+}
