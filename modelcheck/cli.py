@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compiled", action="store_true",
                    help="run generated successor code (same result; falls back to plain with a note)")
     p.add_argument("--dump-compiled", metavar="FILE", help="with --compiled: write the generated Python to FILE")
+    p.add_argument("--native", action="store_true",
+                   help="run the compiled code and a compact-store search as C (needs a C compiler; same "
+                        "result; one process; falls back to the Python search with a note)")
     p.add_argument("--symmetry", action="store_true",
                    help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
     p.add_argument("--por", action="store_true",
@@ -129,15 +132,19 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="expand states on N processes (same result; default 1)")
-    p.add_argument("--store", choices=("full", "compact"), default="full",
-                   help="full: keep every state (default); compact: 64-bit fingerprints only, for large runs")
+    p.add_argument("--store", choices=("full", "compact"), default=None,
+                   help="full: keep every state (default, except with --native); compact: 64-bit "
+                        "fingerprints only, for large runs")
 
 
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
+    native = getattr(args, "native", False)
+    store = args.store or ("compact" if native else "full")
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
-                         workers=args.workers, store=args.store, on_progress=on_progress,
-                         compiled=getattr(args, "compiled", False), symmetry=getattr(args, "symmetry", False),
-                         por=getattr(args, "por", False))
+                         workers=args.workers, store=store, on_progress=on_progress,
+                         compiled=getattr(args, "compiled", False) or native,
+                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
+                         native=native)
 
 
 
@@ -161,7 +168,7 @@ def run_check(args: argparse.Namespace) -> int:
     print(spec.describe())
     if run.exploration.fallback:
         print(f"compiled mode not used, searched plain: {run.exploration.fallback}")
-    elif args.compiled:
+    elif args.compiled or args.native:
         from .compiled import flat_expander
 
         flat, _ = flat_expander(run.compiled, run.compiled.select(args.property))
@@ -169,6 +176,10 @@ def run_check(args: argparse.Namespace) -> int:
             print(_code_origin(flat))
             if args.dump_compiled:
                 write_text(args.dump_compiled, flat.source)
+    if run.exploration.native:
+        print(run.exploration.native)
+    elif args.native and not run.exploration.fallback:
+        print(f"native search not used, searched in Python: {run.exploration.native_fallback}")
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled

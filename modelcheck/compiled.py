@@ -31,6 +31,7 @@ import z3
 
 from . import codecache
 from .codegen import Memo, PathCode, PlainCall, Program, Untranslatable, build, python_expr, stored, successor_source
+from .compact import leaf_range
 from .expand import Expander, Expansion, instances_to_fire, judge
 from .spec import ActionInstance, Compiled, Property
 from .state import State
@@ -40,17 +41,36 @@ PATH_LIMIT = 256  # symbolic paths through one action instance before its action
 
 
 def flat_fingerprint(x: tuple[int, ...]) -> int:
-    """The compact store's 64-bit fingerprint of a flat state: Python's ``hash()`` of the tuple
-    (a signed 64-bit int; the search calls ``hash`` itself, this names it).
+    """The compact store's 64-bit fingerprint of a flat state whose leaves all lie in
+    ``-1 .. 2**61 - 2``: Python's ``hash()`` of the tuple (a signed 64-bit int; the search
+    calls ``hash`` itself, this names it). :func:`fingerprint_for` picks the function for
+    other leaf ranges.
 
     Deterministic on every run and machine with 64-bit CPython: only ``str`` and ``bytes``
     hashes are salted by ``PYTHONHASHSEED``; an int's hash is its value modulo 2**61 - 1
-    and a tuple's hash is a fixed xxHash-style mix of its items' hashes. It is not a
-    cryptographic hash, so two states may share one (as with any 64-bit fingerprint, with
-    probability about n**2 / 2**65 for n states); the full store keeps states and dedups
-    exactly.
+    (except ``hash(-1) == -2``) and a tuple's hash is a fixed xxHash-style mix of its items'
+    hashes. Within that range an int's hash is one-to-one, so two states share a fingerprint
+    only by the tuple mix, as with any 64-bit fingerprint (probability about n**2 / 2**65 for
+    n states); the full store keeps states and dedups exactly.
     """
     return hash(x)
+
+
+def fingerprint_for(lo: int, hi: int) -> Callable[[tuple[int, ...]], int]:
+    """The flat fingerprint for leaves in ``lo .. hi``: ``hash`` itself where an int's hash is
+    one-to-one on the range (:func:`flat_fingerprint`); else the hash of the leaves shifted to
+    start at 0 (``hash(-1) == hash(-2)`` would otherwise merge two states at every such leaf)."""
+    if lo >= -1 and hi < (1 << 61) - 1:
+        return hash
+    if hi - lo >= (1 << 61) - 1:  # ints that far apart may share a hash: digest the leaves themselves
+        from .explicit import fingerprint_int
+
+        return lambda x: fingerprint_int(x) - (1 << 63)  # signed, as the flat store keeps them
+
+    def shifted(x: tuple[int, ...]) -> int:
+        return hash(tuple([v - lo for v in x]))
+
+    return shifted
 
 
 # --------------------------------------------------------------------------- flat <-> State
@@ -148,7 +168,7 @@ class FlatExpander:
         self.source = source
         self.plain = plain
         self.initial = [layout.flatten(s) for s in compiled.initial]
-        self.fingerprint = hash  # flat_fingerprint, without a Python-level call per step
+        self.fingerprint = fingerprint_for(*leaf_range(compiled.state_class))  # usually hash itself
         self.spec = compiled.spec
         self.plan = plain.plan
         self.properties = properties
@@ -187,7 +207,7 @@ class FlatExpander:
 
     def state_key(self, s: State) -> int:
         """The compact store's fingerprint of a concrete state (for rebuilding traces)."""
-        return flat_fingerprint(self.layout.flatten(s))
+        return self.fingerprint(self.layout.flatten(s))
 
     def finish(self, ex: Any) -> None:
         """Turn what the search stored as flat states back into states (``ex`` is an Exploration)."""

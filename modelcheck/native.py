@@ -35,6 +35,7 @@ cache off, it is built in a temporary directory and deleted once loaded.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -154,10 +155,8 @@ def _compile(cc: str, text: str, path: Path) -> None:
         os.replace(tmp_so, path)
     finally:
         for leftover in (tmp_c, tmp_so):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
-            except FileNotFoundError:
-                pass
 
 
 I64 = ctypes.c_int64
@@ -169,9 +168,11 @@ class Library:
 
     def __init__(self, built: Built, width: int, instances: int):
         self.built = built
-        lib = ctypes.CDLL(str(built.path))
-        if not built.kept:
-            shutil.rmtree(built.path.parent, ignore_errors=True)
+        try:
+            lib = ctypes.CDLL(str(built.path))
+        finally:
+            if not built.kept:
+                shutil.rmtree(built.path.parent, ignore_errors=True)
         for name, res, args in (("mc_new", PTR, [I64]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
                                 ("mc_level", I64, [PTR, ctypes.c_int]), ("mc_fingerprint", I64, [PTR]),
                                 ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
@@ -196,7 +197,16 @@ def library(source: str, width: int, instances: int, state_class: Any) -> Librar
         leaves = leaf_range(state_class)
     except TypeError as err:
         raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
-    return Library(build(c_source(source, width, instances, leaves)), width, instances)
+    text = c_source(source, width, instances, leaves)
+    built = build(text)
+    try:
+        return Library(built, width, instances)
+    except OSError:
+        if not built.from_cache:
+            raise NativeUnavailable(f"the library {built.path} does not load") from None
+        with contextlib.suppress(OSError):  # a damaged cache entry: build it again
+            built.path.unlink()
+        return Library(build(text), width, instances)
 
 
 def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:

@@ -141,6 +141,33 @@ class Unfollowable(Spec):
         return {0: True, 1: True, 2: True, 3: True, 4: False}[s.n]
 
 
+class MinusOne(Spec):
+    """A leaf that is -1 in one state and -2 in another: ``hash(-1) == hash(-2)`` in CPython."""
+
+    def fields(self):
+        return {"m": Int(-3, 3), "k": Int(0, 2)}
+
+    def initial(self):
+        yield self.state(m=-3, k=0)
+
+    @action
+    def up(self, s):
+        require(s.m < 3)
+        return s.replace(m=s.m + 1)
+
+    @action
+    def turn(self, s):
+        return s.replace(k=(s.k + 1) % 3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_negative_leaves_keep_their_states_in_the_compact_store(workers):
+    plain = check(MinusOne()).exploration
+    fast = check(MinusOne(), None, SearchOptions(compiled=True, store="compact", workers=workers)).exploration
+    assert plain.size == fast.size == 21 and fast.fallback == ""
+    assert list(plain.parent) == list(fast.parent)
+
+
 def test_unfollowable_code_runs_as_the_specs_own_code():
     compiled = compile_spec(Unfollowable())
     _, source, plain = compile_source(compiled, list(compiled.properties.values()))

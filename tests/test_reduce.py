@@ -6,6 +6,9 @@ before updating it.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from conftest import ANY, NODRAIN, SMALL, VIRTIO
 from hypothesis import HealthCheck, given, settings
@@ -28,16 +31,18 @@ MODES = {
     "compiled-symmetry": SearchOptions(compiled=True, symmetry=True),
     "compiled-parallel": SearchOptions(compiled=True, workers=2, store="compact"),
     "compiled-symmetry-parallel": SearchOptions(compiled=True, symmetry=True, workers=2, store="compact"),
+    "native": SearchOptions(native=True, store="compact"),
 }
 SAME_AS = {"parallel": "plain", "compiled": "plain", "compiled-symmetry": "symmetry", "compiled-parallel": "plain",
-           "compiled-symmetry-parallel": "symmetry"}
+           "compiled-symmetry-parallel": "symmetry", "native": "plain"}
 
 
 def run(settings_: dict, mode: str, props: list[str] | None = None):
     """The check of one configuration in one mode (every trace replays: check() verifies it)."""
     opts = MODES[mode]
     return check(configure(VIRTIO, settings_), props or [], SearchOptions(
-        symmetry=opts.symmetry, por=opts.por, workers=opts.workers, compiled=opts.compiled, store=opts.store))
+        symmetry=opts.symmetry, por=opts.por, workers=opts.workers, compiled=opts.compiled, store=opts.store,
+        native=opts.native))
 
 
 def verdicts(run_) -> dict[str, tuple[Verdict, int | None]]:
@@ -154,4 +159,7 @@ def test_pinned_counts(key, mode):
     settings_, props, pinned = PINNED[key]
     ex = run(settings_, mode, props).exploration
     assert ex.fallback == ""
+    if mode == "native" and not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler (.ci/run installs gcc)")
+    assert ex.native_fallback == "" and bool(ex.native) == (mode == "native")
     assert (ex.size, ex.transitions) == pinned[SAME_AS.get(mode, mode)]

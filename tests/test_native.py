@@ -1,0 +1,211 @@
+"""Native search: the compact-store search of the compiled mode, state for state, in C.
+
+Every test compares the native search with the compiled Python search on the compact store
+(which test_compiled holds against the plain search): the same ids, parents, steps, depths,
+counts, evidence, verdicts and traces. Only the fingerprints differ (see modelcheck.native).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ANY, NODRAIN, SMALL, VIRTIO
+from test_compiled import VIRTIO_CONFIGS, Crashes, RaisesFirst, Unfollowable, _name
+
+from modelcheck import Int, Spec, action, always_on_step, require
+from modelcheck.cgen import NotC, c_function
+from modelcheck.check import check, configure
+from modelcheck.errors import SpecError
+from modelcheck.explicit import SearchOptions
+
+pytestmark = pytest.mark.skipif(not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")),
+                                reason="no C compiler (.ci/run installs gcc)")
+
+
+def both(spec: Spec, props: list[str] | None = None, **options: object) -> tuple:
+    python = check(spec, props, SearchOptions(compiled=True, store="compact", **options))
+    native = check(spec, props, SearchOptions(native=True, store="compact", **options))
+    return python, native
+
+
+def assert_same(python, native) -> None:
+    a, b = python.exploration, native.exploration
+    assert b.native and b.native_fallback == "", b.native_fallback
+    assert (a.size, a.transitions, a.max_depth) == (b.size, b.transitions, b.max_depth)
+    assert list(a.parent) == list(b.parent) and list(a.via) == list(b.via) and list(a.depth) == list(b.depth)
+    assert a.initial_ids == b.initial_ids and a.terminal == b.terminal and a.fired == b.fired
+    assert (a.hit_state_bound, a.hit_depth_bound) == (b.hit_state_bound, b.hit_depth_bound)
+    assert a.violated_at == b.violated_at and a.violated_step == b.violated_step
+    step = max(1, b.size // 7)
+    assert [b.state(i) for i in range(0, b.size, step)] == [a.state(i) for i in range(0, a.size, step)]
+    for x, y in zip(python.results, native.results, strict=True):
+        assert (x.name, x.verdict, x.reason, x.states, x.transitions) == \
+               (y.name, y.verdict, y.reason, y.states, y.transitions)
+        assert x.trace == y.trace
+
+
+@pytest.mark.parametrize("settings", VIRTIO_CONFIGS, ids=_name)
+def test_virtio_blk_same_search_every_property(settings):
+    assert_same(*both(configure(VIRTIO, settings)))
+
+
+@pytest.mark.parametrize("settings", [SMALL, NODRAIN, ANY], ids=["small", "nodrain", "any"])
+def test_pinned_configurations(settings):
+    assert_same(*both(configure(VIRTIO, settings)))
+
+
+@pytest.mark.parametrize("bounds", [{"max_states": 500}, {"max_depth": 7}, {"max_states": 1}],
+                         ids=["states", "depth", "one-state"])
+def test_bounds_cut_where_the_python_search_cuts(bounds):
+    python, native = both(configure(VIRTIO, NODRAIN), **bounds)
+    assert native.exploration.bounded
+    assert_same(python, native)
+
+
+class Jumps(Spec):
+    """A counter with a step property that one step violates (and an invariant another state does)."""
+
+    def fields(self):
+        return {"n": Int(0, 5), "m": Int(-3, 3)}
+
+    def initial(self):
+        yield self.state(n=0, m=-3)
+
+    @action
+    def up(self, s):
+        require(s.n < 5)
+        return s.replace(n=s.n + 1)
+
+    @action
+    def wiggle(self, s):
+        require(s.m < 3)
+        return s.replace(m=s.m + 1)
+
+    @always_on_step
+    def no_jump_to_four(self, before, step, after):
+        return not (before.n == 3 and after.n == 4)
+
+
+def test_a_violated_step_property_has_the_same_trace():
+    python, native = both(Jumps())
+    assert native.results[0].trace is not None
+    assert_same(python, native)
+
+
+@pytest.mark.parametrize("cls", [Crashes, RaisesFirst])
+def test_a_crash_or_type_fault_is_the_specs_own_error(cls):
+    with pytest.raises(SpecError) as python:
+        check(cls(), None, SearchOptions(compiled=True, store="compact"))
+    with pytest.raises(SpecError) as native:
+        check(cls(), None, SearchOptions(native=True, store="compact"))
+    assert str(native.value) == str(python.value)
+
+
+def test_code_the_c_printer_does_not_know_runs_as_compiled_python():
+    python, native = both(Unfollowable())
+    assert "not translated to C" in native.exploration.native_fallback
+    assert native.exploration.native == ""
+    a, b = python.exploration, native.exploration
+    assert (a.size, a.transitions, list(a.parent)) == (b.size, b.transitions, list(b.parent))
+
+
+@pytest.mark.parametrize("options, why", [
+    ({"store": "full"}, "compact store only"),
+    ({"store": "compact", "symmetry": True}, "reductions"),
+])
+def test_what_the_native_search_does_not_do_is_said(options, why):
+    ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, **options)).exploration
+    assert why in ex.native_fallback and ex.native == ""
+    assert ex.size == 1118 if not options.get("symmetry") else ex.size == 789
+
+
+def test_no_compiler_is_a_note_not_an_error(monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
+    assert "/nonexistent/cc" in ex.native_fallback and ex.size == 1118
+
+
+def test_the_library_is_cached_and_a_damaged_one_rebuilt(tmp_path):
+    """Each search in a process of its own (a process keeps a library it loaded once)."""
+    env = {**os.environ, "MODELCHECK_CACHE_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "modelcheck", "check", VIRTIO, "--native", "-q", "--no-progress",
+           "-s", "workload=W0 F", "-s", "guest=nodrain", "-p", "barrier"]
+
+    def run() -> str:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert done.returncode == 1 and "VIOLATED" in done.stdout, done.stderr
+        return done.stdout
+
+    assert "native code: compiled by" in run()
+    libs = list(tmp_path.glob("native-*.so"))
+    assert len(libs) == 1 and not list(tmp_path.glob(".native-*"))
+    assert "native code: from the cache" in run()
+    damaged = tmp_path / "damaged"
+    damaged.write_bytes(b"not a shared library")
+    damaged.replace(libs[0])
+    assert "native code: compiled by" in run()
+    sym = subprocess.run([*cmd, "--symmetry"], capture_output=True, text=True, env=env)
+    assert "native search not used, searched in Python: reductions" in sym.stdout
+
+
+def test_without_a_cache_nothing_is_left_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", "off")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
+    assert "not cached" in ex.native and ex.size == 1118
+    assert not list(tmp_path.iterdir())
+
+
+class Arith(Spec):
+    """Floor division and remainder of negative values by positive constants (C truncates)."""
+
+    def fields(self):
+        return {"n": Int(-7, 7), "q": Int(-3, 3), "r": Int(0, 3)}
+
+    def initial(self):
+        yield self.state(n=-7, q=0, r=0)
+
+    @action
+    def up(self, s):
+        require(s.n < 7)
+        return s.replace(n=s.n + 1)
+
+    @action
+    def divide(self, s):
+        return s.replace(q=s.n // 3, r=s.n % 4)
+
+
+def test_floor_division_and_remainder_keep_pythons_meaning():
+    python, native = both(Arith())
+    assert python.exploration.fallback == ""
+    assert "//" in _source(Arith()) and "%" in _source(Arith())
+    assert_same(python, native)
+
+
+def _source(spec: Spec) -> str:
+    from modelcheck.compiled import flat_expander
+    from modelcheck.spec import compile_spec
+
+    compiled = compile_spec(spec)
+    flat, why = flat_expander(compiled, list(compiled.properties.values()))
+    assert flat is not None, why
+    return flat.source
+
+
+@pytest.mark.parametrize("text, what", [
+    ("x = 1\n", "no single expand function"),
+    ("def expand(x, successors=True, full=False):\n    print(x)\n", "statement print(x)"),
+    ("def expand(x, successors=True, full=False):\n    v0, = x\n    out = []\n    out += _fire(0, x)\n",
+     "the spec's own code"),
+    ("def expand(x, successors=True, full=False):\n    v0, = x\n    bad = ()\n    if not _holds(0, x):\n"
+     "        bad += (0,)\n", "_holds"),
+    ("def expand(x, successors=True, full=False):\n    v0, = x\n    bad = ()\n    if v0 ** 2:\n"
+     "        bad += (0,)\n", "expression"),
+])
+def test_the_c_printer_names_what_it_cannot_translate(text, what):
+    with pytest.raises(NotC, match=what.replace("(", r"\(").replace(")", r"\)")):
+        c_function(text)
