@@ -9,8 +9,10 @@ large; see ``bench/spin/gen.py``) it runs
   ``por``, ``both`` and ``parallel`` (every core); and the compiled successor mode:
   ``compiled-cold`` (code generated: the child's code cache starts empty), ``compiled``
   (code from the cache the cold run filled), ``compiled-symmetry``, ``compiled-parallel``
-  and ``compiled-symmetry-parallel``. A row says where its code came from; its seconds
-  include getting it. A mode runs only when ``modelcheck.explicit.SearchOptions`` has its
+  and ``compiled-symmetry-parallel``; and the native search (the compiled code and the
+  compact-store search in C, :mod:`modelcheck.native`): ``native-cold`` (empty cache: code
+  generated and compiled by the C compiler) and ``native`` (both from the cache). A row says
+  where its code came from; its seconds include getting it. A mode runs only when ``modelcheck.explicit.SearchOptions`` has its
   switch and the engine accepts it; otherwise its row says ``n/a`` with the reason;
 - SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
   without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
@@ -61,9 +63,11 @@ MODES: dict[str, dict[str, Any]] = {
     "compiled-symmetry": {"compiled": True, "symmetry": True},
     "compiled-parallel": {"compiled": True, "workers": os.cpu_count() or 1},
     "compiled-symmetry-parallel": {"compiled": True, "symmetry": True, "workers": os.cpu_count() or 1},
+    "native-cold": {"native": True},
+    "native": {"native": True},
 }
-COLD = {"compiled-cold"}  # runs with an empty code cache (then fills it for the other compiled modes)
-PLAIN_MODES = ("plain", "compiled-cold", "compiled")  # no reduction, one process: the per-core speed goal
+COLD = {"compiled-cold", "native-cold"}  # run with an empty code cache (then fill it for the modes after them)
+PLAIN_MODES = ("plain", "compiled-cold", "compiled", "native-cold", "native")  # the per-core speed goal
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
 MEMLIM_MB = 8192
 
@@ -142,12 +146,16 @@ def worker(config: str, mode: str, store: str) -> None:
     seconds = time.perf_counter() - started
     result = run.results[0]
     code: dict[str, Any] = {}
-    if opts.get("compiled"):
+    if opts.get("compiled") or opts.get("native"):
         from modelcheck.compiled import flat_expander
 
         flat, why = flat_expander(run.compiled, run.compiled.select([cfg.property]))
         code = {"fallback": run.exploration.fallback or why} if flat is None else \
             {"from_cache": flat.from_cache, "codegen_seconds": flat.codegen_seconds}
+    if opts.get("native"):
+        ex = run.exploration
+        code.update({"native_fallback": ex.native_fallback} if not ex.native else
+                    {"native_from_cache": ex.native_from_cache, "native_seconds": ex.native_seconds})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(json.dumps({"states": result.states, "transitions": result.transitions, "depth": result.depth,
@@ -249,13 +257,19 @@ def fmt(value: Any, spec: str = ",.0f") -> str:
 def rss_text(r: dict[str, Any]) -> str:
     """Peak RSS in MB; for parallel runs also the largest worker process's peak."""
     text = fmt(r["rss"] / 2**20, ".0f")
-    if r.get("children_rss"):
+    if r.get("children_rss") and r.get("options", {}).get("workers", 1) > 1:  # not the C compiler's
         text += f" (+{r['children_rss'] / 2**20:.0f} per worker)"
     return text
 
 
 def mode_text(r: dict[str, Any]) -> str:
     """The mode, and for compiled modes where the generated code came from (its seconds are in the total)."""
+    if "native_seconds" in r:
+        how = "cached" if r["from_cache"] else "generated"
+        c = "cached" if r["native_from_cache"] else "compiled"
+        return f"{r['mode']} (code {how}, {r['codegen_seconds']:.2f} s; C {c}, {r['native_seconds']:.2f} s)"
+    if r.get("native_fallback"):
+        return f"{r['mode']} (ran in Python: {r['native_fallback']})"
     if "from_cache" in r:
         how = "cached" if r["from_cache"] else "generated"
         return f"{r['mode']} (code {how}, {r['codegen_seconds']:.2f} s)"

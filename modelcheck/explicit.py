@@ -115,6 +115,8 @@ class Exploration:
     key: Callable[[State], int] | None = None  # the compact store's fingerprint (default fingerprint_int)
     fallback: str = ""  # why SearchOptions(compiled=True) searched in plain mode ("" when it did not)
     native: str = ""  # where the native search's library came from ("" when the search was not native)
+    native_from_cache: bool = False  # the native library was read from the cache, not compiled
+    native_seconds: float = 0.0  # the time to get the native library (compiling it, or finding it)
     native_fallback: str = ""  # why SearchOptions(native=True) searched in Python ("" when it did not)
 
     @property
@@ -590,7 +592,8 @@ def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat
         lib = native.library(flat.source, flat.layout.width, len(compiled.instances), compiled.state_class)
     except native.NativeUnavailable as err:
         return None, str(err)
-    ex = Exploration(compiled, props, compact=True, native=lib.built.describe())
+    ex = Exploration(compiled, props, compact=True, native=lib.built.describe(),
+                     native_from_cache=lib.built.from_cache, native_seconds=lib.built.seconds)
     try:
         native.explore_native(ex, flat, lib, opts.max_states, opts.max_depth, opts.on_progress, started)
     except native.Fault as err:
