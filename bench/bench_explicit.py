@@ -12,8 +12,9 @@ large; see ``bench/spin/gen.py``) it runs
   and ``compiled-symmetry-parallel``; and the native search (the compiled code and the
   compact-store search in C, :mod:`modelcheck.native`): ``native-cold`` (empty cache: code
   generated and compiled by the C compiler) and ``native`` (both from the cache). A row says
-  where its code came from; its seconds include getting it. A mode runs only when ``modelcheck.explicit.SearchOptions`` has its
-  switch and the engine accepts it; otherwise its row says ``n/a`` with the reason;
+  where its code came from; its seconds include getting it. A mode runs only when
+  ``modelcheck.explicit.SearchOptions`` has its switch and the engine accepts it; otherwise
+  its row says ``n/a`` with the reason;
 - SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
   without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
 

@@ -178,7 +178,8 @@ class Library:
                                 ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
-                                ("mc_array", PTR, [PTR, ctypes.c_int])):
+                                ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
+                                ("mc_release", None, [PTR, ctypes.c_int])):
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -210,10 +211,12 @@ def library(source: str, width: int, instances: int, state_class: Any) -> Librar
 
 
 def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:
-    """``count`` items of the context's array ``which`` (see ``mc_array``) as a Python array."""
-    out = array(typecode)
+    """``count`` items of the context's array ``which`` (see ``mc_array``) as a Python array;
+    the per-state arrays (0 to 4) are freed in C once copied."""
+    out = array(typecode, [0]) * count
     if count:
-        out.frombytes(ctypes.string_at(lib.lib.mc_array(ctx, which), count * out.itemsize))
+        ctypes.memmove(out.buffer_info()[0], lib.lib.mc_array(ctx, which), count * out.itemsize)
+    lib.lib.mc_release(ctx, which)
     return out
 
 
@@ -262,6 +265,8 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             d += 1
         size = c.mc_size(ctx)
         ex.size = size
+        ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
+        c.mc_end(ctx)
         ex.parent = read(lib, ctx, 0, "i", size)
         ex.via = read(lib, ctx, 1, "i", size)
         ex.depth = read(lib, ctx, 2, "I", size)
@@ -272,7 +277,6 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         step_sid = read(lib, ctx, 7, "q", len(names))
         step_k = read(lib, ctx, 8, "q", len(names))
         step_t = read(lib, ctx, 9, "q", 64 * max(width, 1))
-        ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
     finally:
         c.mc_free(ctx)
     ex.transitions = transitions

@@ -365,6 +365,30 @@ int64_t mc_level(Ctx *c, int successors)
 
 /* ------------------------------------------------------------------ what Python reads back */
 
+/* The search is over: free the fingerprint set and the frontier before Python copies the
+ * per-state arrays, and each of those once copied (mc_release), so that the copy never
+ * doubles the peak. */
+void mc_end(Ctx *c)
+{
+    free(c->table);
+    c->table = NULL;
+    c->mask = 0;
+    free(c->cur.p);
+    free(c->next.p);
+    c->cur.p = c->next.p = NULL;
+    c->cur.n = c->next.n = c->cur.cap = c->next.cap = 0;
+}
+
+void mc_release(Ctx *c, int which)
+{
+    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal};
+    if (which >= 0 && which < 5) {
+        free(vs[which]->p);
+        vs[which]->p = NULL;
+        vs[which]->n = vs[which]->cap = 0;
+    }
+}
+
 int64_t mc_size(Ctx *c) { return c->size; }
 int64_t mc_frontier(Ctx *c) { return c->hi - c->lo; }
 int64_t mc_hit_state_bound(Ctx *c) { return c->hit_state_bound; }
