@@ -16,7 +16,8 @@ What the C function does (``int mc_expand(const int64_t *x, int successors, Out 
   64 properties);
 * each ``out.append((k, (e0, ..., eN), sb))`` writes the leaves into the next slot of
   ``o->succ`` (all read the *old* locals, as the Python tuple display does) and records ``k``
-  and ``sb``;
+  and ``sb``; there is a slot per action instance, since at most one path of an instance
+  fires in a state (a state that filled them all would be handed back, never overrun);
 * ``//`` and ``%`` (by a positive constant only, as the translator guarantees) keep Python's
   floor semantics through two inline helpers.
 
@@ -139,6 +140,7 @@ def _append(arg: ast.expr, pad: str, out: list[str]) -> None:
     if not (isinstance(k, ast.Constant) and type(k.value) is int):
         raise NotC(f"line {arg.lineno}: an instance that is not a constant")
     out.append(f"{pad}{{")
+    out.append(f"{pad}    if (n >= MC_INSTANCES) return MC_FAULT;  /* never: one path per instance fires */")
     out.append(f"{pad}    int64_t *t = o->succ + (size_t)n * MC_WIDTH;")
     for i, e in enumerate(leaves.elts):
         text = expr(e)

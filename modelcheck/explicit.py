@@ -589,7 +589,8 @@ def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat
     from . import native
 
     try:
-        lib = native.library(flat.source, flat.layout.width, len(compiled.instances), compiled.state_class)
+        lib = native.library(flat.source, flat.layout.width, len(compiled.instances), compiled.state_class,
+                             len(props))
     except native.NativeUnavailable as err:
         return None, str(err)
     ex = Exploration(compiled, props, compact=True, native=lib.built.describe(),

@@ -5,9 +5,9 @@
 search loop of ``native_search.c`` (the compact-store search of :mod:`modelcheck.explicit`,
 state for state), compiled with the system's C compiler into a shared library, and driven
 through :mod:`ctypes` one BFS level per call. The answer is an ordinary
-:class:`~modelcheck.explicit.Exploration` with the ids, parents, steps, depths and
-fingerprints the Python compact search would have stored, so verdicts, traces (rebuilt by
-replay) and counts are the same; tests pin that.
+:class:`~modelcheck.explicit.Exploration` with the ids, parents, steps, depths and evidence
+the Python compact search would have stored, so verdicts, traces (rebuilt by replay) and
+counts are the same; tests pin that.
 
 Why the answers are the Python search's: the C ``mc_expand`` is the generated Python
 function statement for statement, and the loop expands a level's states in id order and
@@ -19,7 +19,8 @@ time), so ``Exploration.fingerprints`` and ``Exploration.key`` are the native on
 either search, and in different places.
 
 When it is not used (the caller then runs the compiled Python search and says why):
-no C compiler (``$CC``, else ``cc``, else ``gcc``); the full store (the native search keeps
+no C compiler (``$CC``, split as a shell would, else ``cc``, else ``gcc``); more than 64
+properties (the C code keeps them as bits); the full store (the native search keeps
 fingerprints only); symmetry or partial-order reduction; a spec whose generated code calls
 back into Python for whole actions or properties (:class:`~modelcheck.cgen.NotC`). A state
 where the generated code would hand a step to the plain engine (a step that raises or leaves
@@ -39,6 +40,7 @@ import contextlib
 import ctypes
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -56,6 +58,7 @@ FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
          ("int32_t", -(1 << 31), (1 << 31) - 1), ("int64_t", -(1 << 63), (1 << 63) - 1))
 MARKER = "/* @EXPAND@ */"
+MAX_PROPERTIES = 64  # MC_MAXPROPS: properties are bits of a mask
 
 
 class NativeUnavailable(Exception):
@@ -80,39 +83,45 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -
     except (NotC, SyntaxError) as err:
         raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
     runtime = resources.files(__package__).joinpath("native_search.c").read_text()
-    head = (f"/* {source.splitlines()[0].strip(chr(34))} */\n#include <stdint.h>\n#include <string.h>\n"
+    title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
+    head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
             f"typedef {cell} mc_cell;\n")
     return head + runtime.replace(MARKER, expand)
 
 
-def compiler() -> str:
-    """The C compiler to use: ``$CC``, else ``cc``, else ``gcc``; NativeUnavailable when none is found."""
-    chosen = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+def compiler() -> list[str]:
+    """The C compiler's command: ``$CC`` (split as a shell would: ``ccache gcc``), else ``cc``,
+    else ``gcc``; NativeUnavailable when none is found."""
+    chosen = shlex.split(os.environ.get("CC", ""))
     if not chosen:
-        raise NativeUnavailable("no C compiler found (install gcc, or set CC)")
+        found = shutil.which("cc") or shutil.which("gcc")
+        if not found:
+            raise NativeUnavailable("no C compiler found (install gcc, or set CC)")
+        chosen = [found]
     return chosen
 
 
-def _compiler_id(cc: str) -> str:
+def _compiler_id(cc: list[str]) -> str:
+    """The first line of ``cc --version`` (part of the library's cache key)."""
     try:
-        done = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as err:
-        raise NativeUnavailable(f"the C compiler {cc} does not run: {err}") from None
-    return done.stdout.splitlines()[0] if done.returncode == 0 and done.stdout else cc
+        raise NativeUnavailable(f"the C compiler {shlex.join(cc)} does not run: {err}") from None
+    return done.stdout.splitlines()[0] if done.returncode == 0 and done.stdout else shlex.join(cc)
 
 
 class Built:
     """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler."""
 
-    def __init__(self, path: Path, from_cache: bool, seconds: float, cc: str, kept: bool):
+    def __init__(self, path: Path, from_cache: bool, seconds: float, cc: list[str], kept: bool):
         self.path, self.from_cache, self.seconds, self.cc, self.kept = path, from_cache, seconds, cc, kept
 
     def describe(self) -> str:
         if self.from_cache:
             return f"native code: from the cache ({self.seconds:.2f} s, {self.path})"
         kept = f", kept in {self.path}" if self.kept else " (not cached)"
-        return f"native code: compiled by {self.cc} in {self.seconds:.2f} s{kept}"
+        return f"native code: compiled by {shlex.join(self.cc)} in {self.seconds:.2f} s{kept}"
 
 
 def build(text: str) -> Built:
@@ -138,7 +147,7 @@ def build(text: str) -> Built:
     return Built(path, False, time.perf_counter() - started, cc, False)
 
 
-def _compile(cc: str, text: str, path: Path) -> None:
+def _compile(cc: list[str], text: str, path: Path) -> None:
     """Compile ``text`` into ``path`` through a temporary name in the same directory, then rename."""
     fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=path.parent, prefix=".native-")
     tmp_so = tmp_c[:-2] + ".so"
@@ -146,12 +155,12 @@ def _compile(cc: str, text: str, path: Path) -> None:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         try:
-            done = subprocess.run([cc, *FLAGS, "-o", tmp_so, tmp_c], capture_output=True, text=True, timeout=900)
+            done = subprocess.run([*cc, *FLAGS, "-o", tmp_so, tmp_c], capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.SubprocessError) as err:
-            raise NativeUnavailable(f"{cc} did not run: {err}") from None
+            raise NativeUnavailable(f"{shlex.join(cc)} did not run: {err}") from None
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            raise NativeUnavailable(f"{cc} failed on the generated C ({first})")
+            raise NativeUnavailable(f"{shlex.join(cc)} failed on the generated C ({first})")
         os.replace(tmp_so, path)
     finally:
         for leftover in (tmp_c, tmp_so):
@@ -164,7 +173,7 @@ PTR = ctypes.c_void_p
 
 
 class Library:
-    """The loaded library, its functions typed; checks its fingerprint against CPython's ``hash``."""
+    """The loaded library, its functions typed, checked against the configuration's shape."""
 
     def __init__(self, built: Built, width: int, instances: int):
         self.built = built
@@ -192,8 +201,10 @@ class Library:
         return int(self.lib.mc_fingerprint((I64 * self.width)(*x)))
 
 
-def library(source: str, width: int, instances: int, state_class: Any) -> Library:
+def library(source: str, width: int, instances: int, state_class: Any, properties: int) -> Library:
     """The native library for one configuration's generated Python ``source`` (cached per text)."""
+    if properties > MAX_PROPERTIES:
+        raise NativeUnavailable(f"{properties} properties; the native search keeps at most {MAX_PROPERTIES}")
     try:
         leaves = leaf_range(state_class)
     except TypeError as err:
@@ -257,7 +268,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             if steps == MC_FAULT:
                 raise Fault(c.mc_fault_sid(ctx))
             if steps == MC_NOMEM:
-                raise MemoryError("the native search ran out of memory")
+                raise MemoryError("the native search ran out of memory (or past 2**31 - 1 states)")
             transitions += steps
             level = c.mc_frontier(ctx)
             if on_progress is not None:

@@ -258,6 +258,8 @@ static int admit_fp(Ctx *c, uint64_t fp)
 
 static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell *row)
 {
+    if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
+        return MC_NOMEM;
     if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->depthv, 1) || vec_room(&c->fps, 1)
         || vec_room(&c->next, 1))
         return MC_NOMEM;

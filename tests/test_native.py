@@ -16,7 +16,7 @@ import pytest
 from conftest import ANY, NODRAIN, SMALL, VIRTIO
 from test_compiled import VIRTIO_CONFIGS, Crashes, RaisesFirst, Unfollowable, _name
 
-from modelcheck import Int, Spec, action, always_on_step, require
+from modelcheck import Int, Spec, action, always, always_on_step, require
 from modelcheck.cgen import NotC, c_function
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
@@ -127,6 +127,42 @@ def test_no_compiler_is_a_note_not_an_error(monkeypatch):
     monkeypatch.setenv("CC", "/nonexistent/cc")
     ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
     assert "/nonexistent/cc" in ex.native_fallback and ex.size == 1118
+
+
+def test_cc_may_name_a_command_with_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "env LC_ALL=C " + (shutil.which("cc") or shutil.which("gcc") or "cc"))
+    ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
+    assert ex.native.startswith("native code: compiled by env LC_ALL=C ") and ex.size == 1118
+
+
+def _with_properties(n: int) -> Spec:
+    def invariant(i: int):
+        def holds(self, s):
+            return s.n <= 2 + i
+
+        return always(holds)
+
+    body = {f"p{i}": invariant(i) for i in range(n)}
+    body.update(fields=lambda self: {"n": Int(0, 2)}, initial=lambda self: iter([self.state(n=0)]),
+                up=action(Climb.up))
+    return type(f"Props{n}", (Spec,), body)()
+
+
+class Climb(Spec):
+    def up(self, s):
+        require(s.n < 2)
+        return s.replace(n=s.n + 1)
+
+
+@pytest.mark.parametrize("n", [64, 65])
+def test_at_most_64_properties_run_natively(n):
+    ex = check(_with_properties(n), None, SearchOptions(native=True, store="compact")).exploration
+    assert ex.size == 3
+    if n <= 64:
+        assert ex.native and ex.native_fallback == ""
+    else:
+        assert "65 properties" in ex.native_fallback and not ex.native
 
 
 def test_the_library_is_cached_and_a_damaged_one_rebuilt(tmp_path):
