@@ -9,7 +9,11 @@ the path limit. Changing any of them changes the key, so an entry is never stale
 entries are simply never read again.
 
 The directory is ``$MODELCHECK_CACHE_DIR`` (``off``, ``0`` or empty turns the cache off),
-else ``$XDG_CACHE_HOME/modelcheck``, else ``~/.cache/modelcheck``. The cache never makes a
+else ``$XDG_CACHE_HOME/modelcheck``, else ``~/.cache/modelcheck``. It holds at most
+``$MODELCHECK_CACHE_MB`` megabytes (default 512) of entries, these and the native search's
+libraries (``native-<sha256>.so``, :mod:`modelcheck.native`): after each write the least
+recently used are deleted (a hit touches its file), never the one just written, and no
+other file. The cache never makes a
 search fail and never prints: a directory that cannot be created or written means no cache,
 and an entry that cannot be read, decoded or verified (its header carries the source's own
 sha256) counts as absent and is written again. Entries are written atomically
@@ -18,10 +22,12 @@ sha256) counts as absent and is written again. Entries are written atomically
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +43,9 @@ FORMAT = 1  # bump when the entry layout or the meaning of the key changes
 MAGIC = f"# modelcheck compiled successor code, cache format {FORMAT}"
 HEADER_LINES = 6  # MAGIC, key, spec, properties, plain, sha256; then the source itself
 ENV = "MODELCHECK_CACHE_DIR"
+SIZE_ENV = "MODELCHECK_CACHE_MB"
+DEFAULT_MB = 512
+ENTRY_NAME = re.compile(r"(?:[0-9a-f]{64}\.py|native-[0-9a-f]{64}\.so)\Z")  # what prune may delete
 OFF = ("off", "0", "")
 
 
@@ -77,6 +86,7 @@ class Entry:
         except Exception:
             return False
         self.source, self.plain = source, dict(plain)
+        prune(self.path.parent, keep=self.path)
         return True
 
 
@@ -95,7 +105,51 @@ def lookup(compiled: Compiled, properties: Iterable[Property], *, use_hints: boo
     found = read(entry.path, key)
     if found is not None:
         entry.source, entry.plain = found
+        touch(entry.path)
     return entry
+
+
+def limit_bytes() -> int:
+    """The cache's size bound: ``$MODELCHECK_CACHE_MB`` megabytes (default 512; a value that is
+    not a positive number means the default)."""
+    try:
+        mb = float(os.environ.get(SIZE_ENV, DEFAULT_MB))
+    except ValueError:
+        mb = DEFAULT_MB
+    return int((mb if mb > 0 else DEFAULT_MB) * 2**20)
+
+
+def touch(path: Path) -> None:
+    """Mark an entry as just used (its mtime orders eviction); never fails."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune(directory: Path, keep: Path | None = None, limit: int | None = None) -> list[Path]:
+    """Delete the least recently used entries of ``directory`` (by mtime, oldest first) until
+    what is left holds at most ``limit`` bytes (default :func:`limit_bytes`); ``keep`` and
+    files that are not entries are never deleted. Returns what was deleted; never fails."""
+    limit = limit_bytes() if limit is None else limit
+    try:
+        found = []
+        for f in directory.iterdir():
+            if ENTRY_NAME.match(f.name) and f != keep:
+                st = f.stat()
+                found.append((st.st_mtime, f.name, st.st_size, f))
+        total = sum(size for _, _, size, _ in found) + (keep.stat().st_size if keep and keep.exists() else 0)
+    except OSError:
+        return []
+    deleted = []
+    for _, _, size, f in sorted(found):
+        if total <= limit:
+            break
+        try:
+            f.unlink()
+        except OSError:
+            continue
+        total -= size
+        deleted.append(f)
+    return deleted
 
 
 def read(path: Path, key: str) -> tuple[str, dict[str, str]] | None:

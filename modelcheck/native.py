@@ -134,10 +134,12 @@ def build(text: str) -> Built:
     if where is not None:
         path = where / f"native-{digest}.so"
         if path.is_file():
+            codecache.touch(path)
             return Built(path, True, time.perf_counter() - started, cc, True)
         try:
             where.mkdir(parents=True, exist_ok=True)
             _compile(cc, text, path)
+            codecache.prune(where, keep=path)
             return Built(path, False, time.perf_counter() - started, cc, True)
         except OSError:
             pass  # an unwritable cache means no cache

@@ -262,3 +262,29 @@ def test_deciding_kept_leaves_once_per_term_decides_as_each_path_does():
                 assert once == (f"v{k}" if by_path else stored(e, py(e)))
                 kept += once == f"v{k}" and not e.eq(enc.x[k])
     assert kept > 0  # leaves the step keeps without naming them (the padding rule)
+
+
+def test_the_least_recently_used_entries_go_first_and_nothing_else(tmp_path, monkeypatch):
+    names = [f"{i:064x}.py" for i in range(4)] + [f"native-{9:064x}.so", "notes.txt", f"{1:064x}.py.tmp"]
+    for n, name in enumerate(names):
+        path = tmp_path / name
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + n, 1000 + n))
+    codecache.touch(tmp_path / names[0])  # a hit: now the most recent
+    kept = tmp_path / names[3]
+    deleted = codecache.prune(tmp_path, keep=kept, limit=2500)
+    assert [p.name for p in deleted] == [names[1], names[2], names[4]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0], names[3], "notes.txt", names[6]])
+    monkeypatch.setenv("MODELCHECK_CACHE_MB", "not a number")
+    assert codecache.limit_bytes() == codecache.DEFAULT_MB * 2**20
+    monkeypatch.setenv("MODELCHECK_CACHE_MB", "0.001")
+    assert codecache.limit_bytes() == int(0.001 * 2**20)
+
+
+def test_a_store_keeps_the_cache_within_its_bound(cache, monkeypatch):
+    monkeypatch.setenv("MODELCHECK_CACHE_MB", "0.000001")  # one byte: only the entry just written stays
+    expander({"workload": "W0 F", "qdepth": 2})
+    second = expander({"workload": "W0 F", "qdepth": 1})
+    [entry] = entries(cache)
+    assert str(entry) == second.cache_file
+    assert codecache.read(entry, entry.stem) is not None
