@@ -178,6 +178,8 @@ def run_check(args: argparse.Namespace) -> int:
                 write_text(args.dump_compiled, flat.source)
     if run.exploration.native:
         print(run.exploration.native)
+        if args.workers > 1:
+            print("native search: one process (--workers applies to the Python search)")
     elif args.native and not run.exploration.fallback:
         print(f"native search not used, searched in Python: {run.exploration.native_fallback}")
     for result in run.results:

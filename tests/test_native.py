@@ -186,6 +186,8 @@ def test_the_library_is_cached_and_a_damaged_one_rebuilt(tmp_path):
     assert "native code: compiled by" in run()
     sym = subprocess.run([*cmd, "--symmetry"], capture_output=True, text=True, env=env)
     assert "native search not used, searched in Python: reductions" in sym.stdout
+    two = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, env=env)
+    assert "native search: one process" in two.stdout
 
 
 def test_without_a_cache_nothing_is_left_behind(tmp_path, monkeypatch):
