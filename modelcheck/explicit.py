@@ -579,7 +579,7 @@ def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat
             started: float) -> tuple[Exploration | None, str]:
     """The native search's Exploration, or ``None`` and why the search runs in Python instead."""
     if flat is None:
-        return None, f"the compiled mode is not available ({fallback})" if fallback else "compiled mode is off"
+        return None, f"the compiled mode is not available ({fallback})"
     if opts.store != "compact":
         return None, "the native search keeps the compact store only (--store compact)"
     if opts.symmetry or opts.por:

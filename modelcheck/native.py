@@ -255,7 +255,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         raise MemoryError("the native search could not allocate its tables")
     try:
         for x in flat.initial:
-            sid = c.mc_seed(ctx, (I64 * max(width, 1))(*x))
+            sid = c.mc_seed(ctx, (I64 * lib.width)(*x))
             if sid == MC_NOMEM:
                 raise MemoryError("the native search ran out of memory")
             if sid >= 0:
@@ -289,7 +289,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         first = read(lib, ctx, 6, "q", len(names))
         step_sid = read(lib, ctx, 7, "q", len(names))
         step_k = read(lib, ctx, 8, "q", len(names))
-        step_t = read(lib, ctx, 9, "q", 64 * max(width, 1))
+        step_t = read(lib, ctx, 9, "q", MAX_PROPERTIES * lib.width)
     finally:
         c.mc_free(ctx)
     ex.transitions = transitions
@@ -300,7 +300,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         if first[i] >= 0:
             ex.violated_at[name] = first[i]
         if step_sid[i] >= 0:
-            row = max(width, 1) * i
+            row = lib.width * i
             ex.violated_step[name] = (step_sid[i], step_k[i], tuple(step_t[row:row + width]))
     flat.finish(ex)
     flatten = flat.layout.flatten

@@ -18,6 +18,17 @@ ANY = {"workload": "W0 W1 W2 F", "qdepth": 3, "guest": "nodrain", "profile": "qe
        "migrations": 0}
 
 
+def no_c_compiler() -> bool:
+    """Whether the native search would find no C compiler (modelcheck.native.compiler decides)."""
+    from modelcheck.native import NativeUnavailable, compiler
+
+    try:
+        compiler()
+    except NativeUnavailable:
+        return True
+    return False
+
+
 @pytest.fixture
 def virtio_path() -> str:
     return VIRTIO

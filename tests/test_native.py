@@ -8,12 +8,12 @@ counts, evidence, verdicts and traces. Only the fingerprints differ (see modelch
 from __future__ import annotations
 
 import os
-import shutil
+import shlex
 import subprocess
 import sys
 
 import pytest
-from conftest import ANY, NODRAIN, SMALL, VIRTIO
+from conftest import ANY, NODRAIN, SMALL, VIRTIO, no_c_compiler
 from test_compiled import VIRTIO_CONFIGS, Crashes, RaisesFirst, Unfollowable, _name
 
 from modelcheck import Int, Spec, action, always, always_on_step, require
@@ -21,9 +21,9 @@ from modelcheck.cgen import NotC, c_function
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
 from modelcheck.explicit import SearchOptions
+from modelcheck.native import compiler
 
-pytestmark = pytest.mark.skipif(not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")),
-                                reason="no C compiler (.ci/run installs gcc)")
+pytestmark = pytest.mark.skipif(no_c_compiler(), reason="no C compiler (.ci/run installs gcc)")
 
 
 def both(spec: Spec, props: list[str] | None = None, **options: object) -> tuple:
@@ -131,7 +131,7 @@ def test_no_compiler_is_a_note_not_an_error(monkeypatch):
 
 def test_cc_may_name_a_command_with_arguments(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("CC", "env LC_ALL=C " + (shutil.which("cc") or shutil.which("gcc") or "cc"))
+    monkeypatch.setenv("CC", "env LC_ALL=C " + shlex.join(compiler()))
     ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
     assert ex.native.startswith("native code: compiled by env LC_ALL=C ") and ex.size == 1118
 
@@ -145,14 +145,13 @@ def _with_properties(n: int) -> Spec:
 
     body = {f"p{i}": invariant(i) for i in range(n)}
     body.update(fields=lambda self: {"n": Int(0, 2)}, initial=lambda self: iter([self.state(n=0)]),
-                up=action(Climb.up))
+                up=action(_climb))
     return type(f"Props{n}", (Spec,), body)()
 
 
-class Climb(Spec):
-    def up(self, s):
-        require(s.n < 2)
-        return s.replace(n=s.n + 1)
+def _climb(self, s):
+    require(s.n < 2)
+    return s.replace(n=s.n + 1)
 
 
 @pytest.mark.parametrize("n", [64, 65])

@@ -6,11 +6,8 @@ before updating it.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from conftest import ANY, NODRAIN, SMALL, VIRTIO
+from conftest import ANY, NODRAIN, SMALL, VIRTIO, no_c_compiler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,7 +156,7 @@ def test_pinned_counts(key, mode):
     settings_, props, pinned = PINNED[key]
     ex = run(settings_, mode, props).exploration
     assert ex.fallback == ""
-    if mode == "native" and not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
+    if mode == "native" and no_c_compiler():
         pytest.skip("no C compiler (.ci/run installs gcc)")
     assert ex.native_fallback == "" and bool(ex.native) == (mode == "native")
     assert (ex.size, ex.transitions) == pinned[SAME_AS.get(mode, mode)]
