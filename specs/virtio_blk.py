@@ -1,4 +1,4 @@
-"""virtio-blk under werror/rerror=stop, stop, migrate and resume (../shared/MODEL.md).
+"""virtio-blk under werror/rerror=stop, stop, migrate and resume (docs/model.md).
 
 The system. A guest runs a fixed workload (``W0 W1 F W2 F``: ``Wn`` writes sector n with
 a value unique to that request, ``F`` flushes, ``Rn`` reads sector n) through one
@@ -35,7 +35,7 @@ Actions and their QEMU counterparts:
 ``migrate``               ``virtio_blk_save`` on the source, ``virtio_blk_load`` on the destination
 ========================  ===============================================================
 
-Readings of MODEL.md chosen here (closest to real QEMU and Linux), also listed in the
+Readings of the model (docs/model.md) chosen here (closest to real QEMU and Linux), also listed in the
 issue notes:
 
 - In flight is a set under ``order=any`` (the order cannot matter there) and a queue in
@@ -182,6 +182,8 @@ def _policy(what: str) -> Param:
 
 class VirtioBlk(Spec):
     """virtio-blk with werror/rerror, a parking list s->rq, stop, migrate and resume."""
+
+    VIEWS = "virtio_blk_views.py"  # what reports show: the question, grid axes, causes, lanes
 
     workload = Param("W0 W1 F W2 F", parse=parse_workload,
                      doc=f"requests in program order: Wn (write sector n), Rn (read), F (flush); "

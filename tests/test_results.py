@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -132,11 +133,20 @@ def test_svg_is_well_formed_with_lanes_and_highlight(written: tuple[Path, Path])
 def test_report_links_to_existing_pictures(written: tuple[Path, Path]) -> None:
     out = written[1]
     report = (out / "REPORT.md").read_text()
-    assert "## The grid" in report
-    links = [part.split(")")[0] for part in report.split("](")[1:]]
-    assert links
-    for link in links:
-        assert (out / link).is_file(), link
+    lines = report.splitlines()
+    assert lines[2].startswith("## The question") and "## The answer" in report
+    assert report.index("## The answer") < report.index("## Glossary") < report.index("## Grids")
+    inline = [part.split(")")[0] for part in report.split("](")[1:]]
+    references = [line.split(": ", 1)[1] for line in lines if re.match(r"^\[\d+\]: ", line)]
+    assert references
+    for link in inline + references:
+        if link.startswith("#"):
+            assert f'<a id="{link[1:]}"></a>' in report, link
+        else:
+            assert (out / link.replace("%20", " ")).is_file(), link
+    assert all(len(line) <= 160 for line in lines if not re.match(r"^\[\d+\]: ", line))
+    for prop in ("barrier", "restart_order", "flush_seen_while_write_parked"):
+        assert f"- `{prop}` (" in report  # the glossary
 
 
 def test_interrupt_before_the_swap_keeps_the_old_tree(written: tuple[Path, Path], tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""A counterexample as a sequence diagram in plain SVG: lanes guest / virtqueue / device / backend.
+"""A counterexample as a sequence diagram in plain SVG, lanes and arrows taken from the spec's views.
 
 Time runs down, one row per step. Each step is an arrow between the lanes it links
 (``submit`` guest → virtqueue, ``fetch`` virtqueue → backend, ``complete`` backend →
@@ -6,20 +6,20 @@ device when the request is parked on ``rq``, …), errors in red, and under it e
 lane's state after the step (dark where the step changed it). Rows where the VM is
 stopped are shaded; the last step, after which the property fails, is boxed in red.
 The SVG text is built here, with no fonts, network or browser needed, and is the
-same for the same trace. Specs without virtio-blk's fields get one lane of fields.
+same for the same trace. Specs without views get one lane of fields (:class:`modelcheck.views.SequenceView`).
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..spec import Compiled, Step
+from ..spec import Compiled
 from ..state import State
-from ..trace import Trace, field_changes
+from ..trace import Trace
+from ..views import Arrow, SequenceView, views_of
 
 LANE_WIDTH = 260
 VM_COLUMN = 92
@@ -28,34 +28,13 @@ ROW = 60
 RED = "#c62828"
 AMBER = "#b26a00"
 STOPPED_FILL = "#e6e6e6"
-ERRNO = {"nospc": "ENOSPC", "eio": "EIO"}
-VIRTIO_FIELDS = ("vm", "submitted", "fetched", "flight", "outcome", "rq", "used", "status", "observed", "cache", "disk")
 
 
-@dataclass(frozen=True)
-class Lane:
-    """One vertical lifeline: an actor of the system and how its state reads."""
-
-    key: str
-    title: str
-    subtitle: str
-    show: Callable[[State], list[str]]
-
-
-@dataclass(frozen=True)
-class Arrow:
-    """How one step is drawn: from lane to lane (equal for a step within one actor), or across all."""
-
-    source: str
-    target: str
-    label: str
-    color: str = "#222"
-    across: bool = False
-
-
-def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping[str, Any], verdict: str) -> str:
-    """The SVG text of one counterexample."""
-    view = _View(compiled)
+def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping[str, Any], verdict: str,
+                 view: SequenceView | None = None) -> str:
+    """The SVG text of one counterexample; lanes and arrows from the spec's views (:mod:`modelcheck.views`)."""
+    if view is None:
+        view = views_of(type(compiled.spec)).sequence(compiled)
     lanes = view.lanes()
     states = list(trace.states())
     doc = compiled.properties[trace.prop].doc if trace.prop in compiled.properties else ""
@@ -132,7 +111,7 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
             lines = lane.show(s)
             before = lane.show(prev) if prev is not None else None
             changed = before is None or before != lines
-            out.extend(_state_box(center[lane.key], row + 30, lines, changed, final=i == n_rows - 1))
+            out.extend(_state_box(center[lane.key], row + 30, lines, changed, final=i == n_rows - 1, view=view))
         prev = s
 
     # footer
@@ -140,161 +119,9 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
     for n, line in enumerate(footer):
         out.append(_text(16, y, line, size=12, fill=RED if n == 0 else "#222", weight="bold" if n == 0 else "normal"))
         y += 16
-    legend = ("shaded rows: VM stopped · red: errors · red box: the step after which the property fails · "
-              "grey text: unchanged by the step · s0=-: sector 0 holds no written data")
-    out.append(_text(16, y + 8, legend, size=10, fill="#666"))
+    out.append(_text(16, y + 8, view.legend, size=10, fill="#666"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
-
-
-class _View:
-    """How the fields of one spec map to lanes, arrows and words."""
-
-    def __init__(self, compiled: Compiled):
-        self.compiled = compiled
-        self.types = compiled.state_class.types
-        self.virtio = all(f in self.types for f in VIRTIO_FIELDS)
-        self.names: tuple[str, ...] = tuple(getattr(self.types.get("status"), "keys", None) or ())
-
-    def vm(self, s: State | None) -> str | None:
-        return getattr(s, "vm", None) if s is not None and "vm" in self.types else None
-
-    def lanes(self) -> list[Lane]:
-        if not self.virtio:
-            return [Lane("spec", "spec", "every field", self._all_fields)]
-        return [
-            Lane("guest", "Guest", "driver: submits, sees completions", self._guest),
-            Lane("virtqueue", "Virtqueue", "avail ring → · → used ring", self._virtqueue),
-            Lane("device", "Device (QEMU virtio-blk)", "rq: failed requests parked", self._device),
-            Lane("backend", "Backend (host storage)", "in flight · volatile cache · durable", self._backend),
-        ]
-
-    # ------------------------------------------------------------- lane texts
-
-    def _show(self, name: str, value: Any) -> str:
-        return self.types[name].show(value)
-
-    def _all_fields(self, s: State) -> list[str]:
-        return [" ".join(f"{k}={self._show(k, v)}" for k, v in zip(s.fields, s))]
-
-    def _guest(self, s: State) -> list[str]:
-        sent = " ".join(self.names[: s.submitted]) or "nothing"
-        seen = [f"{n} {'OK' if st == 'ok' else 'IOERR'}" for n, obs, st in zip(self.names, s.observed, s.status)
-                if obs]
-        return [f"sent: {sent}", f"saw: {', '.join(seen) or 'nothing'}"]
-
-    def _virtqueue(self, s: State) -> list[str]:
-        avail = " ".join(self.names[s.fetched: s.submitted])
-        return [f"avail [{avail}]", f"used {self._show('used', s.used)}"]
-
-    def _device(self, s: State) -> list[str]:
-        lines = [f"rq {self._show('rq', s.rq)}"]
-        if getattr(s, "restart_pending", False):
-            lines.append("restart pending")
-        return lines
-
-    def _backend(self, s: State) -> list[str]:
-        keys = getattr(self.types["outcome"], "keys", None) or ()
-        flying = []
-        for i, name in enumerate(keys):
-            if self._in_flight(s, i):
-                outcome = s.outcome[i]
-                flying.append(name if outcome == "none" else f"{name}:{ERRNO.get(outcome, 'done')}")
-        cache = self._sectors("cache", s.cache)
-        disk = self._sectors("disk", s.disk)
-        lines = [f"in flight: {' '.join(flying) or '-'}", f"cache {cache}  durable {disk}"]
-        lost = self._not_durable(s)
-        if lost:
-            lines.append(f"not durable: {' '.join(lost)}")
-        return lines
-
-    def _in_flight(self, s: State, i: int) -> bool:
-        if isinstance(s.flight, tuple) and s.flight and isinstance(s.flight[0], bool):
-            return bool(s.flight[i])
-        return i in s.flight
-
-    def _sectors(self, name: str, values: tuple) -> str:
-        ftype = self.types[name]
-        return " ".join(f"{ftype.key(i)}={ftype.elem.show(v)}" for i, v in enumerate(values))
-
-    def _read_value(self, s: State, req: str) -> str:
-        """What a read of ``req``'s sector returns in ``s``: the cached value, else the durable one."""
-        cache = self.types["cache"]
-        key = "s" + req[1:].split(".")[0]
-        keys = list(getattr(cache, "keys", None) or ())
-        if key not in keys:
-            return "?"
-        i = keys.index(key)
-        value = s.cache[i] if cache.elem.show(s.cache[i]) != "-" else s.disk[i]
-        return f"{key}={cache.elem.show(value)}"
-
-    def _not_durable(self, s: State) -> list[str]:
-        """Submitted writes whose own value is not in the durable image (and not seen to fail)."""
-        disk = self.types["disk"]
-        on_disk = {disk.elem.show(v) for v in s.disk}
-        out = []
-        for r, name in enumerate(self.names[: s.submitted]):
-            failed = s.observed[r] and s.status[r] == "ioerr"
-            if name.startswith("W") and name not in on_disk and not failed:
-                out.append(name)
-        return out
-
-    # ------------------------------------------------------------- arrows
-
-    def arrow(self, step: Step, before: State, after: State) -> Arrow:
-        label = self.compiled.show_step(step)
-        if not self.virtio:
-            changes = field_changes(self.types, before, after)
-            return Arrow("spec", "spec", f"{label}: {'; '.join(changes)}" if changes else label)
-        req = self.compiled.show_arg(step.action, "r", step.args[0][1]) if step.args else ""
-        act = step.action
-        if act == "submit":
-            return Arrow("guest", "virtqueue", f"submit {req}")
-        if act == "fetch":
-            return Arrow("virtqueue", "backend", f"fetch {req} → in flight")
-        if act == "execute":
-            result = dict(step.args).get("result", "ok")
-            if result == "ok":
-                kind = "cache → durable" if req.startswith(("F", "DF")) else "into cache"
-                if req.startswith("R"):
-                    kind = f"returns {self._read_value(before, req)}"
-                return Arrow("backend", "backend", f"execute {req}: OK ({kind})")
-            words = {"nospc": "fails ENOSPC (no space)", "eio": "fails EIO"}
-            return Arrow("backend", "backend", f"execute {req}: {words.get(result, result)}", RED)
-        if act == "complete":
-            if len(after.rq) > len(before.rq):
-                stop = {"stopped": ", VM stops", "stopping": ", stop requested"}.get(after.vm, "")
-                if after.vm == before.vm:
-                    stop = ""
-                return Arrow("backend", "device", f"complete {req}: error → parked on rq{stop}", RED)
-            r = self.names.index(req) if req in self.names else None
-            status = after.status[r] if r is not None else "ok"
-            failed = r is not None and before.outcome[r] not in ("ok", "none")
-            if status == "ok" and failed:
-                errno = ERRNO.get(before.outcome[r], before.outcome[r])
-                return Arrow("backend", "virtqueue", f"complete {req}: {errno} ignored → OK to used ring", AMBER)
-            return Arrow("backend", "virtqueue", f"complete {req}: {'OK' if status == 'ok' else 'IOERR'} → used ring",
-                         "#222" if status == "ok" else RED)
-        if act == "observe":
-            r = self.names.index(req) if req in self.names else None
-            status = "OK" if r is not None and after.status[r] == "ok" else "IOERR"
-            return Arrow("virtqueue", "guest", f"guest sees {req} complete: {status}", "#1565c0" if status == "OK"
-                         else RED)
-        if act == "complete_device_flush":
-            return Arrow("backend", "device", "device's own flush completes (not shown to the guest)")
-        if act == "writeback":
-            return Arrow("backend", "backend", f"{label}: cache → durable (eviction)")
-        if act == "restart":
-            moved = self._show("rq", before.rq)
-            failed = f" (they failed in order {self._show('parked', before.parked)})" if "parked" in self.types else ""
-            return Arrow("device", "backend", f"restart: {moved} back in flight{failed}")
-        if act == "settle":
-            return Arrow("device", "backend", "settle: drain + flush all (cache → durable)")
-        across = {"stop": "VM stops (the requested stop takes effect)", "resume": "resume (QMP cont): VM runs again",
-                  "migrate": "migrate: disks flushed, rq saved and loaded, VM still stopped"}
-        if act in across:
-            return Arrow("guest", "backend", across[act], AMBER, across=True)
-        return Arrow("guest", "guest", label)
 
 
 def _arrow(a: Arrow, center: Mapping[str, int], row: int, width: int) -> list[str]:
@@ -329,17 +156,17 @@ def _label_box(x: int, y: int, text: str, color: str, anchor: str) -> str:
     return f"<text {attrs}>{escape(text)}</text>"
 
 
-def _state_box(x: int, y: int, lines: list[str], changed: bool, final: bool) -> list[str]:
+def _state_box(x: int, y: int, lines: list[str], changed: bool, final: bool, view: SequenceView) -> list[str]:
     out = []
     for n, line in enumerate(lines):
         cls = "s" if changed else "u"
-        if line.startswith("not durable") and final:
+        if final and view.highlight(line):
             cls = "r"
         out.append(f'<text x="{x}" y="{y + 11 * n}" class="{cls}">{escape(line)}</text>')
     return out
 
 
-def _footer(view: _View, trace: Trace, states: list[State]) -> list[str]:
+def _footer(view: SequenceView, trace: Trace, states: list[State]) -> list[str]:
     """What the last row means, in words: the property, and the final state of each lane."""
     n = len(trace)
     step = view.compiled.show_step(trace.steps[-1][0]) if trace.steps else "the initial state"

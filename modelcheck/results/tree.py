@@ -30,6 +30,7 @@ from ..check import configure
 from ..errors import ResultsError
 from ..spec import compile_spec
 from ..trace import trace_from_json
+from ..views import DEFAULT, Views, views_of
 from . import graphs, report, store, svg, traces
 
 STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
@@ -67,8 +68,32 @@ def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], s
             picture = graphs.render_svg(dot)
             if picture is not None:
                 files[f"{stem}.svg"] = picture
-    files["REPORT.md"] = report.render(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")))
+    views, notes = spec_views(spec_paths, doc)
+    files["REPORT.md"] = report.render(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")),
+                                       views=views, notes=notes)
     return files
+
+
+def spec_views(spec_paths: Mapping[str, str], doc: Mapping[str, Any]) -> tuple[Views, report.SpecNotes]:
+    """The views and docstrings of the matrix's spec (its first case's; reports speak of one spec)."""
+    if not doc["cases"]:
+        return DEFAULT, report.SpecNotes()
+    case = next(iter(doc["cases"]))
+    compiled = compile_spec(configure(spec_paths[case], doc["cases"][case]["params"]))
+    spec = compiled.spec
+    notes = report.SpecNotes(
+        properties={p.name: (p.kind, first_sentence(p.doc)) for p in compiled.properties.values()},
+        assumptions={a.name: first_sentence(a.doc) for a in compiled.assumptions.values()},
+        parameters={name: param.doc for name, param in type(spec).parameters().items()},
+    )
+    return views_of(type(spec)), notes
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring, on one line."""
+    joined = " ".join((text or "").split())
+    end = joined.find(". ")
+    return joined[: end + 1] if end >= 0 else joined
 
 
 def counterexample_files(rec: Mapping[str, Any], params: Mapping[str, Any], spec_path: str,

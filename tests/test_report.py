@@ -1,0 +1,109 @@
+"""REPORT.md's words: causes read from steps, cells described in words, the answer decided by verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_results_support import VIRTIO
+
+from modelcheck.loader import load_spec_class
+from modelcheck.results import answer, report
+from modelcheck.results.blocks import MAX_LINE, Bullets, Link, Para, Table, to_markdown
+from modelcheck.views import DEFAULT, views_of
+
+VIEWS = views_of(load_spec_class(str(VIRTIO)))
+
+# Counterexamples as the search finds them (committed results/), with the cause each shows.
+CAUSES = [
+    ("barrier", "submit W0 ; submit F1 ; fetch W0 ; fetch F1 ; execute F1 ok ; complete F1 ; observe F1",
+     {"werror": "stop"}, "R"),
+    ("barrier", "submit W0 ; submit F1 ; fetch W0 ; fetch F1 ; execute W0 nospc ; complete W0 ; execute F1 ok ; "
+     "complete F1 ; observe F1", {"werror": "stop"}, "P"),
+    ("barrier", "submit W0 ; fetch W0 ; execute W0 nospc ; complete W0 ; observe W0 ; submit F1 ; fetch F1 ; "
+     "execute F1 ok ; complete F1 ; observe F1", {"werror": "ignore"}, "L"),
+    ("barrier", "submit W0 ; fetch W0 ; execute W0 ok ; complete W0 ; observe W0 ; submit F1 ; fetch F1 ; "
+     "execute F1 eio ; complete F1 ; observe F1", {"werror": "ignore"}, "F"),
+    ("barrier_order", "submit W0 ; submit F1 ; fetch W0 ; execute W0 ok ; complete W0 ; observe W0 ; submit W1 ; "
+     "fetch F1 ; fetch W1 ; execute W1 ok ; writeback s1", {"werror": "stop"}, "E"),
+    ("restart_order", "submit W0 ; submit W1 ; fetch W0 ; fetch W1 ; execute W0 nospc ; complete W0 ; "
+     "execute W1 nospc ; complete W1 ; resume ; restart", {"werror": "stop"}, "O"),
+]
+
+
+@pytest.mark.parametrize(("prop", "steps", "params", "letter"), CAUSES)
+def test_cause_is_read_from_the_steps(prop: str, steps: str, params: dict[str, str], letter: str) -> None:
+    assert VIEWS.cause(prop, steps.split(" ; "), params) == letter
+    assert letter in VIEWS.causes
+
+
+def test_a_spec_without_views_gets_the_defaults() -> None:
+    assert DEFAULT.cause("p", ["a"], {}) == ""
+    assert not DEFAULT.axes
+
+
+@pytest.mark.parametrize(("cells", "words"), [
+    ({("a", "x"), ("b", "x"), ("c", "x"), ("a", "y"), ("b", "y"), ("c", "y")}, "on every p"),
+    ({("a", "x"), ("b", "x"), ("c", "x")}, "on every p under w=x"),
+    ({("a", "x"), ("b", "x"), ("a", "y"), ("b", "y"), ("c", "y")}, "on every p but c and on c under w=y"),
+    ({("a", "y")}, "on a under w=y"),
+])
+def test_describe_cells_in_words(cells: set[tuple[str, str]], words: str) -> None:
+    assert answer.describe(cells, ["a", "b", "c"], ["x", "y"], "p", "w") == words
+
+
+def _doc(verdicts: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+    """A verdicts document with one case per (guest, profile, werror) and one barrier record each."""
+    cases, records = {}, []
+    for (guest, profile, werror), verdict in verdicts.items():
+        name = f"c~{guest}~{profile}~{werror}"
+        cases[name] = {"group": "g", "params": {"guest": guest, "profile": profile, "werror": werror,
+                                                "order": "any", "evict": "on"}}
+        steps = ["submit W0", "submit F1", "fetch W0", "fetch F1", "execute F1 ok", "complete F1", "observe F1"]
+        violated = verdict == "VIOLATED"
+        records.append({"case": name, "property": "barrier", "kind": "always", "engine": "explicit",
+                        "verdict": verdict, "states": 1, "counterexample": steps if violated else None,
+                        "trace": f"traces/{name}~barrier" if violated else None, "assumptions": []})
+    return {"matrix": "m.toml", "cases": cases, "records": records}
+
+
+def _words(doc: dict[str, Any]) -> list[str]:
+    best = {(r["case"], r["property"]): r for r in doc["records"]}
+    return ["".join(p.text if isinstance(p, Link) else p for p in s) for s in answer.answer(doc, VIEWS, best, {})]
+
+
+def test_the_answer_follows_the_verdicts() -> None:
+    grid = {(g, p, w): "HOLDS" for g in ("drain", "nodrain") for p in ("qemu-7.2", "fifo", "ordered-flush")
+            for w in ("stop", "ignore")}
+    drain, nodrain = _words(_doc(grid))
+    assert drain.startswith("A guest that drains") and "keeps its barrier on every profile (" in drain
+    assert "loses" not in drain
+    for profile in ("qemu-7.2", "fifo"):
+        for werror in ("stop", "ignore"):
+            grid[("nodrain", profile, werror)] = "VIOLATED"
+    drain, nodrain = _words(_doc(grid))
+    assert "loses" not in drain
+    assert "keeps its barrier on ordered-flush" in nodrain
+    assert "loses it on every profile but ordered-flush, through host reordering alone (shortest: 7 steps)" in nodrain
+
+
+def test_markdown_lines_fit_a_screen_and_links_become_references() -> None:
+    long = "traces/" + "x" * 150 + ".svg"
+    text = to_markdown([Para(["word " * 80, Link("7 steps", long)]), Bullets([["a " * 100]]),
+                        Table(["h"], [[[Link("✗", long)]]])])
+    lines = text.splitlines()
+    assert all(len(line) <= MAX_LINE for line in lines if not line.startswith("["))
+    assert f"[1]: {long}" in lines and lines.count(f"[1]: {long}") == 1  # one definition, used twice
+    assert "[7 steps][1]" in text and "[✗][1]" in text
+
+
+def test_witnesses_read_reached_or_not_reached() -> None:
+    assert report.witness_word("HOLDS") == "REACHED"
+    assert report.witness_word("VIOLATED") == "NOT REACHED"
+    rec = {"kind": "sometimes", "verdict": "VIOLATED"}
+    assert report.mark(rec) == ["○"]
+
+
+def test_abbreviations_are_distinct() -> None:
+    short = report.abbreviations(["completion", "conservation", "barrier", "barrier_order", "b"])
+    assert len(set(short.values())) == len(short)
