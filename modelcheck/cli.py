@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, exitcodes
 from .atomic import write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError
@@ -20,19 +20,9 @@ from .graph import reachability_graph, to_dot, write_graphml
 from .loader import parse_settings, positive_int
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
-from .verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PropertyResult, Verdict, exit_code
+from .verdict import EXIT_USAGE, PropertyResult, Verdict, exit_code, verdict_word
 
-EXIT_INTERRUPTED = 130
-
-EXIT_CODES = """\
-exit codes:
-  0    every property holds (exhaustively, or proved); an unreached `sometimes`
-       witness counts only when named with --property
-  1    a property is violated (or, for gate, results differ)
-  2    usage error, spec error, or unreadable input
-  3    inconclusive: a bound was hit, the solver said unknown, or an engine bug
-  130  interrupted (Ctrl-C); nothing was written
-"""
+EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelcheck",
         description="Explore every interleaving of a spec and check its properties.",
-        epilog=EXIT_CODES,
+        epilog=exitcodes.epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"modelcheck {__version__}")
@@ -114,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(sub: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES,
+    p = sub.add_parser(name, help=help_text, description=help_text, epilog=exitcodes.epilog(name),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(run=run)
     return p
@@ -210,7 +200,8 @@ def gating_verdicts(results: list[PropertyResult], named: list[str]) -> list:
 
 
 def format_result_line(r: PropertyResult) -> str:
-    line = (f"{r.name:<30} {r.verdict.value:<18} {r.states:>9} states {r.transitions:>10} transitions"
+    word = verdict_word(r.kind, r.verdict.value)
+    line = (f"{r.name:<30} {word:<18} {r.states:>9} states {r.transitions:>10} transitions"
             f"  depth {r.depth:>3}  {r.seconds:.2f}s")
     if r.reason:
         line += f"  ({r.reason})"
@@ -286,7 +277,7 @@ def run_matrix(args: argparse.Namespace) -> int:
     if args.json:
         write_text(args.json, dumps({"matrix": str(args.file), "cases": records}))
     verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
-    return EXIT_INCONCLUSIVE if any(not v.conclusive for v in verdicts) else EXIT_OK
+    return exit_code(verdicts)
 
 
 def _case_bar(args: argparse.Namespace, total: int) -> Any:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import exitcodes
+
 if TYPE_CHECKING:
     from .trace import Trace
 
@@ -24,11 +26,18 @@ class Verdict(enum.Enum):
         return self in (Verdict.PROVED, Verdict.HOLDS, Verdict.VIOLATED)
 
 
-# Exit codes, the same for every command (documented in --help and the README).
-EXIT_OK = 0
-EXIT_VIOLATION = 1
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 3
+# Exit codes, the same for every command: the table is modelcheck/exitcodes.py.
+EXIT_OK = exitcodes.OK
+EXIT_VIOLATION = exitcodes.VIOLATION
+EXIT_USAGE = exitcodes.USAGE
+EXIT_INCONCLUSIVE = exitcodes.INCONCLUSIVE
+
+WITNESS_WORDS = {"HOLDS": "REACHED", "PROVED": "REACHED", "VIOLATED": "NOT REACHED"}
+
+
+def verdict_word(kind: str, verdict: str) -> str:
+    """How a verdict reads to a person: a `sometimes` witness is REACHED or NOT REACHED, never VIOLATED."""
+    return WITNESS_WORDS.get(verdict, verdict) if kind == "sometimes" else verdict
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

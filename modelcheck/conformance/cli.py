@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import exitcodes
 from ..atomic import write_text
 from ..loader import positive_int
 from .conform import CONFORMS, DEFAULT_PROFILES, DEFAULT_SPEC, conform
@@ -19,15 +20,7 @@ from .errors import QemuError
 
 EXIT_OK, EXIT_NONE_CONFORMS, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
-EXIT_CODES = """\
-exit codes:
-  0    QEMU ran every scenario and at least one profile conforms; a refuted
-       profile is a finding about that profile, not a failure of the run
-  1    no profile asked for conforms: the spec does not describe the real device
-  2    usage error (unknown profile, unreadable spec)
-  3    inconclusive: QEMU is not installed, or it timed out or misbehaved
-       (its stderr and trace log are kept; the message names the directory)
-"""
+EXIT_CODES = exitcodes.epilog("conform")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -13,25 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import exitcodes
 from ..atomic import write_text
 from ..errors import ResultsError, UsageError
 from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, Verdict
 from . import gate, store, tree
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 DEFAULT_MATRIX = "specs/matrix.toml"
 DEFAULT_RESULTS = "results"
-
-EXIT_CODES = """\
-exit codes:
-  0    run: results written (violations found are results, not failures);
-       gate: no difference from the committed results
-  1    gate: some property differs from the committed results
-  2    usage error, spec error, or an unreadable, corrupt or foreign results file
-  3    run: some verdict is inconclusive (a bound was hit, or unknown)
-  130  interrupted (Ctrl-C); the previous results/ is left as it was
-"""
-
 
 def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     """``modelcheck run``: check the default matrix and write results/."""
@@ -40,7 +30,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Check every case of the matrix and write results/: verdicts.json, REPORT.md, "
                     "traces/ (.txt, .json, .itf.json, .svg per counterexample) and graphs/ for tiny cases. "
                     "The new tree replaces the old one only once it is complete.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=exitcodes.epilog("run"), formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
     p.add_argument("--output", "-o", default=DEFAULT_RESULTS, metavar="DIR",
                    help=f"results directory to (re)write (default: {DEFAULT_RESULTS})")
@@ -54,7 +44,7 @@ def add_gate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "gate", help="recompute the matrix and compare with the committed results/ (exit 1 on any difference)",
         description="Recompute every case and compare, property by property, with results/verdicts.json: "
                     "a lost proof, a vanished counterexample, a changed verdict or count is a difference.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=exitcodes.epilog("gate"), formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
     p.add_argument("--results", default=DEFAULT_RESULTS, metavar="DIR",
                    help=f"committed results directory (default: {DEFAULT_RESULTS})")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..verdict import verdict_word
 from ..views import DEFAULT, Views
 from . import answer
 from .blocks import Block, Bullets, Figure, Heading, Inline, Link, Para, Table, to_markdown
@@ -23,7 +24,7 @@ FIRST_AXES = ("profile", "guest", "werror", "rerror", "workload", "qdepth", "ord
 
 def witness_word(verdict: str) -> str:
     """How a `sometimes` property's verdict reads: a witness is reached or not, never violated."""
-    return {"HOLDS": "REACHED", "PROVED": "REACHED", "VIOLATED": "NOT REACHED"}.get(verdict, verdict)
+    return verdict_word("sometimes", verdict)
 
 
 WITNESS_MARK = {"REACHED": "●", "NOT REACHED": "○"}

@@ -11,23 +11,18 @@ import argparse
 import sys
 from typing import Any
 
+from .. import exitcodes
 from ..atomic import write_text
 from ..check import configure
 from ..errors import EngineBug
 from ..loader import parse_settings
 from ..trace import dumps, format_trace, trace_to_json
-from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, exit_code
+from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, Verdict, exit_code
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
 SHOWN_CLAUSES = 40
 
-EPILOG = """\
-exit codes:
-  0    every property proved (or holds up to the BMC bound)
-  1    a property is violated (its counterexample replayed in the explicit engine)
-  2    usage error or spec error
-  3    inconclusive: solver unknown or timeout, or an engine bug (a trace that does not replay)
-"""
+EPILOG = exitcodes.epilog("prove")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -78,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
             show_details(result, r)
     if args.json:
         write_text(args.json, dumps(to_json(result)))
-    return exit_code([r.verdict for r in result.results])
+    return exit_code([_bmc_bound_is_the_answer(args.engine, r.verdict) for r in result.results])
+
+
+def _bmc_bound_is_the_answer(engine: str, verdict: Verdict) -> Verdict:
+    """BMC was asked to search --depth steps: no violation within them is its answer (exit 0), not a cut search."""
+    return Verdict.HOLDS if engine == "bmc" and verdict is Verdict.HOLDS_UP_TO_BOUND else verdict
 
 
 def format_line(r: PropertyResult) -> str:
