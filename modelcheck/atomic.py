@@ -6,6 +6,31 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UsageError
+
+
+def check_writable(path: str | Path | None, flag: str) -> None:
+    """UsageError now, before any work, when ``path`` could not be written later (None: nothing to check)."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a directory; give {flag} a file name")
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{target}: {ancestor} is not a directory; choose another {flag}")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{target}: cannot write in {ancestor} (permission denied); choose another {flag}")
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as the user's umask leaves it (what open() would give a new file)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
 
 def write_text(path: str | Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (the old file stays if this fails)."""
@@ -17,6 +42,7 @@ def write_text(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, umask_mode())  # mkstemp makes 0600; the file is the user's, as open() would make it
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

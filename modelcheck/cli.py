@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, exitcodes
-from .atomic import write_text
+from .atomic import check_writable, write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError
 from .explicit import Progress, SearchOptions
 from .graph import reachability_graph, to_dot, write_graphml
-from .loader import parse_settings, positive_int
+from .loader import cap_to_cores, parse_settings, positive_int
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
 from .verdict import EXIT_USAGE, PropertyResult, Verdict, exit_code, verdict_word
@@ -151,7 +151,18 @@ def _code_origin(flat: Any) -> str:
     return f"compiled successor code: generated in {flat.codegen_seconds:.2f} s{kept}"
 
 
+def _cap(args: argparse.Namespace, attr: str, flag: str) -> None:
+    """Cap a process count at the core count, with a note on stderr (more processes only slow a search)."""
+    value, note = cap_to_cores(getattr(args, attr), flag)
+    if note:
+        print(f"modelcheck: {note}", file=sys.stderr)
+        setattr(args, attr, value)
+
+
 def run_check(args: argparse.Namespace) -> int:
+    _cap(args, "workers", "--workers")
+    check_writable(args.json, "--json")
+    check_writable(args.dump_compiled, "--dump-compiled")
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
@@ -262,6 +273,8 @@ MARKS = {"PROVED": "proved", "HOLDS": "holds", "HOLDS up to bound": "bound", "VI
 def run_matrix(args: argparse.Namespace) -> int:
     from .matrix import load_matrix, run_cases, select
 
+    _cap(args, "jobs", "--jobs")
+    check_writable(args.json, "--json")
     matrix = load_matrix(args.file)
     cases = list(select(matrix.cases, args.where, args.quick))
     if not cases:
@@ -348,14 +361,16 @@ def _first_line(text: str) -> str:
 
 
 def run_graph(args: argparse.Namespace) -> int:
+    _cap(args, "workers", "--workers")
+    if args.format == "graphml" and not args.output:
+        print("modelcheck: graph --format graphml needs --output FILE", file=sys.stderr)
+        return EXIT_USAGE
+    check_writable(args.output, "--output")
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, [], _search_options(args, on_progress, keep_edges=True))
     graph = reachability_graph(run.exploration)
     if args.format == "graphml":
-        if not args.output:
-            print("modelcheck: graph --format graphml needs --output FILE", file=sys.stderr)
-            return EXIT_USAGE
         write_graphml(graph, run.exploration, args.output)
     else:
         text = to_dot(graph, run.exploration)

@@ -90,3 +90,30 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive")
     return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds greater than 0."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def cap_to_cores(value: int | None, flag: str) -> tuple[int | None, str]:
+    """``value`` capped at this machine's core count, and a note saying so when it was capped ('' otherwise).
+
+    More processes than cores only adds forks and copies: the search takes longer, never less.
+    """
+    import os
+
+    cores = os.cpu_count() or 1
+    if value is None or value <= cores:
+        return value, ""
+    return cores, f"note: {flag} {value} is more than this machine's {cores} cores; using {cores}"
+

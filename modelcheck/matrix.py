@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -168,13 +169,18 @@ def run_cases(cases: list[Case], jobs: int | None = None,
                 on_done(record)
         return out
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1) as pool:
+    with context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1, initializer=_ignore_interrupt) as pool:
         out = []
         for record in pool.imap(run_case, cases, chunksize=1):
             out.append(record)
             if on_done:
                 on_done(record)
         return out
+
+
+def _ignore_interrupt() -> None:
+    """In a worker: leave Ctrl-C to the runner, which stops the pool and says so in one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def select(cases: list[Case], filters: list[str], quick: bool = False) -> Iterator[Case]:
@@ -185,6 +191,14 @@ def select(cases: list[Case], filters: list[str], quick: bool = False) -> Iterat
         if not sep:
             raise UsageError(f"--where {item!r}: expected NAME=VALUE, e.g. --where profile=qemu-7.2")
         wanted.append((key, value))
+    known = sorted({k for case in cases for k in case.params})
+    for key, value in wanted:
+        if key != "group" and key not in known:
+            raise UsageError(f"--where {key}={value}: {key!r} is not a parameter of this matrix; "
+                             f"use one of: group, {', '.join(known)}")
+        values = sorted({case.group if key == "group" else str(case.params.get(key)) for case in cases})
+        if value not in values:
+            raise UsageError(f"--where {key}={value}: no case has {key}={value}; its values here: {', '.join(values)}")
     for case in cases:
         if quick and not case.quick:
             continue

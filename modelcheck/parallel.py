@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import signal
 import struct
 from array import array
 from collections import deque
@@ -25,6 +26,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init(expander: Expander) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the searching process's to report, in one line
     _worker["x"] = expander
 
 
@@ -68,6 +70,7 @@ ChunkAnswer = tuple[list, list, list[int], bytes, bytes, bytes, bytes]
 
 
 def _init_packed(expander: Any, codec: str, instances: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the searching process's to report, in one line
     _worker["x"] = expander
     _worker["codec"] = struct.Struct(codec)
     _worker["instances"] = instances

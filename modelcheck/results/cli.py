@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import exitcodes
-from ..atomic import write_text
+from ..atomic import check_writable, write_text
 from ..errors import ResultsError, UsageError
+from ..loader import cap_to_cores, positive_int
 from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, Verdict
 from . import gate, store, tree
 
@@ -58,15 +59,25 @@ def add_gate_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--matrix", "-m", default=DEFAULT_MATRIX, metavar="FILE",
                    help=f"matrix file (default: {DEFAULT_MATRIX})")
-    p.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--jobs", "-j", type=positive_int, metavar="N", help="worker processes (default: every core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 # --------------------------------------------------------------------------- run
 
 
+def _checked(args: argparse.Namespace) -> None:
+    """Arguments checked before any work: --jobs capped at the core count (with a note)."""
+    jobs, note = cap_to_cores(args.jobs, "--jobs")
+    if note:
+        print(f"modelcheck: {note}", file=sys.stderr)
+        args.jobs = jobs
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Check the matrix and replace ``--output`` with the new results tree."""
+    _checked(args)
+    tree.check_output(args.output)
     try:
         doc, files = compute(args.matrix, jobs=args.jobs, progress=_bar(args), with_files=True)
         tree.write_tree(args.output, files)
@@ -117,6 +128,10 @@ def gate_command(args: argparse.Namespace) -> int:
     """Recompute, compare with the committed verdicts, print each difference; rewrite on --update."""
     if args.update and args.quick:
         raise UsageError("--update rewrites the whole results/; run it without --quick")
+    _checked(args)
+    check_writable(args.junit, "--junit")
+    if args.update:
+        tree.check_output(args.results)
     verdicts_path = Path(args.results) / store.VERDICTS_FILE
     committed = None
     try:

@@ -1,9 +1,10 @@
 """verdicts.json: one record per case × property × engine, stable fields only, with a format and version key.
 
-Everything in the file except the ``run`` key is a function of the specs and the
-matrix: the same on every machine and every run, so a fresh clone regenerates it
-byte for byte and the gate can compare it. Timings and machine facts live under
-``run``, which the gate and the determinism check ignore. Engines other than the
+Everything in the file is a function of the specs and the matrix: the same on every
+machine and every run, so a fresh clone regenerates it byte for byte, the gate can
+compare it and two runs leave ``git status`` clean. Timings and machine facts live
+under the document's ``run`` key in memory and are written to ``timings.json``
+beside it (:data:`TIMINGS_FILE`, which ``.gitignore`` names), never into this file. Engines other than the
 explicit search (z3's ``bmc``, ``spacer``) add records of the same shape, told
 apart by ``engine``; ``bound`` says what limited a search (``{"max_states": N}``,
 ``{"steps": k}``) and is ``null`` for an exhaustive search or a proof.
@@ -26,6 +27,7 @@ FORMAT = "modelcheck-verdicts"
 VERSION = 1
 VOLATILE_KEY = "run"  # timings and machine facts: ignored by the gate and the determinism check
 VERDICTS_FILE = "verdicts.json"
+TIMINGS_FILE = "timings.json"  # the volatile part, beside verdicts.json and ignored by git
 
 RECORD_FIELDS = ("case", "property", "kind", "engine", "verdict", "bound", "states", "transitions", "depth",
                  "assumptions", "counterexample", "witness", "reason", "trace")
@@ -63,7 +65,7 @@ def build_verdicts(case_records: Iterable[Mapping[str, Any]], matrix: str, *, bo
         "cases": cases,
         "records": records,
         VOLATILE_KEY: {
-            "note": "timings and machine facts; the only part of results/ that changes from run to run",
+            "note": "timings and machine facts; the only file of results/ that changes from run to run (git ignores it)",
             "seconds": seconds,
             "total_seconds": round(sum(seconds.values()), 3),
             "jobs": jobs or os.cpu_count() or 1,
@@ -103,8 +105,15 @@ def stable(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render(doc: Mapping[str, Any]) -> str:
-    """The file's text: sorted keys, one line per case and per record (records stay in matrix order)."""
-    return dumps_rows(doc, ("cases", "records"))
+    """The file's text: sorted keys, one line per case and per record (records stay in matrix order).
+
+    The volatile ``run`` key is left out (see :func:`render_timings`)."""
+    return dumps_rows(stable(doc), ("cases", "records"))
+
+
+def render_timings(doc: Mapping[str, Any]) -> str:
+    """timings.json's text: the run's timings and machine facts (changes from run to run)."""
+    return json.dumps(doc.get(VOLATILE_KEY, {}), indent=1, sort_keys=True) + "\n"
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 Layout (all names derive from case and property names, nothing from time or place):
 
 - ``verdicts.json`` — :mod:`.store`; ``REPORT.md`` — :mod:`.report`
+- ``timings.json`` — the run's timings and machine facts, the one file that changes from
+  run to run (``.gitignore`` names it, so two runs leave ``git status`` clean)
 - ``traces/<case>~<property>.txt | .json | .itf.json | .svg`` — one set per counterexample
 - ``graphs/<case>~<property>.dot | .svg`` — a few tiny cases (:func:`.graphs.pick_graph_cases`)
 
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import umask_mode
 from ..check import configure
 from ..errors import ResultsError
 from ..spec import compile_spec
@@ -34,7 +37,7 @@ from ..views import DEFAULT, Views, views_of
 from . import graphs, report, store, svg, traces
 
 STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
-MANAGED = frozenset({store.VERDICTS_FILE, "REPORT.md", "traces", "graphs"})  # what run (re)writes
+MANAGED = frozenset({store.VERDICTS_FILE, store.TIMINGS_FILE, "REPORT.md", "index.html", "traces", "graphs"})
 
 
 def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], spec_paths: Mapping[str, str],
@@ -46,7 +49,7 @@ def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], s
     maps each case to its spec file (what the files show is relative, see
     :func:`.store.portable_path`).
     """
-    files: dict[str, str] = {store.VERDICTS_FILE: store.render(doc)}
+    files: dict[str, str] = {store.VERDICTS_FILE: store.render(doc), store.TIMINGS_FILE: store.render_timings(doc)}
     by_case = {rec["case"]: rec for rec in case_records}
     trace_data: dict[tuple[str, str], Mapping[str, Any]] = {}
     for rec in doc["records"]:
@@ -126,6 +129,7 @@ def write_tree(target: str | Path, files: Mapping[str, str],
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700; results/ is the user's, as mkdir would make it
         for rel, text in sorted(files.items()):
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +142,19 @@ def write_tree(target: str | Path, files: Mapping[str, str],
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output(target: str | Path) -> None:
+    """ResultsError now, before any work, when ``target`` could not be replaced by a results tree later."""
+    target = Path(target)
+    _check_replaceable(target)
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ResultsError(f"{target}: {ancestor} is not a directory; choose another --output")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ResultsError(f"{target}: cannot write in {ancestor} (permission denied); choose another --output")
 
 
 def _check_replaceable(target: Path) -> None:

@@ -12,10 +12,10 @@ import sys
 from typing import Any
 
 from .. import exitcodes
-from ..atomic import write_text
+from ..atomic import check_writable, write_text
 from ..check import configure
 from ..errors import EngineBug
-from ..loader import parse_settings
+from ..loader import parse_settings, positive_float, positive_int
 from ..trace import dumps, format_trace, trace_to_json
 from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, Verdict, exit_code
 from .prove import ENGINES, ProveOptions, ProveRun, prove
@@ -42,9 +42,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "k-induction; bmc: bounded search")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
-    p.add_argument("--depth", type=int, default=20, metavar="K", help="BMC: search K steps (default 20)")
-    p.add_argument("--max-k", type=int, default=30, metavar="K", help="k-induction: largest k (default 30)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per solver query (default 60)")
+    p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
+    p.add_argument("--max-k", type=positive_int, default=30, metavar="K", help="k-induction: largest k (default 30)")
+    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                   help="per solver query (default 60)")
     p.add_argument("--no-core", action="store_true", help="do not minimise the assumptions a proof needs")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
@@ -54,6 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
+    check_writable(args.json, "--json")
     spec = configure(args.spec, parse_settings(args.set))
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
                            timeout_ms=int(args.timeout * 1000), minimise=not args.no_core,
