@@ -6,8 +6,10 @@ Only this module prints, reads argv or decides exit codes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -329,28 +331,60 @@ def format_matrix(records: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- list, graph
 
 
+LIST_WIDTH = 80
+
+
 def run_list(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     compiled = compile_spec(spec)
     cls = type(spec)
-    print(f"{cls.__name__}: {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
-    print("\nparameters:")
+    width = min(shutil.get_terminal_size((LIST_WIDTH, 24)).columns, LIST_WIDTH)
+    print("\n".join(_wrapped(f"{cls.__name__}: {_first_line(cls.__doc__ or '')}", width, "  ")))
+    print("\nparameters (--set NAME=VALUE):")
+    rows = []
     for name, param in cls.parameters().items():
-        print(f"  {name:<16} = {spec.params[name]!s:<14} allowed: {param.describe_allowed():<30} {param.doc}")
+        allowed = param.describe_allowed().replace("|", ", ")
+        rows.append([name, str(spec.params[name]), f"{param.doc}; allowed: {allowed}" if param.doc
+                     else f"allowed: {allowed}"])
+    print("\n".join(format_columns(rows, width)))
     print("\nassumptions:")
-    for a in compiled.assumptions.values():
-        mark = "active" if a.active else "inactive"
-        print(f"  {a.name:<16} {mark:<9} {_first_line(a.doc)}")
-    if not compiled.assumptions:
-        print("  (none)")
+    rows = [[a.name, "active" if a.active else "inactive", _first_line(a.doc)] for a in compiled.assumptions.values()]
+    print("\n".join(format_columns(rows, width)) if rows else "  (none)")
     print("\nactions:")
-    for name in compiled.actions:
-        count = sum(1 for i in compiled.instances if i.name == name)
-        print(f"  {name:<16} {count} instance(s)")
-    print("\nproperties:")
-    for p in compiled.properties.values():
-        print(f"  {p.name:<20} {p.kind:<10} {_first_line(p.doc)}")
+    rows = [[name, str(sum(1 for i in compiled.instances if i.name == name)) + " instance(s)", ""]
+            for name in compiled.actions]
+    print("\n".join(format_columns(rows, width)))
+    print("\nproperties (--property NAME):")
+    rows = [[p.name, p.kind, _first_line(p.doc)] for p in compiled.properties.values()]
+    print("\n".join(format_columns(rows, width)))
     return 0
+
+
+def format_columns(rows: list[list[str]], width: int = LIST_WIDTH, cap: int = 22) -> list[str]:
+    """Rows as aligned columns within ``width``: the last column wraps; a cell too wide for its column
+    (wider than ``cap``) ends its line and the row goes on, aligned, on the next one."""
+    if not rows:
+        return []
+    n = len(rows[0])
+    widths = [min(max(len(r[i]) for r in rows), cap) for i in range(n - 1)]
+    indent = 2 + sum(w + 2 for w in widths)
+    out = []
+    for row in rows:
+        line = "  "
+        for cell, w in zip(row, widths):
+            if len(line) + len(cell) > len(line) + w:  # too wide: own line, then go on aligned
+                out.append((line + cell).rstrip())
+                line = " " * (len(line) + w + 2)
+            else:
+                line += cell.ljust(w + 2)
+        wrapped = textwrap.wrap(row[-1], max(width - indent, 20), break_on_hyphens=False) or [""]
+        out.append((line + wrapped[0]).rstrip())
+        out += [" " * indent + rest for rest in wrapped[1:]]
+    return out
+
+
+def _wrapped(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent=indent) or [""]
 
 
 def _first_line(text: str) -> str:

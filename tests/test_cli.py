@@ -106,3 +106,15 @@ def test_compiled_check_says_where_its_code_came_from(capsys, monkeypatch, tmp_p
     strip = [[re.sub(r" \d+\.\d+s\b", "", line) for line in out.splitlines()
               if not line.startswith("compiled successor code")] for out in outputs]
     assert strip[0] == strip[1]
+
+
+def test_list_is_a_readable_table_at_80_columns(capsys):
+    from modelcheck.cli import main
+
+    assert main(["list", "specs/virtio_blk.py"]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
+    for name in ("workload", "barrier", "flush_seen_while_write_parked", "flush-after-restart", "drain"):
+        assert name in out
+    rows = [line for line in out.splitlines() if line.startswith("  barrier ")]
+    assert rows and rows[0].split()[1] == "always"  # name, kind, meaning: aligned columns

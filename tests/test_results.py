@@ -213,3 +213,14 @@ def test_refuses_to_replace_traces_it_did_not_write(tmp_path: Path) -> None:
 def test_rows_json_parses_back() -> None:
     doc = {"z": [{"b": [1, 2], "a": "é"}], "a": {"k": {"x": None}}, "e": []}
     assert json.loads(dumps_rows(doc, ("z", "a", "e"))) == doc
+
+
+def test_graph_states_are_labelled_and_show_their_fields_on_hover(written: tuple[Path, Path]) -> None:
+    out = written[1]
+    dots = sorted((out / "graphs").glob("*.dot"))
+    assert dots
+    text = dots[0].read_text()
+    assert '0 [label="0", tooltip="state 0: vm=running' in text
+    pictures = sorted((out / "graphs").glob("*.svg"))
+    if pictures:  # Graphviz installed
+        assert 'xlink:title="state 0: vm=running' in pictures[0].read_text()
