@@ -128,7 +128,7 @@ def _through(doc: Mapping[str, Any], views: Views, found: Mapping[tuple[str, str
             parts.append(", ".join(settings) + "; ")
         if shortest is not None:
             parts += ["shortest: ", Link(f"{len(shortest['counterexample'])} steps", shortest["trace"] + ".svg",
-                                         shortest["case"])]
+                                         f"{name}, in {shortest['case']}")]
         else:
             parts.append(f"{len(names)} cases")
         parts.append(")")

@@ -2,7 +2,8 @@
 
 Layout (all names derive from case and property names, nothing from time or place):
 
-- ``verdicts.json`` — :mod:`.store`; ``REPORT.md`` — :mod:`.report`
+- ``verdicts.json`` — :mod:`.store`; ``REPORT.md`` — :mod:`.report`; ``index.html`` — the
+  same content as a web page (:mod:`.html`)
 - ``timings.json`` — the run's timings and machine facts, the one file that changes from
   run to run (``.gitignore`` names it, so two runs leave ``git status`` clean)
 - ``traces/<case>~<property>.txt | .json | .itf.json | .svg`` — one set per counterexample
@@ -34,7 +35,8 @@ from ..errors import ResultsError
 from ..spec import compile_spec
 from ..trace import trace_from_json
 from ..views import DEFAULT, Views, views_of
-from . import graphs, report, store, svg, traces
+from . import graphs, html, report, store, svg, traces
+from .blocks import to_markdown
 
 STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
 MANAGED = frozenset({store.VERDICTS_FILE, store.TIMINGS_FILE, "REPORT.md", "index.html", "traces", "graphs"})
@@ -72,8 +74,10 @@ def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], s
             if picture is not None:
                 files[f"{stem}.svg"] = picture
     views, notes = spec_views(spec_paths, doc)
-    files["REPORT.md"] = report.render(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")),
-                                       views=views, notes=notes)
+    content = report.blocks(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")),
+                            views=views, notes=notes)
+    files["REPORT.md"] = to_markdown(content)
+    files["index.html"] = html.render(content)
     return files
 
 
