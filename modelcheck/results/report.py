@@ -218,8 +218,8 @@ def _graphs(graph_files: Iterable[str]) -> list[Block]:
         return []
     out: list[Block] = [Heading(2, "Reachability graphs of tiny cases", "graphs"),
                         Para(["The whole state graph with the counterexample's path in red; each state is labelled "
-                              "with its depth and the action that first reached it, and shows its fields on hover "
-                              "(DOT beside each picture; pictures need Graphviz)."])]
+                              "with its number in the order the search found it (0 is the initial state) and shows "
+                              "its fields on hover in index.html (DOT beside each picture; pictures need Graphviz)."])]
     items: list[list[Inline]] = []
     for dot in dots:
         picture = dot[: -len(".dot")] + ".svg"
