@@ -22,7 +22,7 @@ from .graph import reachability_graph, to_dot, write_graphml
 from .loader import cap_to_cores, parse_settings, positive_int
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
-from .verdict import EXIT_USAGE, PropertyResult, Verdict, exit_code, verdict_word
+from .verdict import EXIT_USAGE, PropertyResult, Verdict, exit_code, gating, verdict_word
 
 EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 
@@ -203,13 +203,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def gating_verdicts(results: list[PropertyResult], named: list[str]) -> list:
-    """The verdicts that decide the exit code.
-
-    A `sometimes` witness that is never reached is reported, but only decides the exit
-    code when it was asked for by name: witnesses are evidence that the checked
-    configuration is not vacuous, and many are unreachable by design under some settings.
-    """
-    return [r.verdict for r in results if r.kind != "sometimes" or r.name in named]
+    """The verdicts that decide the exit code (:func:`modelcheck.verdict.gating`)."""
+    return gating(results, named)
 
 
 def format_result_line(r: PropertyResult) -> str:

@@ -40,7 +40,8 @@ TABLE: dict[str, dict[int, str]] = {
         INTERRUPTED: _INTERRUPTED,
     },
     "prove": {
-        OK: "every property proved, or (--engine bmc) no violation within --depth steps",
+        OK: "every property proved, or (--engine bmc) no violation within --depth steps; a witness "
+            "counts only when named with --property",
         VIOLATION: "a property is violated (its counterexample replayed in the explicit engine)",
         USAGE: _USAGE,
         INCONCLUSIVE: "inconclusive: solver unknown or timeout, or an engine bug (a trace that does not replay)",

@@ -40,6 +40,15 @@ def verdict_word(kind: str, verdict: str) -> str:
     return WITNESS_WORDS.get(verdict, verdict) if kind == "sometimes" else verdict
 
 
+def gating(results: list[PropertyResult], named: list[str]) -> list[Verdict]:
+    """The verdicts that decide an exit code: a `sometimes` witness counts only when named with --property.
+
+    Witnesses are evidence that a configuration is not vacuous, and many are unreachable by
+    design under some settings; an unreached one is reported (NOT REACHED), not a failure.
+    """
+    return [r.verdict for r in results if r.kind != "sometimes" or r.name in named]
+
+
 def exit_code(verdicts: list[Verdict]) -> int:
     """1 if anything is violated, else 3 if anything is inconclusive, else 0."""
     if any(v is Verdict.VIOLATED for v in verdicts):

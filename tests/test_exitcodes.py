@@ -102,6 +102,9 @@ def _outcomes(f: dict[str, Path], tmp: Path) -> list[tuple[str, int, list[str], 
         ("prove", 2, ["prove", SPEC, "--set", "nope=1"], none),
         ("prove", 3, ["prove", SPEC, *SEED, "--engine", "bmc", "--depth", "2", "-p", "barrier"],
          lambda mp: mp.setattr(prove_cli, "prove", engine_bug)),
+        ("prove", 0, ["prove", SPEC, *SEED, "--engine", "bmc", "--depth", "3", *q], none),  # witnesses not named
+        ("prove", 3, ["prove", SPEC, *SEED, "--engine", "bmc", "--depth", "3", "-p", "request_parked", *q],
+         none),  # a named witness not found within the depth: unknown
         ("prove", 130, ["prove", SPEC, *SEED, "--engine", "bmc"],
          lambda mp: mp.setattr(prove_cli, "prove", _interrupt)),
         ("run", 0, ["run", "--matrix", str(f["good"]), "--output", str(tmp / "r0"), "-j", "1", "--no-progress"], none),

@@ -17,7 +17,7 @@ from ..check import configure
 from ..errors import EngineBug
 from ..loader import parse_settings, positive_float, positive_int
 from ..trace import dumps, format_trace, trace_to_json
-from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, Verdict, exit_code
+from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, Verdict, exit_code, gating, verdict_word
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
 SHOWN_CLAUSES = 40
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             show_details(result, r)
     if args.json:
         write_text(args.json, dumps(to_json(result)))
-    return exit_code([_bmc_bound_is_the_answer(args.engine, r.verdict) for r in result.results])
+    return exit_code([_bmc_bound_is_the_answer(args.engine, v) for v in gating(result.results, args.property)])
 
 
 def _bmc_bound_is_the_answer(engine: str, verdict: Verdict) -> Verdict:
@@ -84,7 +84,7 @@ def _bmc_bound_is_the_answer(engine: str, verdict: Verdict) -> Verdict:
 
 
 def format_line(r: PropertyResult) -> str:
-    line = f"{r.name:<22} {r.verdict.value:<18} {r.engine:<6} {r.seconds:6.2f}s"
+    line = f"{r.name:<22} {verdict_word(r.kind, r.verdict.value):<18} {r.engine:<6} {r.seconds:6.2f}s"
     if r.verdict.value == "PROVED":
         line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
         if "k" in r.extra:
