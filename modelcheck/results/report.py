@@ -19,7 +19,6 @@ from .blocks import Block, Bullets, Figure, Heading, Inline, Link, Para, Table, 
 
 MARK = {"PROVED": "★", "HOLDS": "✓", "HOLDS up to bound": "≤", "VIOLATED": "✗", "UNKNOWN": "?"}
 RANK = {"VIOLATED": 0, "UNKNOWN": 1, "HOLDS up to bound": 2, "HOLDS": 3, "PROVED": 4}
-FIRST_AXES = ("profile", "guest", "werror", "rerror", "workload", "qdepth", "order", "evict")
 
 
 def witness_word(verdict: str) -> str:
@@ -82,7 +81,7 @@ def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
     out += _graphs(graph_files)
     out += [Heading(2, "Every case", "cases")]
     for group in answer.ordered(case["group"] for case in cases.values()):
-        out += _group_table(group, cases, best, found, checked, witnesses)
+        out += _group_table(group, cases, best, found, checked, witnesses, first=(*views.axes, *views.explain))
     return out
 
 
@@ -232,9 +231,10 @@ def _graphs(graph_files: Iterable[str]) -> list[Block]:
 
 
 def _group_table(group: str, cases: Mapping[str, Any], best: Mapping[tuple[str, str], Mapping[str, Any]],
-                 found: Mapping[tuple[str, str], str], checked: list[str], witnesses: list[str]) -> list[Block]:
+                 found: Mapping[tuple[str, str], str], checked: list[str], witnesses: list[str],
+                 first: tuple[str, ...] = ()) -> list[Block]:
     names = [n for n, c in cases.items() if c["group"] == group]
-    axes = _varying([cases[n]["params"] for n in names])
+    axes = _varying([cases[n]["params"] for n in names], first)
     fixed = {k: v for k, v in cases[names[0]]["params"].items() if k not in axes}
     rows = []
     for name in names:
@@ -262,7 +262,8 @@ def abbreviations(props: list[str]) -> dict[str, str]:
     return out
 
 
-def _varying(params: list[Mapping[str, Any]]) -> list[str]:
+def _varying(params: list[Mapping[str, Any]], first: tuple[str, ...] = ()) -> list[str]:
+    """The parameters that differ between cases: the views' axes first, then the rest by name."""
     keys = [k for k in params[0] if len({str(p.get(k)) for p in params}) > 1] if len(params) > 1 else []
-    first = [k for k in FIRST_AXES if k in keys]
-    return first + sorted(k for k in keys if k not in first)
+    leading = [k for k in dict.fromkeys(first) if k in keys]
+    return leading + sorted(k for k in keys if k not in leading)

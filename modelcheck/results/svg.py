@@ -66,7 +66,7 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
         y += 16
 
     # lane headers and lifelines
-    if "vm" in view.types:
+    if view.vm(states[0]) is not None:
         out.append(_text(LEFT + VM_COLUMN // 2, lane_top - 22, "VM", size=12, weight="bold", anchor="middle"))
     for lane in lanes:
         x = center[lane.key]
