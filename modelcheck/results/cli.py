@@ -87,7 +87,7 @@ def run_command(args: argparse.Namespace) -> int:
     counts = _counts(doc)
     print(f"wrote {args.output}/: {len(doc['cases'])} cases, {len(doc['records'])} verdicts "
           f"({counts['VIOLATED']} violated), {sum(p.startswith('traces/') and p.endswith('.svg') for p in files)} "
-          f"counterexamples; read {args.output}/REPORT.md")
+          f"counterexamples; read {args.output}/REPORT.md (or open {args.output}/index.html)")
     return EXIT_INCONCLUSIVE if counts["inconclusive"] else EXIT_OK
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ..verdict import verdict_word
 from .store import record_key
 
 COUNT_FIELDS = ("states", "transitions", "depth", "bound")
@@ -87,7 +88,7 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Di
 
 
 def _summary(rec: Mapping[str, Any]) -> str:
-    text = f"{rec['verdict']} ({rec['states']} states"
+    text = f"{verdict_word(rec['kind'], rec['verdict'])} ({rec['states']} states"
     if rec.get("counterexample"):
         text += f", {len(rec['counterexample'])}-step counterexample"
     return text + ")"
