@@ -169,7 +169,14 @@ def run_cases(cases: list[Case], jobs: int | None = None,
                 on_done(record)
         return out
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1, initializer=_ignore_interrupt) as pool:
+    # Workers are forked with Ctrl-C blocked (also those the pool's own thread forks later, as
+    # that thread inherits the mask), so none can take it before its initializer ignores it.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1, initializer=_ignore_interrupt)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    with pool:
         out = []
         for record in pool.imap(run_case, cases, chunksize=1):
             out.append(record)
@@ -181,6 +188,7 @@ def run_cases(cases: list[Case], jobs: int | None = None,
 def _ignore_interrupt() -> None:
     """In a worker: leave Ctrl-C to the runner, which stops the pool and says so in one line."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def select(cases: list[Case], filters: list[str], quick: bool = False) -> Iterator[Case]:
