@@ -23,7 +23,7 @@ def load_spec_class(ref: str) -> type[Spec]:
     path = Path(path_text)
     if not path.is_file():
         raise UsageError(f"{path_text}: no such spec file (give the path of a .py file, e.g. specs/virtio_blk.py)")
-    module = _import(path)
+    module = import_file(path)
     candidates = {
         name: obj for name, obj in vars(module).items()
         if isinstance(obj, type) and issubclass(obj, Spec) and obj is not Spec
@@ -44,10 +44,11 @@ def load_spec_class(ref: str) -> type[Spec]:
     return next(iter(candidates.values()))
 
 
-def _import(path: Path) -> Any:
+def import_file(path: Path, what: str = "spec") -> Any:
+    """The module of a Python file named by path (imported once); SpecError naming the file and line."""
     resolved = path.resolve()
     digest = hashlib.blake2b(str(resolved).encode(), digest_size=4).hexdigest()
-    name = f"modelcheck_spec_{path.stem}_{digest}"
+    name = f"modelcheck_{what}_{path.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, resolved)
@@ -64,7 +65,7 @@ def _import(path: Path) -> Any:
         del sys.modules[name]
         frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).resolve() == resolved]
         line = frames[-1].lineno if frames else 0
-        raise SpecError(f"{path}:{line}: importing the spec failed: {type(err).__name__}: {err}") from None
+        raise SpecError(f"{path}:{line}: importing the {what} failed: {type(err).__name__}: {err}") from None
     return module
 
 

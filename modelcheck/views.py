@@ -10,8 +10,6 @@ grid). This module imports only the state and trace layers below it.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+from .loader import import_file
 from .trace import field_changes
 
 if TYPE_CHECKING:
@@ -131,20 +130,7 @@ def views_of(spec_cls: type) -> Views:
     if not path.is_file():
         raise SpecError(f"{module_file}: {where} names {name!r}, which is not a file beside the spec; "
                         "fix the name or remove VIEWS")
-    digest = hashlib.blake2b(str(path.resolve()).encode(), digest_size=4).hexdigest()
-    mod_name = f"modelcheck_views_{path.stem}_{digest}"
-    module = sys.modules.get(mod_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        if spec is None or spec.loader is None:
-            raise SpecError(f"{path}: cannot be imported as a Python module ({where})")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:
-            del sys.modules[mod_name]
-            raise SpecError(f"{path}: importing the views failed: {type(err).__name__}: {err}") from None
+    module = import_file(path, "views")
     views = getattr(module, "VIEWS", None)
     if not isinstance(views, Views):
         raise SpecError(f"{path}: defines no VIEWS = Views(...) ({where}); define one or remove VIEWS")

@@ -107,3 +107,23 @@ def test_witnesses_read_reached_or_not_reached() -> None:
 def test_abbreviations_are_distinct() -> None:
     short = report.abbreviations(["completion", "conservation", "barrier", "barrier_order", "b"])
     assert len(set(short.values())) == len(short)
+
+
+def test_views_named_wrong_are_a_spec_error_naming_the_fix(tmp_path) -> None:
+    from modelcheck.errors import SpecError
+
+    spec = tmp_path / "tiny.py"
+    spec.write_text("from modelcheck import Spec\n\nclass Tiny(Spec):\n    VIEWS = 'missing_views.py'\n")
+    cls = load_spec_class(str(spec))
+    with pytest.raises(SpecError, match=r"Tiny\.VIEWS names 'missing_views\.py'"):
+        views_of(cls)
+    (tmp_path / "missing_views.py").write_text("VIEWS = 3\n")
+    with pytest.raises(SpecError, match=r"defines no VIEWS = Views\("):
+        views_of(cls)
+
+
+def test_a_subclass_in_another_directory_keeps_its_bases_views(tmp_path) -> None:
+    variant = tmp_path / "variant.py"
+    variant.write_text(f"from modelcheck.loader import load_spec_class\nBase = load_spec_class({str(VIRTIO)!r})\n\n"
+                       "class Variant(Base):\n    '''A variant.'''\n\nSPEC = Variant\n")
+    assert views_of(load_spec_class(str(variant))) is VIEWS
