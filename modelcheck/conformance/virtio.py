@@ -94,7 +94,7 @@ class Driver:
     # ----------------------------------------------------------------- set-up
 
     @classmethod
-    def probe(cls, qtest: Qtest) -> Driver:
+    def probe(cls, qtest: Qtest, queues: int = 1) -> Driver:
         """Find the device, map its BAR, reset and negotiate, and set up queue 0."""
         slot = find_device(qtest)
         qtest.outl(PCI_ADDR, config_address(slot, 0x10))
@@ -120,7 +120,7 @@ class Driver:
         return cls(qtest, io, layout)
 
     @classmethod
-    def attach(cls, qtest: Qtest, size: int = 256) -> Driver:
+    def attach(cls, qtest: Qtest, queues: int = 1, size: int = 256) -> Driver:
         """A driver over a migrated machine: the queue is already in guest RAM."""
         return cls(qtest, IO_BASE, Layout(RING, size))
 
