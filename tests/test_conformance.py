@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from modelcheck.conformance import cli, qmp, qtest, tracelog
+from modelcheck.conformance import cli, qmp, qtest, storage, tracelog
 from modelcheck.conformance.conform import Graphs, configuration, judge, observe
 from modelcheck.conformance.errors import QemuError
 from modelcheck.conformance.generate import GENERATING, coverage, generate, instances_in, key
 from modelcheck.conformance.machine import ErrorRule, Machine, halting_bios, make_image, rules_text
 from modelcheck.conformance.mapping import expectation
 from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
+from modelcheck.conformance.storage import Storage
 from modelcheck.conformance.validate import Graph, edit_distance, matched, validate
 from modelcheck.conformance.virtio import Layout, config_address, sector_data, writer_of
 from modelcheck.explicit import SearchOptions, explore
@@ -434,3 +435,21 @@ def test_twenty_generated_scenarios_are_all_paths_of_qemu_72(generating_graph, q
     cov = coverage(generating_graph, matches)
     assert cov["action_instances"]["fraction"] == 1.0
     assert 0 < cov["states"]["fraction"] < 1
+
+
+def test_storage_keeps_writes_volatile_until_a_flush(tmp_path):
+    image = tmp_path / "disk.img"
+    make_image(image, 8)
+    store = Storage(tmp_path, image)
+    data = sector_data(0, 2)
+    assert store._execute(storage.CMD_WRITE, 2 * 512, 512, data) == (0, b"")
+    assert store.sectors([2]) == {2: data}
+    assert store.sectors([2], durable=True) == {2: bytes(512)}
+    assert store._execute(storage.CMD_READ, 2 * 512, 512, b"") == (0, data)
+    assert store._execute(storage.CMD_FLUSH, 0, 0, b"") == (0, b"")
+    assert store._execute(storage.CMD_FLUSH, 0, 0, b"") == (0, b"")  # nothing cached: no event
+    assert store.durable() == [(2,)]
+    assert store.sectors([2], durable=True) == {2: data}
+    store._execute(7, 0, 0, b"")
+    with pytest.raises(QemuError, match="unsupported command 7"):
+        store.check()

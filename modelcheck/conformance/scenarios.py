@@ -9,8 +9,8 @@ drives QEMU through these steps and reacts to what the device does: whenever the
 on an error, the harness records the failures, the used ring and the image, migrates as
 planned and resumes. What QEMU did is an :class:`Observation` (plain data, JSON-ready).
 
-The disk is served by a logging ``qemu-nbd`` (:mod:`.storage`), so the flushes that reach
-host storage are seen too.
+The disk is served by the harness's own NBD server (:mod:`.storage`): requests complete in
+the order QEMU sent them, and the flushes that reach host storage are seen.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from . import tracelog
 from .errors import QemuError
-from .machine import ErrorRule, Machine, make_image, read_sectors
+from .machine import ErrorRule, Machine, make_image
 from .qmp import version_text
 from .storage import Storage
 from .virtio import Driver, writer_of
@@ -266,7 +266,7 @@ class Run:
         m = self.m
         self.record_pushes()
         sectors = sorted({s for k, s in self.requests if k == "write"})
-        image = [[s, writer_of(data)] for s, data in read_sectors(self.image, sectors).items()]
+        image = [[s, writer_of(data)] for s, data in self.storage.sectors(sectors).items()]
         self.obs.used.append(["cont", sorted(self.parked), image])
         start = len(m.trace_lines())
         since = len(m.qmp.events)
@@ -331,6 +331,7 @@ class Run:
         self.record_pushes()
         self.obs.flushes = self.flushes_before + flush_operations(self.m)
         self.obs.durable = [list(d) for d in self.storage.durable()]
+        self.storage.check()
 
 
 def run(scenario: Scenario, *, timeout: float = 5.0, keep: Path | None = None, queues: int = 1) -> Observation:
@@ -356,9 +357,9 @@ def run(scenario: Scenario, *, timeout: float = 5.0, keep: Path | None = None, q
                     current.close(err)
                 raise
             current.close(None)
-        obs = current.obs
-        sectors = sorted({s for k, s in requests if k == "write"})
-        obs.disk = {str(s): writer_of(data) for s, data in read_sectors(image, sectors).items()}
+            obs = current.obs
+            sectors = sorted({s for k, s in requests if k == "write"})
+            obs.disk = {str(s): writer_of(data) for s, data in storage.sectors(sectors).items()}
     obs.timing["total"] = time.monotonic() - started
     return obs
 
