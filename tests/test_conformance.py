@@ -16,19 +16,23 @@ from pathlib import Path
 
 import pytest
 
+from modelcheck.check import check, configure
 from modelcheck.conformance import cli, qmp, qtest, storage, tracelog
 from modelcheck.conformance.conform import Graphs, configuration, judge, observe
 from modelcheck.conformance.errors import QemuError
 from modelcheck.conformance.generate import GENERATING, coverage, generate, instances_in, key
 from modelcheck.conformance.machine import ErrorRule, Machine, halting_bios, make_image, rules_text
 from modelcheck.conformance.mapping import expectation
+from modelcheck.conformance.replay import replay, replay_for_report
 from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
 from modelcheck.conformance.storage import Storage
 from modelcheck.conformance.validate import Graph, edit_distance, matched, validate
 from modelcheck.conformance.virtio import Layout, config_address, sector_data, writer_of
+from modelcheck.errors import UsageError
 from modelcheck.explicit import SearchOptions, explore
 from modelcheck.loader import load_spec_class
 from modelcheck.spec import compile_spec
+from modelcheck.trace import trace_to_json
 
 SPEC = str(Path(__file__).resolve().parent.parent / "specs" / "virtio_blk.py")
 QEMU_MISSING = shutil.which("qemu-system-x86_64") is None
@@ -453,3 +457,50 @@ def test_storage_keeps_writes_volatile_until_a_flush(tmp_path):
     store._execute(7, 0, 0, b"")
     with pytest.raises(QemuError, match="unsupported command 7"):
         store.check()
+
+
+# --------------------------------------------------------------------------- replaying spec traces
+
+
+SEED = {"workload": "W0 F", "qdepth": 2, "guest": "nodrain", "profile": "qemu-7.2", "werror": "stop",
+        "rerror": "stop", "order": "any", "evict": "on", "failures": 1, "eio_failures": 0,
+        "flush_failures": 0, "read_failures": 0, "migrations": 1}
+
+
+def _counterexample(tmp_path, **changes) -> str:
+    run = check(configure(SPEC, {**SEED, **changes}), ["barrier"])
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace_to_json(run.compiled, run.results[0].trace)))
+    return str(path)
+
+
+def test_a_trace_the_harness_cannot_steer_is_a_usage_error(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    with pytest.raises(UsageError, match="not a modelcheck trace"):
+        replay(str(path), spec=SPEC)
+
+
+@needs_qemu
+def test_the_seed_counterexample_happens_on_the_device(tmp_path, qemu_72):
+    outcome = replay(_counterexample(tmp_path), spec=SPEC)
+    assert outcome["verdict"] == "reproduced"
+    assert all(s["agrees"] for s in outcome["steps"])
+    ev = outcome["evidence"]
+    assert ev["used_ring"] == [["F1", "ok"]] and ev["taken_by_guest"] == ["F1"]
+    assert ev["durable_image"] == {"s0": None}
+    assert ev["flush_ok_before_write_durable"] == [{"flush": "F1", "write": "W0", "write_state": "in flight"}]
+
+
+@needs_qemu
+def test_a_parked_write_and_a_completed_flush_on_the_device(tmp_path, qemu_72):
+    outcome = replay(_counterexample(tmp_path, order="fifo"), spec=SPEC)
+    # every step up to the guest taking the flush is followed: W0 fails and is parked,
+    # F1 completes OK; QEMU stops the VM before a guest could take F1
+    assert [s["agrees"] for s in outcome["steps"]] == [True] * 8 + [False]
+    assert outcome["verdict"] == "diverged" and outcome["divergence"]["label"] == "observe F1"
+    ev = outcome["evidence"]
+    assert ev["used_ring"] == [["F1", "ok"]] and ev["parked"] == ["W0"] and ev["vm"] == "io-error"
+    assert ev["durable_image"] == {"s0": None} and ev["image_with_cache"] == {"s0": None}
+    lines = replay_for_report(json.loads(Path(_counterexample(tmp_path, order="fifo")).read_text()), spec=SPEC)
+    assert any("parked W0" in line for line in lines)

@@ -16,6 +16,7 @@ from ..atomic import write_text
 from ..loader import positive_int
 from .conform import CONFORMS, DEFAULT_PROFILES, DEFAULT_SPEC, conform
 from .errors import QemuError
+from .replay import DIVERGED, replay, replay_lines
 from .validate import Mismatch
 
 EXIT_OK, EXIT_NONE_CONFORMS, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
@@ -28,6 +29,10 @@ exit codes:
   2    usage error (unknown profile, unreadable spec)
   3    inconclusive: QEMU is not installed, or it timed out or misbehaved
        (its stderr and trace log are kept; the message names the directory)
+with --replay TRACE.json:
+  0    the device followed every step of the trace (and, for a barrier
+       counterexample, shows the violation itself)
+  1    the device went another way at some step (printed)
 """
 
 
@@ -43,8 +48,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"a profile to judge (repeatable; default: {' '.join(DEFAULT_PROFILES)})")
     p.add_argument("--spec", default=DEFAULT_SPEC, metavar="FILE",
                    help=f"spec file with a 'profile' parameter (default: {DEFAULT_SPEC})")
-    p.add_argument("--output", "-o", default="results/conformance.json", metavar="FILE",
-                   help="write the report as JSON here (default: results/conformance.json)")
+    p.add_argument("--output", "-o", default=None, metavar="FILE",
+                   help="write the report as JSON here (default: results/conformance.json; "
+                   "with --replay: nowhere)")
+    p.add_argument("--replay", metavar="TRACE.json",
+                   help="replay a spec trace (results/traces/*.json) on QEMU step by step instead")
     p.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="run each scenario N times and judge every distinct observation (default: 1)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
@@ -62,6 +70,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the conformance check; print one line per profile; write the JSON report."""
+    if args.replay:
+        return run_replay(args)
+    args.output = args.output or "results/conformance.json"
     try:
         report, timing = conform(args.profile or None, spec=args.spec, repeat=args.repeat, timeout=args.timeout,
                                  keep=Path(args.keep) if args.keep else None, generated=args.generate,
@@ -78,6 +89,22 @@ def run(args: argparse.Namespace) -> int:
           f"{timing['total']:.1f} s in all")
     print(f"wrote {args.output} (timings in {sidecar})")
     return EXIT_OK if report["conforming"] else EXIT_NONE_CONFORMS
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Replay one trace on QEMU; print the steps and the evidence; exit 1 when it diverged."""
+    try:
+        outcome = replay(args.replay, spec=args.spec, timeout=args.timeout,
+                         keep=Path(args.keep) if args.keep else None)
+    except QemuError as err:
+        print(f"modelcheck conform: inconclusive: {err}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    for line in replay_lines(outcome):
+        print(line)
+    if args.output:
+        write_text(args.output, json.dumps(outcome, sort_keys=True, indent=2) + "\n")
+        print(f"wrote {args.output}")
+    return EXIT_NONE_CONFORMS if outcome["verdict"] == DIVERGED else EXIT_OK
 
 
 def timing_path(output: str) -> str:

@@ -186,7 +186,11 @@ class Run:
         m = Machine(self.work, self.image, rules=rules, name=name, incoming=incoming, timeout=self.timeout,
                     keep=self.keep, nbd=self.storage.socket, queues=self.queues)
         self.machines.append(m)
-        m.__enter__()
+        hold, self.storage.hold = self.storage.hold, False  # QEMU reads sector 0 as it starts
+        try:
+            m.__enter__()
+        finally:
+            self.storage.hold = hold
         self.stops_seen = self.traced = 0
         return m
 
@@ -253,21 +257,31 @@ class Run:
 
     def handle_stop(self) -> None:
         """The VM stopped on errors: record them, migrate as planned, then ``cont``."""
-        m = self.m
-        m.qmp.wait_status({"io-error"})
-        m.qmp.poll_events(0.02)
+        self.note_stop()
+        index = self.obs.stop_events - 1
+        for _ in range(self.scenario.migrations[index] if index < len(self.scenario.migrations) else 0):
+            self.migrate()
+        self.resume()
+
+    def note_stop(self) -> None:
+        """Record a stop: wait for the error state, then name the failures and read the ring."""
+        self.m.qmp.wait_status({"io-error"})
+        self.m.qmp.poll_events(0.02)
         self.stops_seen = self.stop_count()
         self.obs.stop_events += 1
         self.record_failures()
         self.record_pushes()
-        index = self.obs.stop_events - 1
-        for _ in range(self.scenario.migrations[index] if index < len(self.scenario.migrations) else 0):
-            self.migrate()
+
+    def image_now(self) -> list[list[Any]]:
+        """``[sector, writer]`` per written sector: what the image holds now (cache over durable)."""
+        sectors = sorted({s for k, s in self.requests if k == "write"})
+        return [[s, writer_of(data)] for s, data in self.storage.sectors(sectors).items()]
+
+    def resume(self) -> None:
+        """``cont``: mark it on the used ring with what is parked and the image; read the restart order."""
         m = self.m
         self.record_pushes()
-        sectors = sorted({s for k, s in self.requests if k == "write"})
-        image = [[s, writer_of(data)] for s, data in self.storage.sectors(sectors).items()]
-        self.obs.used.append(["cont", sorted(self.parked), image])
+        self.obs.used.append(["cont", sorted(self.parked), self.image_now()])
         start = len(m.trace_lines())
         since = len(m.qmp.events)
         m.qmp.execute("cont")

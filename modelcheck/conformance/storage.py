@@ -23,6 +23,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -53,6 +54,8 @@ class Storage:
         self.flushed: list[tuple[int, ...]] = []
         self.lock = threading.Lock()
         self.errors: list[str] = []
+        self.hold = False  # keep WRITEs and READs until released (replay steers the host)
+        self.held: list[tuple[socket.socket, tuple[int, int, int, int, bytes]]] = []
         self.listener: socket.socket | None = None
         self.threads: list[threading.Thread] = []
         self.conns: list[socket.socket] = []
@@ -187,10 +190,54 @@ class Storage:
                 if item is None:
                     return
                 batch.append(item)
-            for kind, handle, offset, length, data in sorted(batch, key=lambda c: (c[2], c[0], c[3], c[4])):
-                error, payload = self._execute(kind, offset, length, data)
-                with contextlib.suppress(OSError):
-                    conn.sendall(struct.pack(">IIQ", REPLY, error, handle) + payload)
+            for item in sorted(batch, key=lambda c: (c[2], c[0], c[3], c[4])):
+                with self.lock:
+                    if self.hold and item[0] in (CMD_WRITE, CMD_READ):
+                        self.held.append((conn, item))
+                        continue
+                self._answer(conn, item)
+
+    def _answer(self, conn: socket.socket, item: tuple[int, int, int, int, bytes]) -> None:
+        kind, handle, offset, length, data = item
+        error, payload = self._execute(kind, offset, length, data)
+        with contextlib.suppress(OSError):
+            conn.sendall(struct.pack(">IIQ", REPLY, error, handle) + payload)
+
+    # ----------------------------------------------------------------- steering (replay)
+
+    def release(self, kind: int, sector: int, timeout: float) -> None:
+        """Execute the held WRITE or READ of ``sector`` (waiting for it to arrive) and answer it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = next((h for h in self.held if h[1][0] == kind and h[1][2] == sector * SECTOR), None)
+                if found is not None:
+                    self.held.remove(found)
+            if found is not None:
+                self._answer(*found)
+                return
+            if time.monotonic() > deadline:
+                raise QemuError(f"no {'write' if kind == CMD_WRITE else 'read'} of sector {sector} "
+                                f"reached storage within {timeout:.1f} s")
+            time.sleep(0.002)
+
+    def release_all(self) -> None:
+        """Stop holding commands; execute and answer every held one."""
+        with self.lock:
+            self.hold = False
+            held, self.held = self.held, []
+        for conn, item in held:
+            self._answer(conn, item)
+
+    def writeback(self, sector: int) -> None:
+        """Write one cached sector to the image on the host's own account (eviction)."""
+        with self.lock:
+            data = self.cache.pop(sector, None)
+            if data is None:
+                return
+            with open(self.image, "r+b") as f:
+                f.seek(sector * SECTOR)
+                f.write(data)
 
     def _execute(self, kind: int, offset: int, length: int, data: bytes) -> tuple[int, bytes]:
         """One command against the cache and the image: ``(errno, data to send back)``."""
