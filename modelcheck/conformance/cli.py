@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..errors import UsageError
 from ..loader import positive_int
 from .conform import CONFORMS, DEFAULT_PROFILES, DEFAULT_SPEC, conform
 from .errors import QemuError
@@ -20,6 +21,7 @@ from .replay import DIVERGED, replay, replay_lines
 from .validate import Mismatch
 
 EXIT_OK, EXIT_NONE_CONFORMS, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+GENERATE, SEED = 24, 1  # the committed results/conformance.json is written with these
 
 EXIT_CODES = """\
 exit codes:
@@ -57,11 +59,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="run each scenario N times and judge every distinct observation (default: 1)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="deadline of every wait on QEMU (default: 5)")
-    p.add_argument("--generate", type=positive_int, default=0, metavar="N",
+    p.add_argument("--generate", type=int, default=GENERATE, metavar="N",
                    help="also run N scenarios drawn from the generating configuration's reachability "
-                   "graph, and report the coverage real runs reach")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of --generate (same seed, same scenarios; default: 0)")
+                   f"graph, and report the coverage real runs reach (default: {GENERATE}; 0: none)")
+    p.add_argument("--seed", type=int, default=SEED, metavar="S",
+                   help=f"seed of --generate (same seed, same scenarios; default: {SEED})")
     p.add_argument("--keep", metavar="DIR",
                    help="where QEMU's stderr and trace log go when it fails (default: a new temp dir)")
     p.set_defaults(run=run)
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if args.replay:
         return run_replay(args)
     args.output = args.output or "results/conformance.json"
+    if args.generate < 0:
+        raise UsageError(f"--generate {args.generate}: give a number of scenarios, 0 or more")
     try:
         report, timing = conform(args.profile or None, spec=args.spec, repeat=args.repeat, timeout=args.timeout,
                                  keep=Path(args.keep) if args.keep else None, generated=args.generate,
