@@ -340,6 +340,18 @@ def test_each_profile_is_refuted_or_confirmed(observations, qemu_72, spec_cls):
         assert verdicts[profile].refuted_by["mismatch"]["channel"] == channel
     assert not verdicts["qemu-9.0"].scenarios["migrated-restart"]["matches"]
     assert verdicts["fifo"].scenarios["migrated-restart"]["matches"]
+    assert verdicts["qemu-7.2"].scenarios["two-queue-restart"]["matches"]
+    assert not verdicts["qemu-9.0"].scenarios["two-queue-restart"]["matches"]
+    assert not verdicts["fifo"].scenarios["two-queue-restart"]["matches"]
+
+
+@needs_qemu
+def test_two_queues_restart_from_one_device_wide_list(observations, qemu_72):
+    obs = observations["two-queue-restart"]
+    assert obs.failure_order == [0, 2, 1]  # W2, W4 (queue 0), then W3 (queue 1)
+    assert obs.restart_order == [[1, 2, 0]]  # W3 W4 W2: the reverse, across the queues
+    assert [e[1] for e in obs.used if e[0] == "push"] == [0, 2]
+    assert [e[1] for e in obs.used1 if e[0] == "push"] == [1]
 
 
 @needs_qemu
@@ -504,3 +516,24 @@ def test_a_parked_write_and_a_completed_flush_on_the_device(tmp_path, qemu_72):
     assert ev["durable_image"] == {"s0": None} and ev["image_with_cache"] == {"s0": None}
     lines = replay_for_report(json.loads(Path(_counterexample(tmp_path, order="fifo")).read_text()), spec=SPEC)
     assert any("parked W0" in line for line in lines)
+
+
+# --------------------------------------------------------------------------- the spec's queues
+
+
+def test_two_queues_in_the_spec(spec_cls):
+    params = {"workload": "W2 W3 W4", "qdepth": 3, "guest": "nodrain", "evict": "off", "failures": 3,
+              "migrations": 0}
+    one = spec_cls(**params, profile="qemu-7.2")
+    two = spec_cls(**params, profile="qemu-7.2", queues=2)
+    nine = spec_cls(**params, profile="qemu-9.0", queues=2)
+    assert two.queue == (0, 1, 0)
+    assert two.restart_sequence((1, 2, 0)) == (1, 2, 0)  # one device-wide list, head first
+    assert nine.restart_sequence((1, 2, 0)) == (0, 2, 1)  # per queue, each reversed, queue 0 first
+    assert spec_cls(**params, profile="qemu-9.0").restart_sequence((1, 2, 0)) == (0, 2, 1)
+    ex_one = explore(compile_spec(one), [], SearchOptions())
+    ex_two = explore(compile_spec(two), [], SearchOptions())
+    # two queues: each queue's avail and used ring is FIFO, the two are independent
+    assert (len(ex_one.states), ex_one.transitions) == (3816, 8255)
+    assert (len(ex_two.states), ex_two.transitions) == (4744, 10745)
+    assert all(s.used1 == () or all(r % 2 == 1 for r in s.used1) for s in ex_two.states)

@@ -46,7 +46,7 @@ def configuration(spec_cls: type[Spec], scenario: Scenario, profile: str) -> dic
     wanted = {
         "workload": scenario.workload, "qdepth": len(scenario.workload.split()), "guest": "nodrain",
         "profile": profile, "werror": "stop", "rerror": "stop", "order": "any", "evict": "off",
-        "eio_failures": 0, **scenario.budgets(),
+        "eio_failures": 0, **scenario.budgets(), **({"queues": scenario.queues} if scenario.queues > 1 else {}),
     }
     declared = spec_cls.parameters()
     return {k: v for k, v in wanted.items() if k in declared}

@@ -11,7 +11,8 @@ What the harness can see of QEMU is partially ordered. Each kind of thing it see
   the backend (trace log; QEMU 7.2 has no trace event for handling a flush, so flushes are
   left out of this channel);
 - ``used``: the used ring's entries, with a ``cont`` marker where the harness resumed the
-  VM, carrying the requests parked then and what the image held at that moment;
+  VM, carrying the requests parked then and what the image held at that moment (``used1``:
+  the same for queue 1's used ring, when the device has two virtqueues);
 - ``stops``, ``migrations``: QMP ``STOP`` events, and the harness's migrations;
 - ``flushes``: flushes the device completed OK (its own included), counted by QEMU's
   ``query-blockstats`` as ``flush_operations``;
@@ -33,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = ("guest", "failures", "restarts", "used", "stops", "migrations", "flushes", "durable")
+CHANNELS = ("guest", "failures", "restarts", "used", "used1", "stops", "migrations", "flushes", "durable")
 NONE = -1
 
 Event = Any  # a hashable, JSON-friendly value: an int, a string or a tuple of them
@@ -76,6 +77,7 @@ def expectation(obs: Any) -> Expectation:
         "failures": tuple(obs.failure_order),
         "restarts": tuple(tuple(order) for order in obs.restart_order if order),
         "used": tuple(frozen(e) for e in obs.used),
+        "used1": tuple(frozen(e) for e in getattr(obs, "used1", ())),
         "stops": ("stop",) * obs.stop_events,
         "migrations": ("migrate",) * obs.migrations,
         "flushes": ("flush",) * obs.flushes,
@@ -112,18 +114,21 @@ def step_events(spec: Any, before: Any, action: str, after: Any,
     for r in after.rq:
         if r not in before.rq:
             out.append(("failures", r))
+    rings = ("used", "used1") if hasattr(after, "used1") else ("used",)
     if action == "resume":
-        out.append(("used", ("cont", tuple(sorted(before.rq)), visible_disk(spec, before))))
+        for ring in rings:
+            out.append((ring, ("cont", tuple(sorted(before.rq)), visible_disk(spec, before))))
     left = [r for r in before.rq if r not in after.rq]
     if left:
         order = tuple(r for r in restart_order(spec, before, after, left) if not is_flush(spec, before, r))
         if order:
             out.append(("restarts", order))
-    for r in after.used:
-        if r not in before.used:
-            out.append(("used", ("push", r, after.status[r])))
-            if after.status[r] == "ok" and is_flush(spec, before, r):
-                out.append(("flushes", "flush"))
+    for ring in rings:
+        for r in getattr(after, ring):
+            if r not in getattr(before, ring):
+                out.append((ring, ("push", r, after.status[r])))
+                if after.status[r] == "ok" and is_flush(spec, before, r):
+                    out.append(("flushes", "flush"))
     if action == "complete_device_flush":
         out.append(("flushes", "flush"))
     if before.vm != "stopped" and after.vm == "stopped":

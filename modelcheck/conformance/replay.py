@@ -92,6 +92,7 @@ class Replay:
             kind, sector = run.requests[r]
             run.driver.queue(r, kind, sector)
             run.obs.guest.append(["submit", r])
+            run.handled_here += kind != "flush"
             self.pending_kick = True
             return "queued on the avail ring"
         if action == "fetch" and self.pending_kick:
@@ -125,15 +126,15 @@ class Replay:
         """Take the next used-ring entry as the guest, which must be ``r``, while the VM runs."""
         run = self.run
         deadline = time.monotonic() + SETTLE
+        q = run.driver.queue_of(r)
         while True:
-            entries = run.record_pushes()
-            if len(entries) > run.taken and entries[run.taken] == r and not run.stopped() \
+            ring = run.record_pushes()[q]
+            if len(ring) > run.taken_q[q] and ring[run.taken_q[q]] == r and not run.stopped() \
                     and run.m.qmp.execute("query-status")["running"]:
-                run.obs.guest.append(["observe", r])
-                run.taken += 1
+                run.take_one(r)
                 return "the guest took it from the used ring"
             if time.monotonic() > deadline:
-                got = entries[run.taken] if len(entries) > run.taken else None
+                got = ring[run.taken_q[q]] if len(ring) > run.taken_q[q] else None
                 raise Diverged(f"the guest cannot take {self.name(r)}: the used ring's next entry is "
                                f"{self.name(got) if got is not None else 'nothing'} and the VM "
                                f"{'runs' if run.m.qmp.execute('query-status')['running'] else 'is stopped'}")
