@@ -343,6 +343,8 @@ def test_each_profile_is_refuted_or_confirmed(observations, qemu_72, spec_cls):
     assert verdicts["qemu-7.2"].scenarios["two-queue-restart"]["matches"]
     assert not verdicts["qemu-9.0"].scenarios["two-queue-restart"]["matches"]
     assert not verdicts["fifo"].scenarios["two-queue-restart"]["matches"]
+    assert verdicts["qemu-7.2"].scenarios["two-queue-migrated"]["matches"]
+    assert not verdicts["qemu-9.0"].scenarios["two-queue-migrated"]["matches"]
 
 
 @needs_qemu
@@ -352,6 +354,8 @@ def test_two_queues_restart_from_one_device_wide_list(observations, qemu_72):
     assert obs.restart_order == [[1, 2, 0]]  # W3 W4 W2: the reverse, across the queues
     assert [e[1] for e in obs.used if e[0] == "push"] == [0, 2]
     assert [e[1] for e in obs.used1 if e[0] == "push"] == [1]
+    migrated = observations["two-queue-migrated"]
+    assert migrated.failure_order == [0, 2, 1] and migrated.restart_order == [[0, 2, 1]]  # load reverses it back
 
 
 @needs_qemu

@@ -124,7 +124,9 @@ def render(report: dict[str, Any]) -> list[str]:
         names = obs["workload"].split()
         lines.append(f"  {obs['scenario']} ({obs['workload']}): failed {_ids(obs['failure_order'], names)}; "
                      f"restarted {' / '.join(_ids(o, names) for o in obs['restart_order']) or '-'}; "
-                     f"used ring {_used(obs['used'], names)}; durable {_sets(obs['durable'])}; "
+                     f"used ring {_used(obs['used'], names)}"
+                     + (f"; queue 1's {_used(obs['used1'], names)}" if obs.get("used1") else "")
+                     + f"; durable {_sets(obs['durable'])}; "
                      f"device flushes {obs['flushes']}")
     gen = report.get("generated")
     if gen:

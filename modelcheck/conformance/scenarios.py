@@ -117,6 +117,8 @@ SCENARIOS = (
     Scenario("two-queue-restart", "W2 W3 W4", (0, 1, 2), (), (0,),
              "num-queues=2 (W2 and W4 on queue 0, W3 on queue 1): three writes fail; in which order "
              "does cont restart them across the queues", queues=2),
+    Scenario("two-queue-migrated", "W2 W3 W4", (0, 1, 2), (), (1,),
+             "as two-queue-restart, with one migration to a file before cont on the destination", queues=2),
 )
 
 
