@@ -444,6 +444,9 @@ def test_coverage_counts_what_matching_paths_run_through(generating_graph):
     assert none["action_instances"]["matched"] == 0
     assert len(none["unmatched_instances"]) == none["action_instances"]["total"] == len(instances_in(generating_graph))
     assert none["states"]["total"] == len(generating_graph.ex.states)
+    per_action = none["transitions_by_action"]
+    assert sum(c["total"] for c in per_action.values()) == none["transitions"]["total"]
+    assert not any(c["matched"] for c in per_action.values())
 
 
 @needs_qemu

@@ -138,6 +138,8 @@ def render(report: dict[str, Any]) -> list[str]:
             c = cov[what]
             lines.append(f"  {what.replace('_', ' ')} matched by real runs: {c['matched']}/{c['total']} "
                          f"({100 * (c['fraction'] or 0):.1f}%)")
+        lines.append("  transitions matched per action: " + ", ".join(
+            f"{a} {c['matched']}/{c['total']}" for a, c in cov["transitions_by_action"].items()))
         missed = cov["unmatched_instances"]
         lines.append(f"  instances no real run produced: {', '.join(missed) if missed else 'none'}")
     width = max(len(p) for p in report["profiles"])

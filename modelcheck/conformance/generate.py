@@ -163,9 +163,17 @@ def coverage(graph: Graph, matches: list[Matched]) -> dict[str, Any]:
         return {"matched": part, "total": whole, "fraction": round(part / whole, 4) if whole else None}
 
     missed = sorted(instances - hit.instances)
+    by_action: dict[str, list[int]] = {}
+    compiled = graph.ex.compiled
+    for src, succ in enumerate(graph.succ):
+        for k, _, _ in succ:
+            counts = by_action.setdefault(compiled.instances[k].step.action, [0, 0])
+            counts[1] += 1
+            counts[0] += (src, k) in hit.transitions
     return {
         "action_instances": fraction(len(hit.instances), len(instances)),
         "transitions": fraction(len(hit.transitions), transitions),
         "states": fraction(len(hit.states), states),
         "unmatched_instances": [graph.label(k) for k in missed],
+        "transitions_by_action": {a: {"matched": m, "total": t} for a, (m, t) in sorted(by_action.items())},
     }
