@@ -23,7 +23,7 @@ from modelcheck.conformance.errors import QemuError
 from modelcheck.conformance.generate import GENERATING, coverage, generate, instances_in, key
 from modelcheck.conformance.machine import ErrorRule, Machine, halting_bios, make_image, rules_text
 from modelcheck.conformance.mapping import expectation
-from modelcheck.conformance.replay import replay, replay_for_report
+from modelcheck.conformance.replay import parked_counterexample, replay, replay_for_report
 from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
 from modelcheck.conformance.storage import Storage
 from modelcheck.conformance.validate import Graph, edit_distance, matched, validate
@@ -523,6 +523,22 @@ def test_a_parked_write_and_a_completed_flush_on_the_device(tmp_path, qemu_72):
     assert ev["durable_image"] == {"s0": None} and ev["image_with_cache"] == {"s0": None}
     lines = replay_for_report(json.loads(Path(_counterexample(tmp_path, order="fifo")).read_text()), spec=SPEC)
     assert any("parked W0" in line for line in lines)
+
+
+@needs_qemu
+def test_the_guest_sees_the_flush_while_the_parked_write_is_not_durable(tmp_path, qemu_72):
+    compiled = compile_spec(configure(SPEC, {**SEED, "evict": "off", "migrations": 0}))
+    trace = parked_counterexample(compiled)
+    assert [compiled.show_step(step) for step, _ in trace.steps] == [
+        "submit W0", "submit F1", "fetch W0", "fetch F1", "execute W0 nospc", "complete W0", "stop",
+        "execute F1 ok", "complete F1", "settle", "resume", "observe F1"]
+    path = tmp_path / "parked.json"
+    path.write_text(json.dumps(trace_to_json(compiled, trace)))
+    outcome = replay(str(path), spec=SPEC)
+    assert outcome["verdict"] == "reproduced"
+    ev = outcome["evidence"]
+    assert ev["before_each_cont"] == [{"used_ring": [["F1", "ok"]], "parked": ["W0"], "image_with_cache": {"s0": None}}]
+    assert ev["flush_ok_before_write_durable"] == [{"flush": "F1", "write": "W0", "write_state": "in flight"}]
 
 
 # --------------------------------------------------------------------------- the spec's queues

@@ -21,14 +21,16 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..explicit import SearchOptions, explore
 from ..loader import load_spec_class
 from ..spec import compile_spec
+from ..trace import Trace, trace_from_json
 from ..trace import replay as replay_in_spec
-from ..trace import trace_from_json
 from .errors import QemuError
 from .machine import make_image
 from .mapping import CHANNELS, expectation, step_events
@@ -220,7 +222,16 @@ class Replay:
                                   "in storage cache" if visible[spec.sectors[spec.sector[w]]] == w else
                                   "in flight" if w not in [c.request for c in run.driver.used()] else
                                   "completed, not durable"})
-        return {"used_ring": used, "taken_by_guest": taken, "parked": parked,
+        at_cont = []
+        pushed: list[list[Any]] = []
+        for event in run.obs.used:
+            if event[0] == "push":
+                pushed.append([self.name(event[1]), event[2]])
+            else:
+                at_cont.append({"used_ring": list(pushed), "parked": [self.name(r) for r in event[1]],
+                                "image_with_cache": {f"s{s}": self.name(r) if r is not None else None
+                                                     for s, r in event[2]}})
+        return {"used_ring": used, "taken_by_guest": taken, "parked": parked, "before_each_cont": at_cont,
                 "vm": run.m.qmp.execute("query-status")["status"],
                 "durable_image": {f"s{s}": self.name(r) if r is not None else None for s, r in durable.items()},
                 "image_with_cache": {f"s{s}": self.name(r) if r is not None else None for s, r in visible.items()},
@@ -277,6 +288,42 @@ def outcome(compiled: Any, trace: Any, data: dict[str, Any], *, source: str, tim
             "evidence": evidence}
 
 
+def parked_counterexample(compiled: Any) -> Any:
+    """The shortest ``barrier`` counterexample of a configuration in which the write was
+    parked and the VM stopped before the guest saw the flush (a Trace, or None).
+
+    The shortest counterexample usually has the guest see the flush while the write is
+    merely in flight, or between the error and the stop, which no guest can be made to
+    do on QEMU; this one has the guest see it after ``cont``, while the parked write is
+    back in flight and not durable: a run the harness can steer to the end.
+    """
+    ex = explore(compiled, [], SearchOptions(keep_edges=True))
+    spec = compiled.spec
+    succ: dict[int, list[tuple[int, int]]] = {}
+    for n in range(0, len(ex.edges), 3):
+        succ.setdefault(ex.edges[n], []).append((ex.edges[n + 1], ex.edges[n + 2]))
+    start = [(sid, False) for sid in range(len(ex.states)) if ex.parent[sid] < 0]
+    parent: dict[tuple[int, bool], tuple[tuple[int, bool], int] | None] = dict.fromkeys(start)
+    queue = deque(start)
+    while queue:
+        node = queue.popleft()
+        sid, stopped = node
+        if stopped and not spec.barrier(ex.states[sid]):
+            steps = []
+            while parent[node] is not None:
+                prev, k = parent[node]  # type: ignore[misc]
+                steps.append((compiled.instances[k].step, ex.states[node[0]]))
+                node = prev
+            return Trace(ex.states[node[0]], tuple(reversed(steps)), "barrier")
+        for k, dst in succ.get(sid, []):
+            s = ex.states[dst]
+            nxt = (dst, stopped or (bool(s.rq) and s.vm == "stopped" and not any(s.observed)))
+            if nxt not in parent:
+                parent[nxt] = (node, k)
+                queue.append(nxt)
+    return None
+
+
 def replay_lines(outcome: dict[str, Any]) -> list[str]:
     """The outcome as text: one line per step, the divergence, the device's evidence."""
     ev = outcome["evidence"]
@@ -296,6 +343,11 @@ def replay_lines(outcome: dict[str, Any]) -> list[str]:
     durable = " ".join(f"{s}={v or '-'}" for s, v in ev["durable_image"].items())
     cached = " ".join(f"{s}={v or '-'}" for s, v in ev["image_with_cache"].items())
     lines.append(f"  image file (durable): {durable}; with the storage cache: {cached}")
+    for n, seen in enumerate(ev["before_each_cont"], 1):
+        ring = " ".join(f"{r}:{st}" for r, st in seen["used_ring"]) or "-"
+        image = " ".join(f"{s}={v or '-'}" for s, v in seen["image_with_cache"].items())
+        lines.append(f"  stopped, before cont {n}: used ring {ring}; parked {' '.join(seen['parked']) or '-'}; "
+                     f"image {image}")
     for hole in ev["flush_ok_before_write_durable"]:
         lines.append(f"  violation on the device: the guest took {hole['flush']} complete with OK while "
                      f"{hole['write']} ({hole['write_state']}) is not in the durable image")
