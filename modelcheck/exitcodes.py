@@ -61,8 +61,10 @@ TABLE: dict[str, dict[int, str]] = {
         INTERRUPTED: "interrupted (Ctrl-C): one line on stderr; the previous results/ is left as it was",
     },
     "conform": {
-        OK: "QEMU ran every scenario and at least one profile conforms (a refuted profile is a finding)",
-        VIOLATION: "no profile asked for conforms: the spec does not describe the real device",
+        OK: "QEMU ran every scenario and at least one profile conforms (a refuted profile is a finding); "
+            "with --replay: the device followed every step of the trace",
+        VIOLATION: "no profile asked for conforms: the spec does not describe the real device; "
+                   "with --replay: the device went another way at some step (printed)",
         USAGE: "usage error (unknown profile, unreadable spec)",
         INCONCLUSIVE: "inconclusive: QEMU is not installed, or it timed out or misbehaved",
         INTERRUPTED: _INTERRUPTED,

@@ -200,6 +200,8 @@ class VirtioBlk(Spec):
     flush_failures = Param(0, allowed=range(0, 5), doc="flushes that may fail with EIO")
     read_failures = Param(0, allowed=range(0, 5), doc="reads that may fail with EIO")
     migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
+    queues = Param(1, allowed=range(1, 3), doc="virtqueues (num-queues); request r goes on queue r % queues, "
+                   "each queue with its own avail and used ring")
 
     # ----------------------------------------------------------------- configuration
 
@@ -231,6 +233,7 @@ class VirtioBlk(Spec):
         self.Req = Int(0, self.n - 1, names=dict(enumerate(self.names)))
         self.AnyReq = Int(0, self.n, names={**dict(enumerate(self.names)), self.n: "DF"})
         self.Sector = Int(0, len(sectors) - 1, names={i: f"s{sec}" for i, sec in enumerate(sectors)})
+        self.queue = tuple(r % self.queues for r in range(self.n))  # the virtqueue of each request
 
     @staticmethod
     def _names(tokens: list[str]) -> tuple[str, ...]:
@@ -274,6 +277,8 @@ class VirtioBlk(Spec):
             "flush_eio_left": Int(0, self.flush_failures),
             "read_eio_left": Int(0, self.read_failures),
             "migrations_left": Int(0, self.migrations),
+            # queue 1's avail position and used ring (queue 0's are fetched and used)
+            **({"fetched1": Int(0, n), "used1": Seq(self.Req, n)} if self.queues > 1 else {}),
         }
 
     def initial(self):
@@ -287,6 +292,7 @@ class VirtioBlk(Spec):
                 returned=(NONE,) * len(self.reads),
                 nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
                 read_eio_left=self.read_failures, migrations_left=self.migrations,
+                **({"fetched1": 0, "used1": ()} if self.queues > 1 else {}),
             )
 
     def programs(self):
@@ -357,8 +363,22 @@ class VirtioBlk(Spec):
         return (NONE,) * len(self.sectors), disk
 
     def restart_sequence(self, rq):
-        """The order in which ``restart`` puts the parked requests back in flight."""
-        return reverse(rq) if self.p.restart_reversed else rq
+        """The order in which ``restart`` puts the parked requests back in flight.
+
+        Up to 8.2 one bottom half walks the device-wide ``s->rq`` head first, whatever
+        queue each request came from. Since 9.0 ``virtio_blk_dma_restart_cb`` splits the
+        list per virtqueue by pushing each request to the front of its queue's list, and a
+        bottom half per queue walks that list head first: queue 0's before queue 1's when
+        both queues share one AioContext (no iothread-vq-mapping). Queues in different
+        AioContexts would interleave; this spec does not model that. With two queues the
+        split is computed over concrete values only (explicit engine).
+        """
+        if not self.p.restart_reversed:
+            return rq
+        if self.queues == 1:
+            return reverse(rq)
+        back = reverse(rq)
+        return tuple(r for r in back if self.queue[r] == 0) + tuple(r for r in back if self.queue[r] == 1)
 
     def policy(self, s, r):
         return self.rerror if self.kind_of(s, r) == "R" else self.werror
@@ -372,10 +392,25 @@ class VirtioBlk(Spec):
         return (s.submitted,)
 
     def used_head(self, s):
-        return s.used[:1]
+        return s.used[:1] + (s.used1[:1] if self.queues > 1 else ())
 
     def next_to_fetch(self, s):
-        return (s.fetched,)
+        if self.queues == 1:
+            return (s.fetched,)
+        return tuple(r for r in (2 * s.fetched, 2 * s.fetched1 + 1) if r < self.n)
+
+    # With two queues, request r is the (r // 2)-th of queue r % 2: the fields below are
+    # that queue's avail position and used ring (queue 0: fetched, used; queue 1: fetched1, used1).
+
+    def avail_field(self, r):
+        return "fetched1" if self.queue[r] else "fetched"
+
+    def used_field(self, r):
+        return "used1" if self.queue[r] else "used"
+
+    def unfetched(self, s, r):
+        """Request ``r`` is not yet fetched from its queue's avail ring."""
+        return getattr(s, self.avail_field(r)) <= r // self.queues
 
     def requests_in_flight(self, s):
         return s.flight if self.fifo else [r for r, on in enumerate(s.flight) if on]
@@ -401,10 +436,11 @@ class VirtioBlk(Spec):
 
     @action(r="Req", hint=used_head)
     def observe(self, s, r):
+        ring = getattr(s, self.used_field(r))
         require(self.running(s))
-        require(negate(is_empty(s.used)))
-        require(head(s.used) == r)
-        return s.replace(used=tail(s.used), observed=update(s.observed, r, True))
+        require(negate(is_empty(ring)))
+        require(head(ring) == r)
+        return s.replace(**{self.used_field(r): tail(ring)}, observed=update(s.observed, r, True))
 
     @assumption(when=lambda self: self.guest == "drain")
     def drain(self, before, step, after):
@@ -421,12 +457,13 @@ class VirtioBlk(Spec):
 
     @action(r="Req", hint=next_to_fetch)
     def fetch(self, s, r):
+        position = getattr(s, self.avail_field(r))
         require(self.running(s))
-        require(r == s.fetched)
-        require(s.fetched < s.submitted)
+        require(position == r // self.queues)
+        require(r < s.submitted)
         if self.p.flush_waits and self.kind_of(s, r) == "F":
             require(all_of(s.status[a] != "none" for a in range(r)))
-        return s.replace(fetched=s.fetched + 1, flight=self.enter(s.flight, r))
+        return s.replace(**{self.avail_field(r): position + 1}, flight=self.enter(s.flight, r))
 
     @action(r="Req", hint=requests_in_flight)
     def complete(self, s, r):
@@ -438,15 +475,16 @@ class VirtioBlk(Spec):
         flight = self.leave(s.flight, r)
         outcomes = update(s.outcome, r, "none")
         if outcome == "ok":
-            return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r),
-                             status=update(s.status, r, "ok"))
+            return s.replace(flight=flight, outcome=outcomes, status=update(s.status, r, "ok"),
+                             **{self.used_field(r): append(getattr(s, self.used_field(r)), r)})
         policy = self.policy(s, r)
         if policy == "stop" or (policy == "enospc" and outcome == "nospc"):
             rq = push_front(s.rq, r) if self.p.park == "front" else append(s.rq, r)
             vm = "stopped" if self.p.stop == "immediate" else ite(s.vm == "running", "stopping", s.vm)
             return s.replace(flight=flight, outcome=outcomes, rq=rq, parked=append(s.parked, r), vm=vm)
         shown = "ok" if policy == "ignore" else "ioerr"
-        return s.replace(flight=flight, outcome=outcomes, used=append(s.used, r), status=update(s.status, r, shown))
+        return s.replace(flight=flight, outcome=outcomes, status=update(s.status, r, shown),
+                         **{self.used_field(r): append(getattr(s, self.used_field(r)), r)})
 
     @action
     def complete_device_flush(self, s):
@@ -592,8 +630,9 @@ class VirtioBlk(Spec):
         ring, observed) and no other request is anywhere."""
         def places(r):
             in_flight = count(s.flight, r) if self.fifo else ite(s.flight[r], 1, 0)
-            avail = ite(all_of([s.fetched <= r, r < s.submitted]), 1, 0)
-            return avail + in_flight + count(s.rq, r) + count(s.used, r) + ite(s.observed[r], 1, 0)
+            avail = ite(all_of([self.unfetched(s, r), r < s.submitted]), 1, 0)
+            used = count(s.used, r) + (count(s.used1, r) if self.queues > 1 else 0)
+            return avail + in_flight + count(s.rq, r) + used + ite(s.observed[r], 1, 0)
 
         return all_of(places(r) == ite(r < s.submitted, 1, 0) for r in range(self.n))
 
@@ -668,17 +707,18 @@ class VirtioBlk(Spec):
                  if [r for r in range(self.n) if self.sector[r] == self.sector[w]] == [w]]
         interval: dict[int, list[int]] = {}
         for w in alone:
-            interval.setdefault(sum(f < w for f in self.flushes), []).append(w)
+            interval.setdefault((sum(f < w for f in self.flushes), self.queue[w]), []).append(w)
         writer = {self.sector[w]: w for w in alone}
         sectors = tuple(writer.get(i, f"s{i}") for i in range(len(self.sectors)))
         ids = tuple(range(self.n + 1))
         return Symmetry(
             groups=tuple(tuple(g) for g in interval.values()),
-            ready=lambda s, r: r < s.fetched,
+            ready=lambda s, r: negate(self.unfetched(s, r)),
             indexed={**({} if self.fifo else {"flight": ids}), "outcome": ids, "status": ids[:-1],
                      "observed": ids[:-1], "ordered": self.pairs, "cache": sectors, "disk": sectors,
                      "returned": self.reads},
-            renamed=(*(("flight",) if self.fifo else ()), "rq", "parked", "used", "cache", "disk", "returned"),
+            renamed=(*(("flight",) if self.fifo else ()), "rq", "parked", "used",
+                     *(("used1",) if self.queues > 1 else ()), "cache", "disk", "returned"),
         )
 
 

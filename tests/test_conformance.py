@@ -16,17 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from modelcheck.conformance import cli, qmp, qtest, tracelog
-from modelcheck.conformance.conform import configuration, judge, observe
+from modelcheck.check import check, configure
+from modelcheck.conformance import cli, qmp, qtest, storage, tracelog
+from modelcheck.conformance.conform import Graphs, configuration, judge, observe
 from modelcheck.conformance.errors import QemuError
+from modelcheck.conformance.generate import GENERATING, coverage, generate, instances_in, key
 from modelcheck.conformance.machine import ErrorRule, Machine, halting_bios, make_image, rules_text
 from modelcheck.conformance.mapping import expectation
+from modelcheck.conformance.replay import parked_counterexample, replay, replay_for_report
 from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
-from modelcheck.conformance.validate import Graph, edit_distance, validate
+from modelcheck.conformance.storage import Storage
+from modelcheck.conformance.validate import Graph, edit_distance, matched, validate
 from modelcheck.conformance.virtio import Layout, config_address, sector_data, writer_of
+from modelcheck.errors import UsageError
 from modelcheck.explicit import SearchOptions, explore
 from modelcheck.loader import load_spec_class
 from modelcheck.spec import compile_spec
+from modelcheck.trace import trace_to_json
 
 SPEC = str(Path(__file__).resolve().parent.parent / "specs" / "virtio_blk.py")
 QEMU_MISSING = shutil.which("qemu-system-x86_64") is None
@@ -163,8 +169,8 @@ not a trace line!
 
 def test_trace_log_orders():
     records = tracelog.parse(LOG.splitlines())
-    assert tracelog.handled_writes(records) == [2, 10, 6]
-    assert tracelog.failed_writes(records) == [10, 2]
+    assert tracelog.handled(records) == [("write", 2), ("write", 10), ("write", 6)]
+    assert tracelog.failed(records) == [("write", 10), ("write", 2)]
     assert tracelog.count(records, "virtio_blk_rw_complete") == 3
     assert tracelog.parse_line("") is None
 
@@ -194,10 +200,13 @@ def test_virtqueue_layout_and_sector_data():
 
 
 def _observation(restart: list[int], migrations: int = 0) -> Observation:
+    image = [[2, None], [6, None], [10, None]]
     return Observation(
-        "synthetic", "W2 W10 W6", [2, 10, 6], migrations, failure_order=[0, 1, 2], io_error_events=3,
-        stop_events=1, status_at_stop="io-error", used_at_stop=[], restart_order=restart,
-        used_final=[[1, "ok"], [0, "ok"], [2, "ok"]], disk={"2": 0, "10": 1, "6": 2})
+        "synthetic", "W2 W10 W6", [0, 1, 2], migrations,
+        guest=[["submit", 0], ["submit", 1], ["submit", 2], ["observe", 1], ["observe", 0], ["observe", 2]],
+        failure_order=[0, 1, 2], io_error_events=3, stop_events=1,
+        used=[["cont", [0, 1, 2], image], ["push", 1, "ok"], ["push", 0, "ok"], ["push", 2, "ok"]],
+        restart_order=[restart], disk={"2": 0, "10": 1, "6": 2})
 
 
 @pytest.fixture(scope="module")
@@ -211,27 +220,34 @@ def _graph(spec_cls, scenario: Scenario, profile: str) -> Graph:
 
 
 def test_expectation_channels():
-    want = expectation(Observation("x", "W2 F", [2], 0, failure_order=[0], stop_events=1,
-                                   used_at_stop=[[1, "ok"]], restart_order=[0],
-                                   used_final=[[1, "ok"], [0, "ok"]], disk={"2": 0}))
+    want = expectation(Observation("x", "W2 F", [0], 0, guest=[["submit", 0], ["submit", 1], ["observe", 1]],
+                                   failure_order=[0], stop_events=1,
+                                   used=[["push", 1, "ok"], ["cont", [0], [[2, None]]], ["push", 0, "ok"]],
+                                   restart_order=[[0]], flushes=1, durable=[[2]], disk={"2": 0}))
+    assert want.channel("guest") == (("submit", 0), ("submit", 1), ("observe", 1))
     assert want.channel("failures") == (0,)
     assert want.channel("restarts") == ((0,),)
-    assert want.channel("used") == (("push", 1, "ok"), ("cont", (0,)), ("push", 0, "ok"))
+    assert want.channel("used") == (("push", 1, "ok"), ("cont", (0,), ((2, None),)), ("push", 0, "ok"))
     assert want.channel("stops") == ("stop",)
+    assert want.channel("flushes") == ("flush",)
+    assert want.channel("durable") == ((2,),)
     assert want.disk == ((2, 0),)
 
 
 def test_validation_finds_lifo_in_qemu_72_and_refutes_fifo(spec_cls):
     local = SCENARIOS[0]
     lifo = expectation(_observation([2, 1, 0]))
-    assert validate(_graph(spec_cls, local, "qemu-7.2"), lifo).matches
+    graph = _graph(spec_cls, local, "qemu-7.2")
+    assert validate(graph, lifo).matches
+    assert matched(graph, lifo).states
     refuted = validate(_graph(spec_cls, local, "fifo"), lifo)
     assert not refuted.matches
     assert refuted.mismatch is not None
     assert refuted.mismatch.channel == "restarts"
     assert refuted.mismatch.observed == ["(W6 W10 W2)"]
     assert refuted.mismatch.allowed == ["(W2 W10 W6)"]
-    assert refuted.mismatch.path[-1].startswith(("execute", "complete"))
+    assert refuted.mismatch.side_by_side() == ["observed restarts: (W6 W10 W2)", "allowed  restarts: (W2 W10 W6)"]
+    assert not matched(_graph(spec_cls, local, "fifo"), lifo).states
 
 
 def test_validation_refutes_a_wrong_disk(spec_cls):
@@ -239,6 +255,13 @@ def test_validation_refutes_a_wrong_disk(spec_cls):
     obs.disk = {"2": 0, "10": 2, "6": 2}
     result = validate(_graph(spec_cls, SCENARIOS[0], "qemu-7.2"), expectation(obs))
     assert not result.matches and result.mismatch is not None and result.mismatch.channel == "disk"
+
+
+def test_validation_refutes_an_observation_taken_while_stopped(spec_cls):
+    obs = _observation([2, 1, 0])
+    obs.guest.insert(3, ["observe", 1])  # an observation before cont: the guest cannot run then
+    obs.guest.pop()
+    assert not validate(_graph(spec_cls, SCENARIOS[0], "qemu-7.2"), expectation(obs), explain=False).matches
 
 
 def test_edit_distance():
@@ -267,55 +290,82 @@ def qemu_72(observations) -> None:
 @needs_qemu
 def test_local_stop_restarts_in_reverse_failure_order(observations, qemu_72):
     obs = observations["local-restart"]
-    assert obs.status_at_stop == "io-error"
     assert obs.io_error_events == 3 and obs.stop_events == 1
     assert obs.failure_order == [0, 1, 2]
-    assert obs.restart_order == [2, 1, 0]
-    assert sorted(obs.used_final) == [[0, "ok"], [1, "ok"], [2, "ok"]]
+    assert obs.restart_order == [[2, 1, 0]]
+    assert obs.used[0] == ["cont", [0, 1, 2], [[2, None], [6, None], [10, None]]]
+    assert sorted(e[1:] for e in obs.used[1:]) == [[0, "ok"], [1, "ok"], [2, "ok"]]
     assert obs.disk == {"2": 0, "10": 1, "6": 2}
 
 
 @needs_qemu
 def test_one_migration_restarts_in_failure_order(observations, qemu_72):
     obs = observations["migrated-restart"]
+    assert obs.migrations == 1
     assert obs.failure_order == [0, 1, 2]
-    assert obs.restart_order == [0, 1, 2]
-    assert sorted(obs.used_final) == [[0, "ok"], [1, "ok"], [2, "ok"]]
+    assert obs.restart_order == [[0, 1, 2]]
     assert obs.disk == {"2": 0, "10": 1, "6": 2}
 
 
 @needs_qemu
 def test_flush_completes_ok_while_the_write_is_parked(observations, qemu_72):
     obs = observations["flush-while-parked"]
-    assert obs.status_at_stop == "io-error"
     assert obs.failure_order == [0]
-    assert obs.used_at_stop == [[1, "ok"]]
-    assert obs.used_final == [[1, "ok"], [0, "ok"]]
+    assert obs.used == [["push", 1, "ok"], ["cont", [0], [[2, None]]], ["push", 0, "ok"]]
+    assert obs.flushes == 1 and obs.durable == []  # the flush had nothing to write
     assert obs.disk == {"2": 0}
 
 
 @needs_qemu
-def test_qemu_72_conforms_and_fifo_and_qemu_90_are_refuted(observations, qemu_72, spec_cls):
-    verdicts = judge(spec_cls, ["qemu-7.2", "fifo", "qemu-9.0"], list(observations.values()), SCENARIOS, {})
-    assert verdicts["qemu-7.2"].verdict == "conforms"
-    assert all(entry["matches"] for entry in verdicts["qemu-7.2"].scenarios.values())
-    for profile, scenario in (("fifo", "local-restart"), ("qemu-9.0", "local-restart")):
-        assert verdicts[profile].verdict == "refuted"
-        assert verdicts[profile].refuted_by is not None
-        assert verdicts[profile].refuted_by["scenario"] == scenario
-        assert verdicts[profile].refuted_by["mismatch"]["channel"] == "restarts"
-    assert not verdicts["qemu-9.0"].scenarios["migrated-restart"]["matches"]
-    assert verdicts["fifo"].scenarios["migrated-restart"]["matches"]
+def test_the_stop_flushes_what_was_written_before_it(observations, qemu_72):
+    obs = observations["flush-at-stop"]
+    assert obs.failure_order == [1]
+    assert obs.durable == [[2], [6]]  # W2 made durable at the stop, W6 by the guest's flush
+    assert obs.flushes == 1
 
 
 @needs_qemu
-def test_conform_command_writes_sorted_json(tmp_path, capsys, qemu_72):
+def test_each_profile_is_refuted_or_confirmed(observations, qemu_72, spec_cls):
+    configs = {s.name: configuration(spec_cls, s, "qemu-7.2") for s in SCENARIOS}
+    profiles = ["qemu-7.2", "fifo", "qemu-9.0", "qemu-2010", "flush-after-restart"]
+    verdicts = judge(Graphs(spec_cls), profiles, list(observations.values()), configs, {})
+    assert verdicts["qemu-7.2"].verdict == "conforms"
+    assert all(entry["matches"] for entry in verdicts["qemu-7.2"].scenarios.values())
+    expected = {"fifo": ("local-restart", "restarts"), "qemu-9.0": ("local-restart", "restarts"),
+                "qemu-2010": ("flush-at-stop", "durable"), "flush-after-restart": ("local-restart", "flushes")}
+    for profile, (scenario, channel) in expected.items():
+        assert verdicts[profile].verdict == "refuted"
+        assert verdicts[profile].refuted_by is not None
+        assert verdicts[profile].refuted_by["scenario"] == scenario
+        assert verdicts[profile].refuted_by["mismatch"]["channel"] == channel
+    assert not verdicts["qemu-9.0"].scenarios["migrated-restart"]["matches"]
+    assert verdicts["fifo"].scenarios["migrated-restart"]["matches"]
+    assert verdicts["qemu-7.2"].scenarios["two-queue-restart"]["matches"]
+    assert not verdicts["qemu-9.0"].scenarios["two-queue-restart"]["matches"]
+    assert not verdicts["fifo"].scenarios["two-queue-restart"]["matches"]
+    assert verdicts["qemu-7.2"].scenarios["two-queue-migrated"]["matches"]
+    assert not verdicts["qemu-9.0"].scenarios["two-queue-migrated"]["matches"]
+
+
+@needs_qemu
+def test_two_queues_restart_from_one_device_wide_list(observations, qemu_72):
+    obs = observations["two-queue-restart"]
+    assert obs.failure_order == [0, 2, 1]  # W2, W4 (queue 0), then W3 (queue 1)
+    assert obs.restart_order == [[1, 2, 0]]  # W3 W4 W2: the reverse, across the queues
+    assert [e[1] for e in obs.used if e[0] == "push"] == [0, 2]
+    assert [e[1] for e in obs.used1 if e[0] == "push"] == [1]
+    migrated = observations["two-queue-migrated"]
+    assert migrated.failure_order == [0, 2, 1] and migrated.restart_order == [[0, 2, 1]]  # load reverses it back
+
+
+@needs_qemu
+def test_conform_command_writes_sorted_json_without_timings(tmp_path, capsys, qemu_72):
     import argparse
 
     parser = argparse.ArgumentParser(prog="modelcheck")
     cli.add_parser(parser.add_subparsers())
     out = tmp_path / "results" / "conformance.json"
-    base = ["conform", "--spec", SPEC, "--output", str(out)]
+    base = ["conform", "--spec", SPEC, "--output", str(out), "--generate", "0"]
     args = parser.parse_args([*base, "-P", "qemu-7.2", "-P", "fifo"])
     assert args.run(args) == 0
     text = out.read_text()
@@ -323,7 +373,8 @@ def test_conform_command_writes_sorted_json(tmp_path, capsys, qemu_72):
     assert text == json.dumps(report, sort_keys=True, indent=2) + "\n"
     assert report["conforming"] == ["qemu-7.2"]
     assert report["qemu"]["version"].startswith("7.2.")
-    assert set(report["timing"]) >= {"qemu", "spec", "total"}
+    assert "timing" not in report and "binary" not in report["qemu"]
+    assert set(json.loads((tmp_path / "results" / "conformance.timing.json").read_text())) >= {"qemu", "total"}
     assert "refuted by local-restart" in capsys.readouterr().out
     args = parser.parse_args([*base, "-P", "fifo"])
     assert args.run(args) == 1
@@ -352,3 +403,160 @@ def test_a_started_qemu_is_reaped_when_the_block_fails(tmp_path):
         raise QemuError("the harness gave up")
     assert machine.proc is not None and machine.proc.poll() is not None
     assert (keep / "src.cmdline").exists()
+
+
+# --------------------------------------------------------------------------- generated scenarios
+
+
+@pytest.fixture(scope="module")
+def generating_graph(spec_cls) -> Graph:
+    return Graph(explore(compile_spec(spec_cls(**GENERATING)), [], SearchOptions(keep_edges=True)))
+
+
+def test_generation_is_seeded_and_covers_every_instance(generating_graph):
+    first, covered = generate(generating_graph, 20, seed=7)
+    again, _ = generate(generating_graph, 20, seed=7)
+    other, _ = generate(generating_graph, 20, seed=8)
+    assert [s.as_json() for s in first] == [s.as_json() for s in again]
+    assert [s.as_json() for s in first] != [s.as_json() for s in other]
+    assert len(first) == 20 and len({key(s) for s in first}) == 20
+    assert covered == instances_in(generating_graph)
+    for s in first:
+        s.check()
+        assert s.workload == GENERATING["workload"]
+        budgets = s.budgets()
+        assert all(budgets[b] <= GENERATING[b] for b in budgets)
+
+
+def test_a_flush_failure_is_generated_only_where_qemu_could_fail_it(generating_graph):
+    scenarios, _ = generate(generating_graph, 40, seed=3)
+    flush = GENERATING["workload"].split().index("F")
+    with_flush = [s for s in scenarios if flush in s.fail]
+    assert with_flush
+    for s in with_flush:  # a write was submitted and taken complete before the flush was submitted
+        groups = s.plan()
+        first = next(i for i, (g, _) in enumerate(groups) if flush in g)
+        assert first > 0 and any(r < flush for g, _ in groups[:first] for r in g)
+
+
+def test_coverage_counts_what_matching_paths_run_through(generating_graph):
+    none = coverage(generating_graph, [])
+    assert none["action_instances"]["matched"] == 0
+    assert len(none["unmatched_instances"]) == none["action_instances"]["total"] == len(instances_in(generating_graph))
+    assert none["states"]["total"] == len(generating_graph.ex.states)
+    per_action = none["transitions_by_action"]
+    assert sum(c["total"] for c in per_action.values()) == none["transitions"]["total"]
+    assert not any(c["matched"] for c in per_action.values())
+
+
+@needs_qemu
+def test_twenty_generated_scenarios_are_all_paths_of_qemu_72(generating_graph, qemu_72):
+    scenarios, _ = generate(generating_graph, 20, seed=1)
+    observed = observe(scenarios, timeout=10)
+    matches = [matched(generating_graph, expectation(o)) for o in observed]
+    assert all(m.states for m in matches), [o.scenario for o, m in zip(observed, matches) if not m.states]
+    cov = coverage(generating_graph, matches)
+    assert cov["action_instances"]["fraction"] == 1.0
+    assert 0 < cov["states"]["fraction"] < 1
+
+
+def test_storage_keeps_writes_volatile_until_a_flush(tmp_path):
+    image = tmp_path / "disk.img"
+    make_image(image, 8)
+    store = Storage(tmp_path, image)
+    data = sector_data(0, 2)
+    assert store._execute(storage.CMD_WRITE, 2 * 512, 512, data) == (0, b"")
+    assert store.sectors([2]) == {2: data}
+    assert store.sectors([2], durable=True) == {2: bytes(512)}
+    assert store._execute(storage.CMD_READ, 2 * 512, 512, b"") == (0, data)
+    assert store._execute(storage.CMD_FLUSH, 0, 0, b"") == (0, b"")
+    assert store._execute(storage.CMD_FLUSH, 0, 0, b"") == (0, b"")  # nothing cached: no event
+    assert store.durable() == [(2,)]
+    assert store.sectors([2], durable=True) == {2: data}
+    store._execute(7, 0, 0, b"")
+    with pytest.raises(QemuError, match="unsupported command 7"):
+        store.check()
+
+
+# --------------------------------------------------------------------------- replaying spec traces
+
+
+SEED = {"workload": "W0 F", "qdepth": 2, "guest": "nodrain", "profile": "qemu-7.2", "werror": "stop",
+        "rerror": "stop", "order": "any", "evict": "on", "failures": 1, "eio_failures": 0,
+        "flush_failures": 0, "read_failures": 0, "migrations": 1}
+
+
+def _counterexample(tmp_path, **changes) -> str:
+    run = check(configure(SPEC, {**SEED, **changes}), ["barrier"])
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace_to_json(run.compiled, run.results[0].trace)))
+    return str(path)
+
+
+def test_a_trace_the_harness_cannot_steer_is_a_usage_error(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    with pytest.raises(UsageError, match="not a modelcheck trace"):
+        replay(str(path), spec=SPEC)
+
+
+@needs_qemu
+def test_the_seed_counterexample_happens_on_the_device(tmp_path, qemu_72):
+    outcome = replay(_counterexample(tmp_path), spec=SPEC)
+    assert outcome["verdict"] == "reproduced"
+    assert all(s["agrees"] for s in outcome["steps"])
+    ev = outcome["evidence"]
+    assert ev["used_ring"] == [["F1", "ok"]] and ev["taken_by_guest"] == ["F1"]
+    assert ev["durable_image"] == {"s0": None}
+    assert ev["flush_ok_before_write_durable"] == [{"flush": "F1", "write": "W0", "write_state": "in flight"}]
+
+
+@needs_qemu
+def test_a_parked_write_and_a_completed_flush_on_the_device(tmp_path, qemu_72):
+    outcome = replay(_counterexample(tmp_path, order="fifo"), spec=SPEC)
+    # every step up to the guest taking the flush is followed: W0 fails and is parked,
+    # F1 completes OK; QEMU stops the VM before a guest could take F1
+    assert [s["agrees"] for s in outcome["steps"]] == [True] * 8 + [False]
+    assert outcome["verdict"] == "diverged" and outcome["divergence"]["label"] == "observe F1"
+    ev = outcome["evidence"]
+    assert ev["used_ring"] == [["F1", "ok"]] and ev["parked"] == ["W0"] and ev["vm"] == "io-error"
+    assert ev["durable_image"] == {"s0": None} and ev["image_with_cache"] == {"s0": None}
+    lines = replay_for_report(json.loads(Path(_counterexample(tmp_path, order="fifo")).read_text()), spec=SPEC)
+    assert any("parked W0" in line for line in lines)
+
+
+@needs_qemu
+def test_the_guest_sees_the_flush_while_the_parked_write_is_not_durable(tmp_path, qemu_72):
+    compiled = compile_spec(configure(SPEC, {**SEED, "evict": "off", "migrations": 0}))
+    trace = parked_counterexample(compiled)
+    assert [compiled.show_step(step) for step, _ in trace.steps] == [
+        "submit W0", "submit F1", "fetch W0", "fetch F1", "execute W0 nospc", "complete W0", "stop",
+        "execute F1 ok", "complete F1", "settle", "resume", "observe F1"]
+    path = tmp_path / "parked.json"
+    path.write_text(json.dumps(trace_to_json(compiled, trace)))
+    outcome = replay(str(path), spec=SPEC)
+    assert outcome["verdict"] == "reproduced"
+    ev = outcome["evidence"]
+    assert ev["before_each_cont"] == [{"used_ring": [["F1", "ok"]], "parked": ["W0"], "image_with_cache": {"s0": None}}]
+    assert ev["flush_ok_before_write_durable"] == [{"flush": "F1", "write": "W0", "write_state": "in flight"}]
+
+
+# --------------------------------------------------------------------------- the spec's queues
+
+
+def test_two_queues_in_the_spec(spec_cls):
+    params = {"workload": "W2 W3 W4", "qdepth": 3, "guest": "nodrain", "evict": "off", "failures": 3,
+              "migrations": 0}
+    one = spec_cls(**params, profile="qemu-7.2")
+    two = spec_cls(**params, profile="qemu-7.2", queues=2)
+    nine = spec_cls(**params, profile="qemu-9.0", queues=2)
+    assert two.queue == (0, 1, 0)
+    assert two.restart_sequence((1, 2, 0)) == (1, 2, 0)  # one device-wide list, head first
+    assert nine.restart_sequence((1, 2, 0)) == (0, 2, 1)  # per queue, each reversed, queue 0 first
+    assert spec_cls(**params, profile="qemu-9.0").restart_sequence((1, 2, 0)) == (0, 2, 1)
+    ex_one = explore(compile_spec(one), [], SearchOptions())
+    ex_two = explore(compile_spec(two), [], SearchOptions())
+    # two queues: each queue's avail and used ring is FIFO, the two are independent
+    assert (len(ex_one.states), ex_one.transitions) == (3816, 8255)
+    assert (len(ex_two.states), ex_two.transitions) == (4744, 10745)
+    assert all(s.used1 == () or all(r % 2 == 1 for r in s.used1) for s in ex_two.states)

@@ -14,11 +14,15 @@ from typing import Any
 
 from .. import exitcodes
 from ..atomic import write_text
+from ..errors import UsageError
 from ..loader import positive_int
 from .conform import CONFORMS, DEFAULT_PROFILES, DEFAULT_SPEC, conform
 from .errors import QemuError
+from .replay import DIVERGED, replay, replay_lines
+from .validate import Mismatch
 
 EXIT_OK, EXIT_NONE_CONFORMS, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+GENERATE, SEED = 24, 1  # the committed results/conformance.json is written with these
 
 EXIT_CODES = exitcodes.epilog("conform")
 
@@ -35,12 +39,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"a profile to judge (repeatable; default: {' '.join(DEFAULT_PROFILES)})")
     p.add_argument("--spec", default=DEFAULT_SPEC, metavar="FILE",
                    help=f"spec file with a 'profile' parameter (default: {DEFAULT_SPEC})")
-    p.add_argument("--output", "-o", default="results/conformance.json", metavar="FILE",
-                   help="write the report as JSON here (default: results/conformance.json)")
+    p.add_argument("--output", "-o", default=None, metavar="FILE",
+                   help="write the report as JSON here (default: results/conformance.json; "
+                   "with --replay: nowhere)")
+    p.add_argument("--replay", metavar="TRACE.json",
+                   help="replay a spec trace (results/traces/*.json) on QEMU step by step instead")
     p.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="run each scenario N times and judge every distinct observation (default: 1)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="deadline of every wait on QEMU (default: 5)")
+    p.add_argument("--generate", type=int, default=GENERATE, metavar="N",
+                   help="also run N scenarios drawn from the generating configuration's reachability "
+                   f"graph, and report the coverage real runs reach (default: {GENERATE}; 0: none)")
+    p.add_argument("--seed", type=int, default=SEED, metavar="S",
+                   help=f"seed of --generate (same seed, same scenarios; default: {SEED})")
     p.add_argument("--keep", metavar="DIR",
                    help="where QEMU's stderr and trace log go when it fails (default: a new temp dir)")
     p.set_defaults(run=run)
@@ -49,39 +61,85 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the conformance check; print one line per profile; write the JSON report."""
+    if args.replay:
+        return run_replay(args)
+    args.output = args.output or "results/conformance.json"
+    if args.generate < 0:
+        raise UsageError(f"--generate {args.generate}: give a number of scenarios, 0 or more")
     try:
-        report = conform(args.profile or None, spec=args.spec, repeat=args.repeat, timeout=args.timeout,
-                         keep=Path(args.keep) if args.keep else None)
+        report, timing = conform(args.profile or None, spec=args.spec, repeat=args.repeat, timeout=args.timeout,
+                                 keep=Path(args.keep) if args.keep else None, generated=args.generate,
+                                 seed=args.seed)
     except QemuError as err:
         print(f"modelcheck conform: inconclusive: {err}", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     write_text(args.output, json.dumps(report, sort_keys=True, indent=2) + "\n")
+    sidecar = timing_path(args.output)
+    write_text(sidecar, json.dumps(timing, sort_keys=True, indent=2) + "\n")
     for line in render(report):
         print(line)
-    print(f"wrote {args.output}")
+    print(f"QEMU {timing['binary']}: scenarios ran in {timing['qemu_total']:.1f} s, "
+          f"{timing['total']:.1f} s in all")
+    print(f"wrote {args.output} (timings in {sidecar})")
     return EXIT_OK if report["conforming"] else EXIT_NONE_CONFORMS
 
 
+def run_replay(args: argparse.Namespace) -> int:
+    """Replay one trace on QEMU; print the steps and the evidence; exit 1 when it diverged."""
+    try:
+        outcome = replay(args.replay, spec=args.spec, timeout=args.timeout,
+                         keep=Path(args.keep) if args.keep else None)
+    except QemuError as err:
+        print(f"modelcheck conform: inconclusive: {err}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    for line in replay_lines(outcome):
+        print(line)
+    if args.output:
+        write_text(args.output, json.dumps(outcome, sort_keys=True, indent=2) + "\n")
+        print(f"wrote {args.output}")
+    return EXIT_NONE_CONFORMS if outcome["verdict"] == DIVERGED else EXIT_OK
+
+
+def timing_path(output: str) -> str:
+    """Where the timings go beside the report: ``x.json`` -> ``x.timing.json`` (git-ignored)."""
+    path = Path(output)
+    return str(path.with_name(path.stem + ".timing.json"))
+
+
 def render(report: dict[str, Any]) -> list[str]:
-    """The printed summary: QEMU's version, the observations, one verdict per profile."""
-    lines = [f"QEMU {report['qemu']['version']} ({report['qemu']['binary']})"]
+    """The printed summary: QEMU's version, the observations, coverage, one verdict per profile."""
+    lines = [f"QEMU {report['qemu']['version']}"]
     for obs in report["observations"]:
         names = obs["workload"].split()
         lines.append(f"  {obs['scenario']} ({obs['workload']}): failed {_ids(obs['failure_order'], names)}; "
-                     f"restarted {_ids(obs['restart_order'], names)}; "
-                     f"used ring at stop {_pairs(obs['used_at_stop'], names)}, "
-                     f"at end {_pairs(obs['used_final'], names)}")
+                     f"restarted {' / '.join(_ids(o, names) for o in obs['restart_order']) or '-'}; "
+                     f"used ring {_used(obs['used'], names)}"
+                     + (f"; queue 1's {_used(obs['used1'], names)}" if obs.get("used1") else "")
+                     + f"; durable {_sets(obs['durable'])}; "
+                     f"device flushes {obs['flushes']}")
+    gen = report.get("generated")
+    if gen:
+        cov = gen["coverage"]
+        lines.append(f"generated: {gen['count']} scenarios (seed {gen['seed']}) from "
+                     f"{gen['configuration']['workload']!r}; valid for "
+                     + ", ".join(f"{p} {n}/{gen['count']}" for p, n in gen["valid"].items()))
+        for what in ("action_instances", "transitions", "states"):
+            c = cov[what]
+            lines.append(f"  {what.replace('_', ' ')} matched by real runs: {c['matched']}/{c['total']} "
+                         f"({100 * (c['fraction'] or 0):.1f}%)")
+        lines.append("  transitions matched per action: " + ", ".join(
+            f"{a} {c['matched']}/{c['total']}" for a, c in cov["transitions_by_action"].items()))
+        missed = cov["unmatched_instances"]
+        lines.append(f"  instances no real run produced: {', '.join(missed) if missed else 'none'}")
     width = max(len(p) for p in report["profiles"])
     for profile, verdict in report["profiles"].items():
         if verdict["verdict"] == CONFORMS:
             lines.append(f"{profile:<{width}}  conforms")
             continue
         refuted = verdict["refuted_by"]
-        mismatch = refuted.get("mismatch") or {}
         lines.append(f"{profile:<{width}}  refuted by {refuted['scenario']}")
-        channel, pad = mismatch.get("channel"), " " * width
-        lines.append(f"{pad}    observed {channel}: {' '.join(mismatch.get('observed', []))}")
-        lines.append(f"{pad}    allowed  {channel}: {' '.join(mismatch.get('allowed', []))}")
+        if refuted.get("mismatch"):
+            lines += [" " * (width + 4) + line for line in Mismatch(**refuted["mismatch"]).side_by_side()]
     return lines
 
 
@@ -89,7 +147,11 @@ def _ids(items: list[int], names: list[str]) -> str:
     return " ".join(names[i] for i in items) or "-"
 
 
-def _pairs(items: list[list[Any]], names: list[str]) -> str:
-    return " ".join(f"{names[r]}:{s}" for r, s in items) or "-"
+def _used(events: list[list[Any]], names: list[str]) -> str:
+    return " ".join(f"{names[e[1]]}:{e[2]}" if e[0] == "push" else "|cont|" for e in events) or "-"
+
+
+def _sets(sets: list[list[int]]) -> str:
+    return " ".join("{" + ",".join(f"s{s}" for s in d) + "}" for d in sets) or "-"
 
 

@@ -44,16 +44,19 @@ def halting_bios() -> bytes:
 
 @dataclass(frozen=True)
 class ErrorRule:
-    """One blkdebug rule: fail the first data write (or flush) touching ``sector`` once."""
+    """One blkdebug rule: fail the first write (or read) touching ``sector``, or the next flush, once."""
 
     sector: int | None = None
     errno: int = 28
     flush: bool = False
+    read: bool = False
 
     def render(self) -> str:
         lines = ["[inject-error]"]
         if self.flush:
             lines += ['event = "flush_to_os"', 'iotype = "flush"']
+        elif self.read:
+            lines += ['event = "read_aio"', 'iotype = "read"']
         else:
             lines += ['event = "pwritev"', 'iotype = "write"']
         lines += [f'errno = "{self.errno}"', 'once = "on"']
@@ -74,8 +77,13 @@ def make_image(path: Path, sectors: int) -> None:
 
 
 def command_line(workdir: Path, image: Path, rules: Path | None, name: str, *,
-                 werror: str = "stop", rerror: str = "stop", incoming: bool = False) -> list[str]:
-    """The QEMU command line: halted pc machine, qtest + QMP sockets, traced virtio-blk disk."""
+                 werror: str = "stop", rerror: str = "stop", incoming: bool = False,
+                 nbd: Path | None = None, queues: int = 1) -> list[str]:
+    """The QEMU command line: halted pc machine, qtest + QMP sockets, traced virtio-blk disk.
+
+    With ``nbd`` the disk is the NBD export on that unix socket (a logging qemu-nbd over
+    ``image``) instead of the image file itself.
+    """
     cmd = [qemu_binary(), "-machine", "pc", "-accel", "tcg", "-bios", str(workdir / "halt.bin"),
            "-m", "64M", "-display", "none", "-nodefaults", "-no-user-config",
            "-qtest", f"unix:{workdir / (name + '.qtest')}", "-qtest-log", "/dev/null",
@@ -83,13 +91,17 @@ def command_line(workdir: Path, image: Path, rules: Path | None, name: str, *,
            "-D", str(workdir / (name + ".trace"))]
     for event in TRACE_EVENTS:
         cmd += ["-trace", f"enable={event}"]
-    cmd += ["-blockdev", f"driver=file,filename={image},node-name=f0"]
+    if nbd is not None:
+        cmd += ["-blockdev", f"driver=nbd,server.type=unix,server.path={nbd},node-name=f0"]
+    else:
+        cmd += ["-blockdev", f"driver=file,filename={image},node-name=f0"]
     if rules is not None:
         cmd += ["-blockdev", f"driver=blkdebug,config={rules},image=f0,node-name=dbg",
                 "-blockdev", "driver=raw,file=dbg,node-name=d0"]
     else:
         cmd += ["-blockdev", "driver=raw,file=f0,node-name=d0"]
-    cmd += ["-device", f"virtio-blk-pci,drive=d0,werror={werror},rerror={rerror},request-merging=off"]
+    cmd += ["-device", f"virtio-blk-pci,drive=d0,werror={werror},rerror={rerror},request-merging=off,"
+            f"num-queues={queues}"]
     if incoming:
         cmd += ["-incoming", "defer"]
     return cmd
@@ -104,7 +116,8 @@ class Machine:
 
     def __init__(self, workdir: Path, image: Path, *, rules: list[ErrorRule] | None = None,
                  name: str = "src", incoming: bool = False, werror: str = "stop",
-                 rerror: str = "stop", timeout: float = 5.0, keep: Path | None = None):
+                 rerror: str = "stop", timeout: float = 5.0, keep: Path | None = None,
+                 nbd: Path | None = None, queues: int = 1):
         self.workdir = workdir
         self.name = name
         self.timeout = timeout
@@ -117,7 +130,7 @@ class Machine:
             rules_path = workdir / f"{name}.rules"
             rules_path.write_text(rules_text(rules))
         self.cmd = command_line(workdir, image, rules_path, name, werror=werror, rerror=rerror,
-                                incoming=incoming)
+                                incoming=incoming, nbd=nbd, queues=queues)
         self.stderr_path = workdir / f"{name}.stderr"
         self.trace_path = workdir / f"{name}.trace"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -3,7 +3,8 @@
 The used ring does not show the order in which parked requests were restarted (the file
 backend's thread pool completes in any order), so the harness reads QEMU's own trace events:
 ``virtio_blk_handle_write`` (a write entering the backend, with its sector) and
-``virtio_blk_rw_complete`` (a write's result, ``ret`` negative on error).
+``virtio_blk_handle_read`` likewise for a read, and ``virtio_blk_rw_complete`` (a write's
+or read's result, ``ret`` negative on error).
 """
 
 from __future__ import annotations
@@ -53,26 +54,27 @@ def parse(lines: list[str]) -> list[Record]:
     return out
 
 
-def handled_writes(records: list[Record]) -> list[int]:
-    """The sectors of the writes the device handed to the backend, in order."""
-    return [int(r.get("sector")) for r in records if r.event == "virtio_blk_handle_write"]
+_KINDS = {"virtio_blk_handle_write": "write", "virtio_blk_handle_read": "read"}
 
 
-def failed_writes(records: list[Record]) -> list[int]:
-    """The sectors of the writes that completed with an error, in the order they failed.
+def handled(records: list[Record]) -> list[tuple[str, int]]:
+    """``(kind, sector)`` of each write and read the device handed to the backend, in order."""
+    return [(_KINDS[r.event], int(r.get("sector"))) for r in records if r.event in _KINDS]
 
-    A request is named by its ``req`` pointer; the sector is the one its latest
-    ``virtio_blk_handle_write`` gave (a pointer is reused only after its request is freed).
+
+def failed(records: list[Record]) -> list[tuple[str, int]]:
+    """``(kind, sector)`` of each write and read that completed with an error, in order.
+
+    A request is named by its ``req`` pointer, read back to the latest handle event that
+    gave it (a pointer is reused only after its request is freed).
     """
-    sector_of: dict[str, int] = {}
+    of: dict[str, tuple[str, int]] = {}
     out = []
     for r in records:
-        if r.event == "virtio_blk_handle_write":
-            sector_of[r.get("req")] = int(r.get("sector"))
-        elif r.event == "virtio_blk_rw_complete" and int(r.get("ret")) < 0:
-            req = r.get("req")
-            if req in sector_of:
-                out.append(sector_of[req])
+        if r.event in _KINDS:
+            of[r.get("req")] = (_KINDS[r.event], int(r.get("sector")))
+        elif r.event == "virtio_blk_rw_complete" and int(r.get("ret")) < 0 and r.get("req") in of:
+            out.append(of[r.get("req")])
     return out
 
 

@@ -3,8 +3,10 @@
 The search walks the product of the reachability graph (a finished explicit search kept
 with its edges) and the observation: a node is a state plus, per channel, how many
 observed events have been matched. A step may be taken when each event it emits is the
-next expected one on its channel. A path matches when every channel is used up and the
-final state's disk (cache over durable image) is what QEMU left on disk.
+next expected one on its channel. A path matches when every channel is used up, nothing is in flight
+at its end (the harness reads its last counters once every request it submitted has
+completed, when QEMU has nothing left to do) and the final state's disk (cache over
+durable image) is what QEMU left on disk.
 
 When no path matches, the *nearest allowed* path is the one that matches with a single
 channel (or the disk) left free, chosen by the smallest edit distance between what that
@@ -20,7 +22,7 @@ from typing import Any
 
 from ..errors import ModelcheckError
 from ..explicit import Exploration
-from .mapping import CHANNELS, Expectation, show_event, step_events, visible_disk
+from .mapping import CHANNELS, Expectation, idle, show_event, step_events, visible_disk
 
 Node = tuple[Any, ...]  # (state id, positions..., recorded free events)
 
@@ -46,7 +48,7 @@ class Mismatch:
                 "distance": self.distance, "path": self.path}
 
     def side_by_side(self) -> list[str]:
-        """Two aligned lines: ``observed  failures: W2 W10 W6`` over ``allowed ...``."""
+        """Two aligned lines: ``observed failures: W2 W10 W6`` over ``allowed  failures: ...``."""
         return [f"observed {self.channel}: {' '.join(self.observed) or '(none)'}",
                 f"allowed  {self.channel}: {' '.join(self.allowed) or '(none)'}"]
 
@@ -83,9 +85,11 @@ class Graph:
         states = ex.states
         for n in range(0, len(edges), 3):
             src, k, dst = edges[n], edges[n + 1], edges[n + 2]
-            events = step_events(spec, states[src], instances[k].step.action, states[dst])
+            step = instances[k].step
+            events = step_events(spec, states[src], step.action, states[dst], dict(step.args))
             self.succ[src].append((k, dst, events))
         self.disk = [visible_disk(spec, s) for s in states]
+        self.idle = [idle(s) for s in states]
 
     def label(self, k: int) -> str:
         compiled = self.ex.compiled
@@ -112,7 +116,7 @@ def _search(graph: Graph, want: Expectation, free: str | None, limit: int,
     while queue:
         node = queue.popleft()
         sid, pos, rec = node
-        if pos == ends and (free == "disk" or graph.disk[sid] == want.disk):
+        if pos == ends and graph.idle[sid] and (free == "disk" or graph.disk[sid] == want.disk):
             seen[0] = len(parent)
             yield node, _path(graph, parent, node)
         for k, dst, events in graph.succ[sid]:
@@ -173,24 +177,101 @@ def _show(graph: Graph, channel: str, events: Any) -> list[str]:
     return [show_event(channel, e, graph.names) for e in events]
 
 
-def validate(graph: Graph, want: Expectation, limit: int = 2_000_000) -> Validation:
-    """Whether some path of the spec produces ``want``; else the nearest allowed path."""
+@dataclass
+class Matched:
+    """The part of the graph that some path producing exactly the observation runs through."""
+
+    states: set[int] = field(default_factory=set)
+    transitions: set[tuple[int, int]] = field(default_factory=set)  # (source state, instance)
+    instances: set[int] = field(default_factory=set)
+
+
+def matched(graph: Graph, want: Expectation, limit: int = 2_000_000) -> Matched:
+    """Every state, transition and action instance on some accepting path of ``want``.
+
+    A forward search of the product (graph x observation positions) records its edges;
+    a backward search from the accepting nodes keeps those that can still finish.
+    Empty when the observation matches no path.
+    """
+    chans = list(CHANNELS)
+    expected = [want.channel(c) for c in chans]
+    ends = tuple(len(e) for e in expected)
+    index: dict[tuple[int, tuple[int, ...]], int] = {}
+    nodes: list[tuple[int, tuple[int, ...]]] = []
+    back: list[list[tuple[int, int]]] = []  # per node: (predecessor node, instance)
+    queue: deque[int] = deque()
+    for sid in graph.initial:
+        node = (sid, (0,) * len(chans))
+        index[node] = len(nodes)
+        nodes.append(node)
+        back.append([])
+        queue.append(index[node])
+    accepting = []
+    while queue:
+        n = queue.popleft()
+        sid, pos = nodes[n]
+        if pos == ends and graph.idle[sid] and graph.disk[sid] == want.disk:
+            accepting.append(n)
+        for k, dst, events in graph.succ[sid]:
+            moved = list(pos)
+            ok = True
+            for chan, event in events:
+                i = chans.index(chan)
+                if moved[i] >= ends[i] or expected[i][moved[i]] != event:
+                    ok = False
+                    break
+                moved[i] += 1
+            if not ok:
+                continue
+            nxt = (dst, tuple(moved))
+            m = index.get(nxt)
+            if m is None:
+                if len(nodes) >= limit:
+                    raise SearchLimit(f"more than {limit} product nodes; give a smaller scenario")
+                m = index[nxt] = len(nodes)
+                nodes.append(nxt)
+                back.append([])
+                queue.append(m)
+            back[m].append((n, k))
+    out = Matched()
+    alive = set(accepting)
+    stack = list(accepting)
+    while stack:
+        m = stack.pop()
+        out.states.add(nodes[m][0])
+        for n, k in back[m]:
+            out.transitions.add((nodes[n][0], k))
+            out.instances.add(k)
+            if n not in alive:
+                alive.add(n)
+                stack.append(n)
+    return out
+
+
+def validate(graph: Graph, want: Expectation, limit: int = 2_000_000, explain: bool = True) -> Validation:
+    """Whether some path of the spec produces ``want``; else (when ``explain``) the nearest
+    allowed path. A channel whose free search outgrows ``limit`` is not offered as the nearest."""
     seen = [0]
     for _node, path in _search(graph, want, None, limit, seen):
         return Validation(True, path=path, product_nodes=seen[0])
     nodes = seen[0]
+    if not explain:
+        return Validation(False, product_nodes=nodes)
     best: Mismatch | None = None
     for free in (*CHANNELS, "disk"):
         observed = _show(graph, free, want.disk if free == "disk" else want.channel(free))
         shown: set[tuple[str, ...]] = set()
-        for node, path in _search(graph, want, free, limit, [0]):
-            allowed = _show(graph, free, node[2])
-            if tuple(allowed) in shown:
-                continue
-            shown.add(tuple(allowed))
-            distance = edit_distance(observed, allowed)
-            if best is None or distance < best.distance:
-                best = Mismatch(free, observed, allowed, distance, path)
+        try:
+            for node, path in _search(graph, want, free, limit // 10, [0]):
+                allowed = _show(graph, free, node[2])
+                if tuple(allowed) in shown:
+                    continue
+                shown.add(tuple(allowed))
+                distance = edit_distance(observed, allowed)
+                if best is None or distance < best.distance:
+                    best = Mismatch(free, observed, allowed, distance, path)
+        except SearchLimit:
+            continue
     if best is None:
         best = Mismatch("all", [], [], -1, [])
     return Validation(False, mismatch=best, product_nodes=nodes)

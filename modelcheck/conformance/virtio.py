@@ -10,7 +10,6 @@ the destination: ``Driver.attach`` rebuilds a driver over a migrated machine.
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import dataclass
 
 from .errors import QemuError
@@ -23,10 +22,12 @@ IO_BASE = 0xC000
 HOST_FEATURES, GUEST_FEATURES, QUEUE_PFN, QUEUE_SIZE, QUEUE_SEL, NOTIFY, STATUS = 0, 4, 8, 12, 14, 16, 18
 ACKNOWLEDGE, DRIVER, DRIVER_OK = 1, 2, 4
 F_FLUSH = 1 << 9
+F_MQ = 1 << 12
 # request types and descriptor flags
 T_IN, T_OUT, T_FLUSH = 0, 1, 4
 D_NEXT, D_WRITE = 1, 2
-RING = 0x100000          # the virtqueue (page aligned)
+RING = 0x100000          # the virtqueues (page aligned), one every QUEUE_STRIDE bytes
+QUEUE_STRIDE = 0x10000
 BUFFERS = 0x200000       # request headers, data and status bytes
 SLOT = 0x1000            # bytes of buffer space per request
 SECTOR = 512
@@ -77,25 +78,31 @@ def writer_of(data: bytes) -> int | None:
 
 @dataclass(frozen=True)
 class Completion:
-    """One used-ring entry: which request, with which status."""
+    """One used-ring entry: which request, with which status, on which queue."""
 
     request: int
     status: str
+    queue: int = 0
 
 
 class Driver:
-    """The guest side of one virtqueue; requests are numbered by the harness (0, 1, ...)."""
+    """The guest side of the virtqueues; requests are numbered by the harness (0, 1, ...) and
+    request ``r`` goes on queue ``r % len(layouts)``."""
 
-    def __init__(self, qtest: Qtest, io: int, layout: Layout):
+    def __init__(self, qtest: Qtest, io: int, layouts: list[Layout]):
         self.qtest = qtest
         self.io = io
-        self.layout = layout
+        self.layouts = layouts
+
+    def queue_of(self, request: int) -> int:
+        return request % len(self.layouts)
 
     # ----------------------------------------------------------------- set-up
 
     @classmethod
-    def probe(cls, qtest: Qtest) -> Driver:
-        """Find the device, map its BAR, reset and negotiate, and set up queue 0."""
+    def probe(cls, qtest: Qtest, queues: int = 1) -> Driver:
+        """Find the device, map its BAR, reset and negotiate, and set up ``queues`` queues
+        (VIRTIO_BLK_F_MQ is negotiated when there is more than one)."""
         slot = find_device(qtest)
         qtest.outl(PCI_ADDR, config_address(slot, 0x10))
         qtest.outl(PCI_DATA, IO_BASE)
@@ -108,27 +115,33 @@ class Driver:
         host = qtest.inl(io + HOST_FEATURES)
         if not host & F_FLUSH:
             raise QemuError(f"virtio-blk offers no FLUSH feature (host features 0x{host:x})")
-        qtest.outl(io + GUEST_FEATURES, F_FLUSH)
-        qtest.outw(io + QUEUE_SEL, 0)
-        size = qtest.inw(io + QUEUE_SIZE)
-        if size == 0:
-            raise QemuError("virtio-blk queue 0 has size 0")
-        layout = Layout(RING, size)
-        qtest.write(RING, bytes(layout.used + 6 + 8 * size - RING))
-        qtest.outl(io + QUEUE_PFN, RING >> 12)
+        if queues > 1 and not host & F_MQ:
+            raise QemuError(f"virtio-blk offers no MQ feature (host features 0x{host:x})")
+        qtest.outl(io + GUEST_FEATURES, F_FLUSH | (F_MQ if queues > 1 else 0))
+        layouts = []
+        for index in range(queues):
+            qtest.outw(io + QUEUE_SEL, index)
+            size = qtest.inw(io + QUEUE_SIZE)
+            if size == 0:
+                raise QemuError(f"virtio-blk queue {index} has size 0 (is num-queues {queues}?)")
+            base = RING + index * QUEUE_STRIDE
+            layout = Layout(base, size)
+            qtest.write(base, bytes(layout.used + 6 + 8 * size - base))
+            qtest.outl(io + QUEUE_PFN, base >> 12)
+            layouts.append(layout)
         qtest.outb(io + STATUS, ACKNOWLEDGE | DRIVER | DRIVER_OK)
-        return cls(qtest, io, layout)
+        return cls(qtest, io, layouts)
 
     @classmethod
-    def attach(cls, qtest: Qtest, size: int = 256) -> Driver:
-        """A driver over a migrated machine: the queue is already in guest RAM."""
-        return cls(qtest, IO_BASE, Layout(RING, size))
+    def attach(cls, qtest: Qtest, queues: int = 1, size: int = 256) -> Driver:
+        """A driver over a migrated machine: the queues are already in guest RAM."""
+        return cls(qtest, IO_BASE, [Layout(RING + i * QUEUE_STRIDE, size) for i in range(queues)])
 
     # ----------------------------------------------------------------- requests
 
     def queue(self, request: int, kind: str, sector: int = 0) -> None:
         """Put request ``request`` (``write``, ``flush`` or ``read``) on the avail ring, no kick."""
-        q, lay = self.qtest, self.layout
+        q, lay = self.qtest, self.layouts[self.queue_of(request)]
         header = BUFFERS + request * SLOT
         data = header + 16
         status = header + 16 + SECTOR
@@ -152,32 +165,26 @@ class Driver:
         q.write(lay.avail + 4 + 2 * (idx % lay.size), struct.pack("<H", first))
         q.write(lay.avail + 2, struct.pack("<H", (idx + 1) & 0xFFFF))
 
-    def kick(self) -> None:
-        """Write the notify register. Never call it while the VM is stopped (QEMU.md)."""
-        self.qtest.outw(self.io + NOTIFY, 0)
+    def kick(self, queues: list[int] | None = None) -> None:
+        """Write the notify register for each queue (all by default). Never call it while
+        the VM is stopped (QEMU.md)."""
+        for index in range(len(self.layouts)) if queues is None else queues:
+            self.qtest.outw(self.io + NOTIFY, index)
 
-    def used(self) -> list[Completion]:
-        """Every used-ring entry so far, in ring order, with the status byte of its request."""
-        q, lay = self.qtest, self.layout
-        count = q.readw(lay.used + 2)
+    def used(self, queue: int | None = None) -> list[Completion]:
+        """Every used-ring entry so far, queue by queue (or of one queue), each in ring order."""
+        q = self.qtest
         out = []
-        for i in range(count):
-            head, _length = struct.unpack("<II", q.read(lay.used + 4 + 8 * (i % lay.size), 8))
-            request = head // 3
-            status = q.read(BUFFERS + request * SLOT + 16 + SECTOR, 1)[0]
-            out.append(Completion(request, STATUS_NAMES.get(status, f"status-{status}")))
+        for index, lay in enumerate(self.layouts):
+            if queue is not None and index != queue:
+                continue
+            count = q.readw(lay.used + 2)
+            for i in range(count):
+                head, _length = struct.unpack("<II", q.read(lay.used + 4 + 8 * (i % lay.size), 8))
+                request = head // 3
+                status = q.read(BUFFERS + request * SLOT + 16 + SECTOR, 1)[0]
+                out.append(Completion(request, STATUS_NAMES.get(status, f"status-{status}"), index))
         return out
-
-    def wait_used(self, count: int, timeout: float) -> list[Completion]:
-        """Poll the used ring until it holds ``count`` entries (QemuError at the deadline)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            done = self.used()
-            if len(done) >= count:
-                return done
-            if time.monotonic() > deadline:
-                raise QemuError(f"used ring holds {len(done)} entries after {timeout:.1f} s, wanted {count}")
-            time.sleep(0.005)
 
 
 def find_device(qtest: Qtest) -> int:
