@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from .compact import FingerprintSet, PackedLevel, level_factory
+from .cycles import find_lasso
 from .errors import EngineBug, UsageError
 from .expand import Expander
 from .parallel import PackedPool, Pool
+from .plan import plan
 from .spec import Compiled, Disabled, Property
 from .state import State
 from .trace import Trace
@@ -58,9 +60,12 @@ class SearchOptions:
     order, fewer calls) and ``check_hints`` verifies that no other argument is enabled;
     ``workers`` expands each level on that many processes (same result);
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
-    fingerprints only, for large runs); ``symmetry`` and ``por`` turn on the reductions
-    of :mod:`modelcheck.reduce`; ``compiled`` runs the generated successor function of
-    :mod:`modelcheck.compiled` over flat int tuples (same states, order and verdicts; when
+    fingerprints only, for large runs), ``None`` for the plan's choice; ``backend`` is
+    ``interpreted`` (the library's default), ``compiled``, ``native`` or ``auto`` (the
+    command line's default: the fastest sound search, see :mod:`modelcheck.plan`);
+    ``symmetry`` and ``por`` turn on the reductions of :mod:`modelcheck.reduce`;
+    ``compiled`` runs the generated successor function of :mod:`modelcheck.compiled`
+    over flat int tuples (same states, order and verdicts; when
     the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why);
     ``native`` runs the compiled mode's code and the compact-store search as C
     (:mod:`modelcheck.native`: same states, ids, verdicts and traces; one process; when it
@@ -74,7 +79,8 @@ class SearchOptions:
     use_hints: bool = True
     check_hints: bool = False
     workers: int = 1
-    store: str = "full"
+    store: str | None = None
+    backend: str = "interpreted"
     symmetry: bool = False
     por: bool = False
     compiled: bool = False
@@ -118,6 +124,10 @@ class Exploration:
     native_from_cache: bool = False  # the native library was read from the cache, not compiled
     native_seconds: float = 0.0  # the time to get the native library (compiling it, or finding it)
     native_fallback: str = ""  # why SearchOptions(native=True) searched in Python ("" when it did not)
+    ends_checked: bool = False  # cycles were looked for (so `at_end` verdicts are exact)
+    plan: str = ""  # the one line saying which backend and store searched, and why
+    code_origin: str = ""  # where the generated successor code came from ("" when none ran)
+    code_source: str = ""  # that code's Python text
 
     @property
     def bounded(self) -> bool:
@@ -194,7 +204,10 @@ class Exploration:
         instance ``k`` first (and, under symmetry, every other instance after it)."""
         spec = self.compiled.spec
         instances = self.compiled.instances
-        order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
+        if k < 0:  # a step the store kept without its instance: any instance into the target
+            order = list(range(len(instances)))
+        else:
+            order = [k] + [j for j in range(len(instances)) if j != k] if self.canonical else [k]
         for j in order:
             inst = instances[j]
             try:
@@ -236,7 +249,7 @@ class Exploration:
         if trace is not None:
             reason = "" if self.shortest else NOT_SHORTEST
             return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, reason=reason, **base)
-        if prop.kind == "at_end" and self.compact:
+        if prop.kind == "at_end" and not self.ends_checked:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
                                   "that never end were not looked for; use the full store", **base)
         if self.bounded:
@@ -263,7 +276,7 @@ class Exploration:
         """``head`` followed by the cycle; under symmetry the stored cycle returns only to the
         same class, so it is replayed concretely until a concrete state comes back."""
         inst = self.compiled.instances
-        if self.canonical is None:
+        if self.canonical is None and not self.compact:
             loop = tuple((inst[k].step, self.states[t]) for k, t in cycle)
             return Trace(head.initial, head.steps + loop, name, loop_start=len(head.steps))
         current = head.steps[-1][1] if head.steps else head.initial
@@ -292,15 +305,48 @@ NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessari
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
     """Search every reachable state of ``compiled`` and judge ``properties`` in each.
 
+    :func:`modelcheck.plan.plan` picks the backend and store (``options.backend="auto"``:
+    the interpreted search first, the fastest backend once the space is large); every
+    choice gives the same states, ids, verdicts and shortest traces.
+    """
+    opts = options or SearchOptions()
+    started = time.perf_counter()
+    props = list(properties)
+    chosen = plan(any(p.kind == "at_end" for p in props), opts, _compiler() if opts.backend == "auto" else None)
+    if chosen.tier is not None:
+        first = dataclasses.replace(opts, backend="interpreted", compiled=False, native=False, store="full",
+                                    max_states=chosen.tier)
+        ex = _search(compiled, props, first, started)
+        if not ex.hit_state_bound:
+            ex.plan = chosen.describe(ex.size)
+            return ex
+        del ex
+    resolved = dataclasses.replace(opts, store=chosen.store, compiled=chosen.backend != "interpreted",
+                                   native=chosen.backend == "native")
+    ex = _search(compiled, props, resolved, started)
+    ex.plan = chosen.describe(switched=chosen.tier is not None)
+    return ex
+
+
+def _compiler() -> str | None:
+    """The C compiler's command, or ``None`` when this machine has none."""
+    from . import native
+
+    try:
+        return " ".join(native.compiler())
+    except native.NativeUnavailable:
+        return None
+
+
+def _search(compiled: Compiled, props: list[Property], opts: SearchOptions, started: float) -> Exploration:
+    """One search with ``opts`` as resolved by the plan.
+
     Level by level: expand the states of one depth (here or on workers), then merge
     their successors in state order and instance order, so the result is the same for
     any number of workers.
     """
-    opts = options or SearchOptions()
     if opts.native and not opts.compiled:
         opts = dataclasses.replace(opts, compiled=True)
-    started = time.perf_counter()
-    props = list(properties)
     reduction = _reduction(compiled, props, opts)
     canonical = reduction.canonical if reduction else None
     flat, fallback = _flat_expander(compiled, props, opts, canonical)
@@ -309,6 +355,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
         ex, native_fallback = _native(compiled, props, opts, flat, fallback, started)
         if ex is not None:
             return ex
+        if opts.backend == "auto" and any(p.kind == "at_end" for p in props):
+            opts = dataclasses.replace(opts, store="full")  # the compact Python store keeps no edges
     expander = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
                                 validate=opts.validate, canonical=canonical,
                                 ample=reduction.ample if reduction else None)
@@ -320,6 +368,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
 
     ex = Exploration(compiled, props, compact=compact, canonical=canonical, fallback=fallback,
                      native_fallback=native_fallback)
+    if flat is not None:
+        ex.code_origin, ex.code_source = code_origin(flat), getattr(flat, "flat", flat).source
     fingerprint = flat.fingerprint if flat else fingerprint_int
     por = expander.ample is not None
     ex.shortest = not por
@@ -458,7 +508,8 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     for k, n in enumerate(fired_by_instance):
         ex.fired[instances[k].name] += n
     if endings and edges is not None:
-        ex.lasso = _find_lasso(ex)
+        ex.lasso = find_lasso(ex.size, edges)
+        ex.ends_checked = True
     if flat:
         flat.finish(ex)
     ex.seconds = time.perf_counter() - started
@@ -594,13 +645,25 @@ def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat
     except native.NativeUnavailable as err:
         return None, str(err)
     ex = Exploration(compiled, props, compact=True, native=lib.built.describe(),
-                     native_from_cache=lib.built.from_cache, native_seconds=lib.built.seconds)
+                     native_from_cache=lib.built.from_cache, native_seconds=lib.built.seconds,
+                     code_origin=code_origin(flat), code_source=flat.source)
     try:
-        native.explore_native(ex, flat, lib, opts.max_states, opts.max_depth, opts.on_progress, started)
+        native.explore_native(ex, flat, lib, opts.max_states, opts.max_depth, opts.on_progress, started,
+                              edges=any(p.kind == "at_end" for p in props))
     except native.Fault as err:
         return None, f"{err}; the Python search decides it"
     ex.seconds = time.perf_counter() - started
     return ex, ""
+
+
+def code_origin(flat: Any) -> str:
+    """Where the compiled mode's successor code came from, for the user deciding whether to wait."""
+    flat = getattr(flat, "flat", flat)  # under symmetry, the expander it wraps
+    if flat.from_cache:
+        return f"compiled successor code: from the cache ({flat.codegen_seconds:.2f} s, {flat.cache_file})"
+    kept = f", kept in {flat.cache_file}" if flat.cache_file else \
+        " (not cached: MODELCHECK_CACHE_DIR is off, or its directory is not writable)"
+    return f"compiled successor code: generated in {flat.codegen_seconds:.2f} s{kept}"
 
 
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:
@@ -609,21 +672,3 @@ def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -
     from .reduce import build_reduction
 
     return build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
-
-
-def _find_lasso(ex: Exploration) -> tuple[int, list[tuple[int, int]]] | None:
-    """A cycle of reachable states, if any: an execution that never ends."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    edges = ex.edges
-    assert edges is not None
-    graph.add_nodes_from(range(ex.size))
-    for n in range(0, len(edges), 3):
-        graph.add_edge(edges[n], edges[n + 2], via=edges[n + 1])
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    entry = cycle[0][0]
-    return entry, [(graph.edges[a, b]["via"], b) for a, b in cycle]

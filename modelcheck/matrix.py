@@ -110,7 +110,7 @@ def run_case(case: Case) -> dict[str, Any]:
     """Check one case with the explicit engine; a JSON-ready record (picklable, for workers)."""
     started = time.perf_counter()
     spec = configure(case.spec, case.params)
-    run = check(spec, case.properties, SearchOptions(max_states=case.max_states))
+    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto"))
     records = []
     for r in run.results:
         records.append({

@@ -53,6 +53,7 @@ from typing import Any
 from . import codecache
 from .cgen import NotC, c_function
 from .compact import leaf_range
+from .cycles import lasso_among
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
@@ -184,7 +185,8 @@ class Library:
         finally:
             if not built.kept:
                 shutil.rmtree(built.path.parent, ignore_errors=True)
-        for name, res, args in (("mc_new", PTR, [I64]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
+        for name, res, args in (("mc_new", PTR, [I64, ctypes.c_int]), ("mc_cycle", I64, [PTR]),
+                                ("mc_pairs", I64, [PTR]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
                                 ("mc_level", I64, [PTR, ctypes.c_int]), ("mc_fingerprint", I64, [PTR]),
                                 ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
@@ -237,9 +239,11 @@ MC_FAULT, MC_NOMEM = -1, -2
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
-                   on_progress: Any, started: float) -> None:
+                   on_progress: Any, started: float, edges: bool = False) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
+    With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
+    states already stored and looks for a cycle (``ex.lasso``, ``ex.ends_checked``).
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels).
@@ -250,7 +254,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     width = flat.layout.width
     instances = ex.compiled.instances
     names = [p.name for p in ex.properties]
-    ctx = c.mc_new(-1 if max_states is None else max_states)
+    ctx = c.mc_new(-1 if max_states is None else max_states, 1 if edges else 0)
     if not ctx:
         raise MemoryError("the native search could not allocate its tables")
     try:
@@ -280,6 +284,11 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         ex.size = size
         ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
         c.mc_end(ctx)
+        left = c.mc_cycle(ctx) if edges else 0
+        if left == MC_NOMEM:
+            raise MemoryError("the native search ran out of memory looking for cycles")
+        flags = read(lib, ctx, 10, "B", size) if left else None
+        pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
         ex.parent = read(lib, ctx, 0, "i", size)
         ex.via = read(lib, ctx, 1, "i", size)
         ex.depth = read(lib, ctx, 2, "I", size)
@@ -302,6 +311,10 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         if step_sid[i] >= 0:
             row = lib.width * i
             ex.violated_step[name] = (step_sid[i], step_k[i], tuple(step_t[row:row + width]))
+    if edges:
+        ex.ends_checked = True
+        if left:
+            ex.lasso = lasso_among(ex.parent, ex.via, pairs, flags)
     flat.finish(ex)
     flatten = flat.layout.flatten
     ex.key = lambda s: lib.fingerprint(flatten(s))
