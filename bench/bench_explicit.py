@@ -10,10 +10,10 @@ large; see ``bench/spin/gen.py``) it runs
   ``compiled-cold`` (code generated: the child's code cache starts empty), ``compiled``
   (code from the cache the cold run filled), ``compiled-symmetry``, ``compiled-parallel``
   and ``compiled-symmetry-parallel``; and the native search (the compiled code and the
-  compact-store search in C, :mod:`modelcheck.native`): ``native-cold`` (empty cache: code
+  compact-store search in C, :mod:`modelcheck.explicit.native.driver`): ``native-cold`` (empty cache: code
   generated and compiled by the C compiler) and ``native`` (both from the cache). A row says
   where its code came from; its seconds include getting it. A mode runs only when
-  ``modelcheck.explicit.SearchOptions`` has its switch and the engine accepts it; otherwise
+  ``modelcheck.explicit.search.SearchOptions`` has its switch and the engine accepts it; otherwise
   its row says ``n/a`` with the reason;
 - SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
   without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
@@ -123,7 +123,7 @@ def run_measured(argv: list[str], timeout: float, cwd: Path | None = None) -> di
 
 def available_modes() -> dict[str, str]:
     """Per mode: "" when SearchOptions has its switches, else why it is n/a."""
-    from modelcheck.explicit import SearchOptions
+    from modelcheck.explicit.search import SearchOptions
 
     names = {f.name for f in dataclasses.fields(SearchOptions)}
     return {mode: "" if set(opts) <= names else f"SearchOptions has no {', '.join(sorted(set(opts) - names))}"
@@ -132,9 +132,9 @@ def available_modes() -> dict[str, str]:
 
 def worker(config: str, mode: str, store: str) -> None:
     """In the child: one check, printed as one JSON line (states, transitions, verdict, RSS)."""
-    import modelcheck.compiled  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
+    import modelcheck.explicit.compiled.expander  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
     from modelcheck.check import check, configure
-    from modelcheck.explicit import SearchOptions
+    from modelcheck.explicit.search import SearchOptions
 
     cfg = CONFIGS[config]
     spec = configure(SPEC, cfg.settings())
@@ -152,7 +152,7 @@ def worker(config: str, mode: str, store: str) -> None:
         ex = run.exploration
         code = {"plan": ex.plan, "code_origin": ex.code_origin, "native_origin": ex.native}
     elif opts.get("compiled") or opts.get("native"):
-        from modelcheck.compiled import flat_expander
+        from modelcheck.explicit.compiled.expander import flat_expander
 
         flat, why = flat_expander(run.compiled, run.compiled.select([cfg.property]))
         code = {"fallback": run.exploration.fallback or why} if flat is None else \

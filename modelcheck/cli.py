@@ -16,9 +16,9 @@ from .atomic import write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError
 from .explicit import Progress, SearchOptions
+from .explicit.plan import BACKENDS
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import parse_settings, positive_int
-from .plan import BACKENDS
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
 from .verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PropertyResult, Verdict, exit_code
@@ -144,7 +144,7 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
 
 
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
-    """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.plan)."""
+    """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.explicit.plan)."""
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress,
                          backend=getattr(args, "backend", "auto"),

@@ -8,11 +8,11 @@ from conftest import VIRTIO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelcheck import explicit
 from modelcheck.check import check, configure
-from modelcheck.compact import FingerprintSet, PackedLevel, leaf_range, level_factory
-from modelcheck.explicit import SearchOptions
-from modelcheck.parallel import PackedPool
+from modelcheck.explicit import search as explicit
+from modelcheck.explicit.compact import FingerprintSet, PackedLevel, leaf_range, level_factory
+from modelcheck.explicit.parallel import PackedPool
+from modelcheck.explicit.search import SearchOptions
 
 FP = st.integers(min_value=0, max_value=2**64 - 1)
 

@@ -2,7 +2,7 @@
 
 Every test compares the native search with the compiled Python search on the compact store
 (which test_compiled holds against the plain search): the same ids, parents, steps, depths,
-counts, evidence, verdicts and traces. Only the fingerprints differ (see modelcheck.native).
+counts, evidence, verdicts and traces. Only the fingerprints differ (see modelcheck.explicit.native.driver).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from conftest import ANY, NODRAIN, SMALL, VIRTIO, no_c_compiler
 from test_compiled import VIRTIO_CONFIGS, Crashes, RaisesFirst, Unfollowable, _name
 
 from modelcheck import Int, Spec, action, always, always_on_step, require
-from modelcheck.cgen import NotC, c_function
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
-from modelcheck.explicit import SearchOptions
-from modelcheck.native import compiler
+from modelcheck.explicit.native.c_source import NotC, c_function
+from modelcheck.explicit.native.driver import compiler
+from modelcheck.explicit.search import SearchOptions
 
 pytestmark = pytest.mark.skipif(no_c_compiler(), reason="no C compiler (.ci/run installs gcc)")
 
@@ -233,7 +233,7 @@ def test_floor_division_and_remainder_keep_pythons_meaning():
 
 
 def _source(spec: Spec) -> str:
-    from modelcheck.compiled import flat_expander
+    from modelcheck.explicit.compiled.expander import flat_expander
     from modelcheck.spec import compile_spec
 
     compiled = compile_spec(spec)

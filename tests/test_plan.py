@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import ANY, FIXTURES, NODRAIN, SMALL, VIRTIO, no_c_compiler
 
-from modelcheck import cli, native, plan
+from modelcheck import cli
 from modelcheck.check import check, configure
-from modelcheck.explicit import SearchOptions
+from modelcheck.explicit import plan
+from modelcheck.explicit.native import driver as native
+from modelcheck.explicit.search import SearchOptions
 
 CONFIGS = [(VIRTIO, SMALL), (VIRTIO, NODRAIN), (VIRTIO, ANY), (str(FIXTURES / "clock.py"), {}),
            (str(FIXTURES / "edges.py"), {"edges": "0>1 1>2 2>3 3>1 0>4"}), (str(FIXTURES / "edges.py"), {})]

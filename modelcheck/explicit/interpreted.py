@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SpecError
-from .spec import Compiled, Disabled, Property, Spec, check_state
-from .state import State
+from ..errors import SpecError
+from ..spec import Compiled, Disabled, Property, Spec, check_state
+from ..state import State
 
 # (instance index, next state, indices of the step properties the step violates)
 Successor = tuple[int, State, tuple[int, ...]]

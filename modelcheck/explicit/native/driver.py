@@ -1,13 +1,14 @@
 """The native search: the compiled mode's successor function and the compact-store BFS, in C.
 
 ``SearchOptions(native=True)`` asks for it. The generated Python of the compiled mode
-(:mod:`modelcheck.compiled`) is printed as C by :mod:`modelcheck.cgen`, spliced into the
-search loop of ``native_search.c`` (the compact-store search of :mod:`modelcheck.explicit`,
-state for state), compiled with the system's C compiler into a shared library, and driven
-through :mod:`ctypes` one BFS level per call. The answer is an ordinary
-:class:`~modelcheck.explicit.Exploration` with the ids, parents, steps, depths and evidence
-the Python compact search would have stored, so verdicts, traces (rebuilt by replay) and
-counts are the same; tests pin that.
+(:mod:`modelcheck.explicit.compiled.expander`) is printed as C by
+:mod:`modelcheck.explicit.native.c_source`, spliced into the search loop of ``search.c``
+(the compact-store search of :mod:`modelcheck.explicit.search`, state for state),
+compiled with the system's C compiler into a shared library, and driven through
+:mod:`ctypes` one BFS level per call. The answer is an ordinary
+:class:`~modelcheck.explicit.search.Exploration` with the ids, parents, steps, depths and
+evidence the Python compact search would have stored, so verdicts, traces (rebuilt by
+replay) and counts are the same; tests pin that.
 
 Why the answers are the Python search's: the C ``mc_expand`` is the generated Python
 function statement for statement, and the loop expands a level's states in id order and
@@ -22,13 +23,13 @@ When it is not used (the caller then runs the compiled Python search and says wh
 no C compiler (``$CC``, split as a shell would, else ``cc``, else ``gcc``); more than 64
 properties (the C code keeps them as bits); the full store (the native search keeps
 fingerprints only); symmetry or partial-order reduction; a spec whose generated code calls
-back into Python for whole actions or properties (:class:`~modelcheck.cgen.NotC`). A state
+back into Python for whole actions or properties (:class:`~modelcheck.explicit.native.c_source.NotC`). A state
 where the generated code would hand a step to the plain engine (a step that raises or leaves
 the field types) stops the native search with :class:`Fault`; the caller reruns the search
 in Python, which reports the spec's own error.
 
 The compiled library is kept next to the compiled mode's code cache
-(:func:`modelcheck.codecache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
+(:func:`modelcheck.explicit.compiled.cache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
 whole C text, the compiler's version and the flags; it is written under a temporary name and
 renamed, so a concurrent or interrupted build never leaves a half-written library. With the
 cache off, it is built in a temporary directory and deleted once loaded.
@@ -50,10 +51,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import codecache
-from .cgen import NotC, c_function
-from .compact import leaf_range
-from .cycles import lasso_among
+from ..compact import leaf_range
+from ..compiled import cache as codecache
+from ..cycles import lasso_among
+from .c_source import NotC, c_function
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
@@ -83,7 +84,7 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -
         expand = c_function(source)
     except (NotC, SyntaxError) as err:
         raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
-    runtime = resources.files(__package__).joinpath("native_search.c").read_text()
+    runtime = resources.files(__package__).joinpath("search.c").read_text()
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
     head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
@@ -248,7 +249,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels).
     """
-    from .explicit import Progress
+    from ..search import Progress
 
     c = lib.lib
     width = flat.layout.width

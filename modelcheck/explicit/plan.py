@@ -24,7 +24,7 @@ BACKENDS = ("auto", "interpreted", "compiled", "native")
 
 
 class Options(Protocol):
-    """What the plan reads of :class:`modelcheck.explicit.SearchOptions`."""
+    """What the plan reads of :class:`modelcheck.explicit.search.SearchOptions`."""
 
     backend: str
     store: str | None

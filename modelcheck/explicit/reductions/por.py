@@ -19,7 +19,7 @@ A visible instance is one that may write a leaf some checked state property (``a
 ``sometimes``) reads, or on which some checked step property is not trivially true.
 C3 (no step ignored forever around a cycle) is enforced by the search: it fully expands a
 state one of whose kept steps leads back to a state of depth at most its own
-(:func:`modelcheck.explicit.explore`); every cycle of the reduced graph has such an edge.
+(:func:`modelcheck.explicit.search.explore`); every cycle of the reduced graph has such an edge.
 The choice depends only on ``E``, so it is cached per enabled set.
 
 What it preserves (with C0-C3: the textbook stuttering-equivalence theorem, Clarke,
@@ -43,9 +43,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UsageError
-from .spec import Compiled, Property
-from .state import State
+from ...errors import UsageError
+from ...spec import Compiled, Property
+from ...state import State
 
 Successor = tuple[int, State, tuple[int, ...]]
 
@@ -79,7 +79,7 @@ class Footprints:
         try:
             import z3
 
-            from .symbolic.encode import Encoding
+            from ...symbolic.encode import Encoding
 
             enc = Encoding(compiled)
         except Exception as err:  # the encoding names the unsupported construct

@@ -2,10 +2,10 @@
 
 One generic loop (as networkx's BFS), level by level: expand every state of one depth
 (fire every action instance, keep the steps every active assumption allows, judge the
-properties; see :mod:`modelcheck.expand`), then merge the successors in state order and
+properties; see :mod:`modelcheck.explicit.interpreted`), then merge the successors in state order and
 instance order, deduplicating them. BFS order makes every recorded counterexample a
 shortest one. The full store keys states by value (exact); the compact store keeps only
-64-bit fingerprints, looks a chunk of successors up at once (:mod:`modelcheck.compact`),
+64-bit fingerprints, looks a chunk of successors up at once (:mod:`modelcheck.explicit.compact`),
 and rebuilds traces by replaying the steps. Only plain tuples, ints
 and strings are hashed, and nothing iterates a set, so counts and traces do not depend
 on ``PYTHONHASHSEED``, nor on the number of worker processes.
@@ -25,16 +25,16 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import EngineBug, UsageError
+from ..spec import Compiled, Disabled, Property
+from ..state import State
+from ..trace import Trace
+from ..verdict import PropertyResult, Verdict
 from .compact import FingerprintSet, PackedLevel, level_factory
 from .cycles import find_lasso
-from .errors import EngineBug, UsageError
-from .expand import Expander
+from .interpreted import Expander
 from .parallel import PackedPool, Pool
 from .plan import plan
-from .spec import Compiled, Disabled, Property
-from .state import State
-from .trace import Trace
-from .verdict import PropertyResult, Verdict
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,13 @@ class SearchOptions:
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
     fingerprints only, for large runs), ``None`` for the plan's choice; ``backend`` is
     ``interpreted`` (the library's default), ``compiled``, ``native`` or ``auto`` (the
-    command line's default: the fastest sound search, see :mod:`modelcheck.plan`);
-    ``symmetry`` and ``por`` turn on the reductions of :mod:`modelcheck.reduce`;
-    ``compiled`` runs the generated successor function of :mod:`modelcheck.compiled`
+    command line's default: the fastest sound search, see :mod:`modelcheck.explicit.plan`);
+    ``symmetry`` and ``por`` turn on the reductions of :mod:`modelcheck.explicit.reductions.hooks`;
+    ``compiled`` runs the generated successor function of :mod:`modelcheck.explicit.compiled.expander`
     over flat int tuples (same states, order and verdicts; when
     the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why);
     ``native`` runs the compiled mode's code and the compact-store search as C
-    (:mod:`modelcheck.native`: same states, ids, verdicts and traces; one process; when it
+    (:mod:`modelcheck.explicit.native.driver`: same states, ids, verdicts and traces; one process; when it
     cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why).
     """
 
@@ -305,7 +305,7 @@ NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessari
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
     """Search every reachable state of ``compiled`` and judge ``properties`` in each.
 
-    :func:`modelcheck.plan.plan` picks the backend and store (``options.backend="auto"``:
+    :func:`modelcheck.explicit.plan.plan` picks the backend and store (``options.backend="auto"``:
     the interpreted search first, the fastest backend once the space is large); every
     choice gives the same states, ids, verdicts and shortest traces.
     """
@@ -330,7 +330,7 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
 
 def _compiler() -> str | None:
     """The C compiler's command, or ``None`` when this machine has none."""
-    from . import native
+    from .native import driver as native
 
     try:
         return " ".join(native.compiler())
@@ -612,13 +612,13 @@ def _flat_expander(compiled: Compiled, props: list[Property], opts: SearchOption
     successors mapped to representatives by generated code), else ``None``; and why not."""
     if not opts.compiled:
         return None, ""
-    from .compiled import flat_expander
+    from .compiled.expander import flat_expander
 
     flat, why = flat_expander(compiled, props, use_hints=opts.use_hints, validate=opts.validate,
                               check_hints=opts.check_hints, reductions=opts.por)
     if flat is None or canonical is None:
         return flat, why
-    from .flatsym import SymmetricFlat, Unsupported, flat_canonicalizer
+    from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
 
     try:
         return SymmetricFlat(flat, flat_canonicalizer(compiled, flat.layout, canonical)), ""
@@ -637,7 +637,7 @@ def _native(compiled: Compiled, props: list[Property], opts: SearchOptions, flat
         return None, "reductions run in the Python search"
     if opts.keep_edges:
         return None, "the native search keeps no edges"
-    from . import native
+    from .native import driver as native
 
     try:
         lib = native.library(flat.source, flat.layout.width, len(compiled.instances), compiled.state_class,
@@ -669,6 +669,6 @@ def code_origin(flat: Any) -> str:
 def _reduction(compiled: Compiled, props: list[Property], opts: SearchOptions) -> Any:
     if not (opts.symmetry or opts.por):
         return None
-    from .reduce import build_reduction
+    from .reductions.hooks import build_reduction
 
     return build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)

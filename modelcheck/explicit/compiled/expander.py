@@ -3,7 +3,7 @@
 ``SearchOptions(compiled=True)`` asks the explicit engine for this mode. The symbolic engine
 (:mod:`modelcheck.symbolic.encode`) runs the spec's own action, assumption and property code
 over z3 terms and yields, per action instance, its feasible paths (condition, next-state
-leaves); :mod:`modelcheck.codegen` prints them as one Python function per configuration,
+leaves); :mod:`modelcheck.explicit.compiled.python_source` prints them as one Python function per configuration,
 compiled once and cached on the :class:`~modelcheck.spec.Compiled` object. The search then
 runs on *flat states* (tuples of small ints in the leaf order of
 :mod:`modelcheck.symbolic.layout`), and :meth:`FlatExpander.finish` turns what it stored back
@@ -14,7 +14,7 @@ Why the answers are the plain engine's: the paths of one instance are disjoint, 
 fires per state, and instances are tried in declaration order, which is the plain order (hints
 only skip disabled instances). Where the symbolic run found that a step or a property may raise
 or leave the field types, the generated code tests that condition and hands the state to the
-plain :class:`~modelcheck.expand.Expander` (``_plain``), which raises the spec's own error, or
+plain :class:`~modelcheck.explicit.interpreted.Expander` (``_plain``), which raises the spec's own error, or
 answers itself. Spec code the symbolic engine cannot follow, or a term the translator does not
 know, makes :func:`flat_expander` return no expander and a one-line reason: the search then
 runs in plain mode.
@@ -29,13 +29,23 @@ from typing import Any
 
 import z3
 
-from . import codecache
-from .codegen import Memo, PathCode, PlainCall, Program, Untranslatable, build, python_expr, stored, successor_source
-from .compact import leaf_range
-from .expand import Expander, Expansion, instances_to_fire, judge
-from .spec import ActionInstance, Compiled, Property
-from .state import State
-from .types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ...spec import ActionInstance, Compiled, Property
+from ...state import State
+from ...types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ..compact import leaf_range
+from ..interpreted import Expander, Expansion, instances_to_fire, judge
+from . import cache as codecache
+from .python_source import (
+    Memo,
+    PathCode,
+    PlainCall,
+    Program,
+    Untranslatable,
+    build,
+    python_expr,
+    stored,
+    successor_source,
+)
 
 PATH_LIMIT = 256  # symbolic paths through one action instance before its action runs as plain code
 
@@ -63,7 +73,7 @@ def fingerprint_for(lo: int, hi: int) -> Callable[[tuple[int, ...]], int]:
     if lo >= -1 and hi < (1 << 61) - 1:
         return hash
     if hi - lo >= (1 << 61) - 1:  # ints that far apart may share a hash: digest the leaves themselves
-        from .explicit import fingerprint_int
+        from ..search import fingerprint_int
 
         return lambda x: fingerprint_int(x) - (1 << 63)  # signed, as the flat store keeps them
 
@@ -109,7 +119,7 @@ def _leaves(ftype: FieldType, value: Any, out: list[int]) -> None:
 
 def flat_fields(state_class: type[State]) -> list[tuple[str, FieldType, int, int]]:
     """(name, type, first leaf, end) per field: the symbolic encoding's ``fields``, without building it."""
-    from .symbolic.layout import width
+    from ...symbolic.layout import width
 
     out: list[tuple[str, FieldType, int, int]] = []
     start = 0
@@ -123,7 +133,7 @@ class FlatLayout:
     """Converts between a configuration's states and flat states (same leaves as the symbolic layout)."""
 
     def __init__(self, state_class: type[State], fields: list[tuple[str, FieldType, int, int]]):
-        from .symbolic.layout import decode
+        from ...symbolic.layout import decode
 
         self.state_class = state_class
         self.fields = fields
@@ -146,10 +156,10 @@ class FlatLayout:
 
 
 class FlatExpander:
-    """The compiled counterpart of :class:`~modelcheck.expand.Expander`, over flat states.
+    """The compiled counterpart of :class:`~modelcheck.explicit.interpreted.Expander`, over flat states.
 
     ``expand(x, successors, full)`` is the generated function itself (no wrapper call);
-    ``state_cls`` is ``tuple`` so that :class:`~modelcheck.parallel.Pool` ships flat states.
+    ``state_cls`` is ``tuple`` so that :class:`~modelcheck.explicit.parallel.Pool` ships flat states.
     :func:`flat_expander` sets ``from_cache`` (the text was read from the disk cache),
     ``codegen_seconds`` (the time to get the compiled function: symbolic run, printing and
     compiling on a miss; reading and compiling on a hit), ``cache_file`` (the entry's path, or
@@ -200,7 +210,7 @@ class FlatExpander:
 
     def _fire(self, a: int, x: tuple[int, ...]) -> list[tuple[int, tuple[int, ...], tuple[int, ...]]]:
         """The successors by action ``a``'s instances, run as the spec's own code (by the plain
-        :meth:`modelcheck.expand.Expander.fire`), as flat tuples."""
+        :meth:`modelcheck.explicit.interpreted.Expander.fire`), as flat tuples."""
         s = self._state(x)
         ks = instances_to_fire([self.plan[a]], self.spec, s)
         return [(k, self.layout.flatten(t), step_bad) for k, t, step_bad in self.plain.fire(s, ks)]
@@ -286,7 +296,7 @@ def _encoding(compiled: Compiled, plain: dict[str, str], limit: int) -> Any:
     """The symbolic encoding, except for actions whose code forks more than ``limit`` times or
     that the symbolic engine cannot follow: those are named in ``plain`` (with the reason),
     get no paths, and the generated code calls the spec's own function for them."""
-    from .symbolic.encode import Encoding, InstanceEncoding
+    from ...symbolic.encode import Encoding, InstanceEncoding
 
     class LimitedEncoding(Encoding):
         def _encode_instance(self, k: int, inst: ActionInstance) -> InstanceEncoding:
@@ -323,7 +333,7 @@ def compile_source(compiled: Compiled, properties: list[Property],
 
 
 def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Program:
-    from .symbolic.values import explore_paths
+    from ...symbolic.values import explore_paths
 
     compiled: Compiled = enc.compiled
     spec = compiled.spec
@@ -335,7 +345,7 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
 
     def judge(run: Callable[[Any], Any], base: list[z3.BoolRef]) -> tuple[z3.BoolRef, z3.BoolRef]:
         """(where the predicate is true, where it raises or returns a non-bool) over ``base``."""
-        from .symbolic.values import SymBool
+        from ...symbolic.values import SymBool
 
         true_on, crash_on = [], []
         for p in explore_paths(run, enc.oracle.with_base(base)):
