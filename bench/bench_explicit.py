@@ -123,7 +123,7 @@ def run_measured(argv: list[str], timeout: float, cwd: Path | None = None) -> di
 
 def available_modes() -> dict[str, str]:
     """Per mode: "" when SearchOptions has its switches, else why it is n/a."""
-    from modelcheck.explicit.search import SearchOptions
+    from modelcheck.explicit import SearchOptions
 
     names = {f.name for f in dataclasses.fields(SearchOptions)}
     return {mode: "" if set(opts) <= names else f"SearchOptions has no {', '.join(sorted(set(opts) - names))}"
@@ -134,7 +134,7 @@ def worker(config: str, mode: str, store: str) -> None:
     """In the child: one check, printed as one JSON line (states, transitions, verdict, RSS)."""
     import modelcheck.explicit.compiled.expander  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
     from modelcheck.check import check, configure
-    from modelcheck.explicit.search import SearchOptions
+    from modelcheck.explicit import SearchOptions
 
     cfg = CONFIGS[config]
     spec = configure(SPEC, cfg.settings())

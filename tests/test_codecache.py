@@ -14,8 +14,9 @@ from conftest import VIRTIO
 
 from modelcheck import Int, Spec, action, always, codecache, require
 from modelcheck.check import check, configure
-from modelcheck.explicit.compiled.expander import PATH_LIMIT, compile_source, flat_expander, flat_fields
-from modelcheck.explicit.search import SearchOptions
+from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.compiled.expander import PATH_LIMIT, compile_source, flat_expander
+from modelcheck.explicit.flat import flat_fields
 from modelcheck.spec import compile_spec
 
 SMALL = {"workload": "W0 F", "qdepth": 2}

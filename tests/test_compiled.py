@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from modelcheck import Bool, Int, Spec, action, always, require
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
-from modelcheck.explicit.compiled.expander import compile_source, flat_expander, flat_fingerprint
+from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.compiled.expander import compile_source, flat_expander
 from modelcheck.explicit.compiled.python_source import PathCode, PlainCall, Program, build, successor_source
-from modelcheck.explicit.search import SearchOptions
+from modelcheck.explicit.flat import flat_fingerprint
 from modelcheck.spec import compile_spec
 
 CLOCK = str(FIXTURES / "clock.py")

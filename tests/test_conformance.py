@@ -24,7 +24,7 @@ from modelcheck.conformance.mapping import expectation
 from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
 from modelcheck.conformance.validate import Graph, edit_distance, validate
 from modelcheck.conformance.virtio import Layout, config_address, sector_data, writer_of
-from modelcheck.explicit.search import SearchOptions, explore
+from modelcheck.explicit import SearchOptions, explore
 from modelcheck.loader import load_spec_class
 from modelcheck.spec import compile_spec
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelcheck.check import check, configure
-from modelcheck.explicit.search import SearchOptions
+from modelcheck.explicit import SearchOptions
 from modelcheck.graph import reachability_graph
 from modelcheck.trace import replay
 from modelcheck.verdict import Verdict

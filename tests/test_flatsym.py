@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from modelcheck import Bool, Enum, Int, Seq, Spec, Tuple, action
 from modelcheck.check import configure
-from modelcheck.explicit.compiled.expander import FlatLayout, flat_expander
+from modelcheck.explicit import SearchOptions, explore
+from modelcheck.explicit.compiled.expander import flat_expander
 from modelcheck.explicit.compiled.flat_symmetry import Unsupported, flat_canonicalizer
+from modelcheck.explicit.flat import FlatLayout
 from modelcheck.explicit.reductions.hooks import canonicalizer
 from modelcheck.explicit.reductions.symmetry import Canonicalizer, Symmetry
-from modelcheck.explicit.search import SearchOptions, explore
 from modelcheck.spec import Compiled, compile_spec
 from modelcheck.symbolic.layout import width
 from modelcheck.types import FieldType

@@ -19,9 +19,9 @@ from test_compiled import VIRTIO_CONFIGS, Crashes, RaisesFirst, Unfollowable, _n
 from modelcheck import Int, Spec, action, always, always_on_step, require
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
+from modelcheck.explicit import SearchOptions
 from modelcheck.explicit.native.c_source import NotC, c_function
 from modelcheck.explicit.native.driver import compiler
-from modelcheck.explicit.search import SearchOptions
 
 pytestmark = pytest.mark.skipif(no_c_compiler(), reason="no C compiler (.ci/run installs gcc)")
 

@@ -7,9 +7,9 @@ from conftest import ANY, FIXTURES, NODRAIN, SMALL, VIRTIO, no_c_compiler
 
 from modelcheck import cli
 from modelcheck.check import check, configure
-from modelcheck.explicit import plan
+from modelcheck.explicit import SearchOptions, plan
 from modelcheck.explicit.native import driver as native
-from modelcheck.explicit.search import SearchOptions
+from modelcheck.spec import compile_spec
 
 CONFIGS = [(VIRTIO, SMALL), (VIRTIO, NODRAIN), (VIRTIO, ANY), (str(FIXTURES / "clock.py"), {}),
            (str(FIXTURES / "edges.py"), {"edges": "0>1 1>2 2>3 3>1 0>4"}), (str(FIXTURES / "edges.py"), {})]
@@ -60,34 +60,32 @@ def test_a_small_space_stays_interpreted_and_says_so(capsys):
     assert "compiled successor code" not in out
 
 
-class _Options:
-    """A stand-in for SearchOptions with only what the plan reads."""
-
-    def __init__(self, **kw: object):
-        self.backend, self.store, self.symmetry, self.por, self.workers = "auto", None, False, False, 1
-        self.keep_edges, self.max_states, self.compiled, self.native = None, None, False, False
-        self.check_hints, self.validate = False, True
-        self.__dict__.update(kw)
+def _plan(endings: bool, compiler: str, **options: object) -> plan.Plan:
+    spec = configure(str(FIXTURES / "clock.py"))
+    compiled = compile_spec(spec)
+    props = [p for p in compiled.properties.values() if endings or p.kind != "at_end"]
+    return plan.plan(compiled, props, SearchOptions(**{"backend": "auto", **options}), compiler)
 
 
 @pytest.mark.parametrize(("options", "compiler", "backend", "store", "tier"), [
     ({}, "cc", "native", "compact", plan.TIER),
-    ({}, None, "compiled", "compact", plan.TIER),
+    ({}, "", "compiled", "compact", plan.TIER),
     ({"symmetry": True}, "cc", "compiled", "compact", plan.TIER),
     ({"por": True}, "cc", "interpreted", "full", None),
     ({"keep_edges": True}, "cc", "interpreted", "full", None),
-    ({"max_states": 500}, "cc", "native", "compact", None),
+    ({"max_states": 500}, "cc", "interpreted", "full", None),
+    ({"max_states": 50_000}, "cc", "native", "compact", plan.TIER),
     ({"store": "full"}, "cc", "compiled", "full", plan.TIER),
     ({"backend": "interpreted"}, "cc", "interpreted", "full", None),
-    ({"backend": "native"}, None, "native", "compact", None),
+    ({"backend": "native"}, "", "native", "compact", None),
     ({"compiled": True, "backend": "interpreted"}, "cc", "compiled", "full", None),
 ])
 def test_the_plan_picks_the_fastest_sound_backend(options, compiler, backend, store, tier):
-    chosen = plan.plan(False, _Options(**options), compiler)
+    chosen = _plan(False, compiler, **options)
     assert (chosen.backend, chosen.store, chosen.tier) == (backend, store, tier)
 
 
 def test_without_edges_the_compiled_python_search_keeps_the_full_store_for_at_end():
     """The compact Python store keeps no steps, so `at_end` properties take the full store."""
-    assert plan.plan(True, _Options(), None).store == "full"
-    assert plan.plan(True, _Options(), "cc").store == "compact"  # the native store keeps its steps
+    assert _plan(True, "").store == "full"
+    assert _plan(True, "cc").store == "compact"  # the native store keeps its steps

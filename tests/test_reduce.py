@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelcheck.check import check, configure
+from modelcheck.explicit import SearchOptions, explore
 from modelcheck.explicit.reductions.hooks import canonicalizer
 from modelcheck.explicit.reductions.symmetry import check_symmetry
-from modelcheck.explicit.search import SearchOptions, explore
 from modelcheck.spec import compile_spec
 from modelcheck.verdict import Verdict
 

@@ -105,7 +105,7 @@ def test_restart_order_per_profile(profile, migrations, verdict):
 ])
 def test_hints_change_nothing_but_speed(settings):
     """The spec's hints leave out no enabled step, and the search is identical without them."""
-    from modelcheck.explicit.search import SearchOptions
+    from modelcheck.explicit import SearchOptions
 
     spec = configure(VIRTIO, settings)
     hinted = check(spec, [], SearchOptions(check_hints=True, keep_edges=True)).exploration

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen import CONFIGS, Config, Model
 
 from modelcheck.check import check, configure
-from modelcheck.explicit.search import SearchOptions
+from modelcheck.explicit import SearchOptions
 
 SPEC = str(Path(__file__).resolve().parents[2] / "specs" / "virtio_blk.py")
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from ..state import State
+from .flat import leaf_range
 
 
 class FingerprintSet:
@@ -102,18 +103,6 @@ class PackedLevel:
 
 TYPECODES = (("b", -2**7, 2**7 - 1), ("B", 0, 2**8 - 1), ("h", -2**15, 2**15 - 1), ("H", 0, 2**16 - 1),
              ("i", -2**31, 2**31 - 1))
-
-
-def leaf_range(state_class: type[State]) -> tuple[int, int]:
-    """The least and greatest value any flat leaf of ``state_class`` can hold (bools are 0 and 1)."""
-    from ..symbolic.layout import leaves_of
-
-    lo, hi = 0, 1
-    for name, ftype in state_class.types.items():
-        for leaf in leaves_of(name, ftype):
-            if not leaf.is_bool:
-                lo, hi = min(lo, leaf.lo), max(hi, leaf.hi)
-    return lo, hi
 
 
 def level_factory(state_class: type[State]) -> Callable[[], list | PackedLevel]:

@@ -18,7 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from ..state import State
-from .interpreted import Expander, Expansion
+from .interpreted import Expander
+from .successors import Expansion
 
 # Set in each worker process by _init (inherited through fork); never in the parent.
 _worker: dict[str, Any] = {}

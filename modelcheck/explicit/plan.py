@@ -1,100 +1,256 @@
-"""The search plan: which backend and store one search uses, and why.
+"""The search plan: which backend, store, reductions and workers one search uses, and why.
 
-The only place that knows which modes combine and which is fastest on this machine. A
-search that names no backend (``SearchOptions(backend="auto")``, what ``check``,
-``matrix``, ``run`` and ``gate`` ask for) is *tiered*, as a JIT compiler is: it starts with
-the interpreted search over the full store, which answers a small configuration before code
-could even be generated, and once the space shows it is large (more than :data:`TIER`
-states) it starts again with the fastest backend this machine has: the native search where
-a C compiler exists, else the compiled Python search. Every backend admits states in the
-same order, so the switch changes no id, count, verdict or shortest trace; the fast
-backends judge ``at_end`` properties too (the native search keeps its steps as int32 pairs
-and peels the graph for cycles; the compiled Python search then keeps the full store), so
-the default never turns a HOLDS into an UNKNOWN.
+The only place that knows which modes combine, which backend is fastest on this machine
+and why anything falls back. A search that names no backend (``backend="auto"``, what
+``check``, ``matrix``, ``run`` and ``gate`` ask for) is *tiered*, as a JIT compiler is: it
+starts with the interpreted search over the full store, which answers a small configuration
+before code could even be generated, and once the space shows it is large (more than
+:data:`TIER` states) it starts again with the fastest backend the machine has: the native
+search where a C compiler exists, else the compiled Python search. Every backend admits
+states in the same order, so the switch changes no id, count, verdict or shortest trace.
+The fast backends judge ``at_end`` properties too (the native search keeps its steps as
+int32 pairs and peels the graph for cycles in C; the compiled Python search then keeps the
+full store), so the default never turns a HOLDS into an UNKNOWN.
+
+Combinations and fallbacks, all decided here:
+
+- ``compiled`` needs the spec's code to run symbolically (else: the interpreted search,
+  and ``Exploration.fallback`` says why); no partial-order reduction, no hint checks;
+- ``native`` is the compiled backend printed as C: the compact store, no reductions, no
+  edges, one process (else: the compiled Python search, and ``Exploration.native_fallback``
+  says why); a state its C code hands back reruns the search in Python;
+- partial-order reduction takes the :class:`~.stores.ProvisoStore` around a store that can
+  tell a step into an older level (full, or the per-step :class:`~.stores.SeenStore`);
+- several workers expand levels on forked processes; a compiled compact search sends them
+  packed levels.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
-TIER = 10_000  # states the interpreted search may store before the default switches to generated code
+from ..errors import UsageError
+from ..spec import Compiled, Property
+from .compact import PackedLevel, level_factory
+from .exploration import Exploration
+from .interpreted import Expander
+from .options import SearchOptions
+from .parallel import PackedPool, Pool
+from .stores import CompactStore, FullStore, ProvisoStore, SeenStore, Store
+from .successors import PackedPooled, Pooled, Serial, Successors
+
+TIER = 10_000  # states the interpreted search may store before the default moves to generated code
 
 BACKENDS = ("auto", "interpreted", "compiled", "native")
+NAMES = {"interpreted": "interpreted", "compiled": "compiled Python", "native": "native (C)"}
 
 
-class Options(Protocol):
-    """What the plan reads of :class:`modelcheck.explicit.search.SearchOptions`."""
-
-    backend: str
-    store: str | None
-    symmetry: bool
-    por: bool
-    workers: int
-    keep_edges: bool | None
-    max_states: int | None
-    compiled: bool
-    native: bool
-    check_hints: bool
-    validate: bool
-
-
-@dataclass(frozen=True)
+@dataclass
 class Plan:
-    """One search's choice: ``backend`` and ``store``, the interpreted ``tier`` tried first
-    (``None``: none), and ``why`` in words."""
+    """One search's choice (``backend``, ``store``, the interpreted ``tier`` tried first, ``why``)
+    and, once :meth:`build` ran, its parts."""
 
+    compiled: Compiled
+    properties: list[Property]
+    options: SearchOptions
     backend: str  # interpreted, compiled or native
     store: str  # full or compact
-    tier: int | None
     why: str
-    reductions: tuple[str, ...] = ()
-    workers: int = 1
+    tier: int | None = None
+    forced: bool = True  # the backend was asked for (no tier, no fallback to the full store)
+    successors: Any = None  # a Successors, once built
+    library: Any = None  # the native library, once built (None: the Python search runs)
+    canonical: Any = None
+    ample: Any = None
+    fallback: str = ""  # why the compiled backend was not used
+    native_fallback: str = ""  # why the native search was not used
+    code_origin: str = ""
+    code_source: str = ""
+    built: bool = field(default=False, repr=False)
 
-    def describe(self, states: int | None = None, switched: bool = False) -> str:
-        """The one line ``check`` prints; ``states`` stored when the search ended in the tier."""
-        names = {"interpreted": "interpreted", "compiled": "compiled Python", "native": "native (C)"}
-        if self.tier is not None and not switched:
-            head = f"search: interpreted, full store ({states:,} states, under the {self.tier:,} at which " \
-                   f"the default moves to {names[self.backend]})"
+    @property
+    def endings(self) -> bool:
+        return any(p.kind == "at_end" for p in self.properties)
+
+    @property
+    def reductions(self) -> tuple[str, ...]:
+        return tuple(name for name, on in (("symmetry", self.options.symmetry),
+                                           ("partial-order reduction", self.options.por)) if on)
+
+    def first_tier(self) -> Plan:
+        """The interpreted search over the full store, cut at :attr:`tier` states."""
+        opts = dataclasses.replace(self.options, backend="interpreted", store="full", max_states=self.tier,
+                                   compiled=False, native=False)
+        return Plan(self.compiled, self.properties, opts, "interpreted", "full", "")
+
+    def describe(self, ended_in_tier: int | None = None) -> str:
+        """The one line ``check`` prints: which backend and store searched, and why (for a tiered
+        plan whose first tier answered, ``ended_in_tier`` is its number of states)."""
+        if ended_in_tier is not None:
+            head = (f"search: interpreted, full store ({ended_in_tier:,} states, under the {self.tier:,} at which "
+                    f"the default moves to {NAMES[self.backend]})")
         else:
-            head = f"search: {names[self.backend]}, {self.store} store"
+            backend = self.backend
+            if backend == "native" and self.library is None and self.built:
+                backend = "compiled" if self.fallback == "" else "interpreted"
+            elif backend == "compiled" and self.fallback:
+                backend = "interpreted"
+            head = f"search: {NAMES[backend]}, {self.store} store"
             if self.tier is not None:
                 head += f" (more than {self.tier:,} states; {self.why})"
             elif self.why:
                 head += f" ({self.why})"
         extra = [", ".join(self.reductions)] if self.reductions else []
-        if self.workers > 1:
-            extra.append("one process" if self.backend == "native" and (switched or self.tier is None)
-                         else f"{self.workers} processes")
+        if self.options.workers > 1:
+            one = self.library is not None and ended_in_tier is None
+            extra.append("one process" if one else f"{self.options.workers} processes")
         return head + ("; " + "; ".join(extra) if extra else "")
 
+    # ------------------------------------------------------------------ building the parts
 
-def plan(properties_have_ends: bool, options: Options, compiler: str | None) -> Plan:
-    """The plan for a search judging properties (``properties_have_ends``: some are ``at_end``),
-    with ``options``, on a machine whose C compiler is ``compiler`` (``None``: none)."""
+    def build(self) -> None:
+        """Get the backend's parts: generated code, the native library; fall back and say why."""
+        if self.built:
+            return
+        self.built = True
+        opts, compiled, props = self.options, self.compiled, self.properties
+        if opts.symmetry or opts.por:
+            from .reductions.hooks import build_reduction
+
+            reduction = build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
+            if reduction is not None:
+                self.canonical, self.ample = reduction.canonical, reduction.ample
+        flat = self._flat() if self.backend != "interpreted" else None
+        if self.backend == "native":
+            self.library, self.native_fallback = self._library(flat)
+            if self.library is None and not self.forced and self.endings:
+                self.store = "full"  # the compact Python store keeps no steps, so cycles need the full one
+        self.successors = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
+                                           validate=opts.validate, canonical=self.canonical, ample=self.ample)
+        if self.store == "compact" and opts.keep_edges:
+            raise UsageError("the compact store keeps no edges: use the full store for graphs")
+
+    def _flat(self) -> Any:
+        """The compiled expander (under symmetry, mapping successors to representatives), or
+        ``None`` with :attr:`fallback` saying why."""
+        from .compiled.expander import flat_expander
+
+        opts = self.options
+        flat, why = flat_expander(self.compiled, self.properties, use_hints=opts.use_hints, validate=opts.validate,
+                                  check_hints=opts.check_hints, reductions=opts.por)
+        if flat is not None:
+            self.code_origin, self.code_source = code_origin(flat), flat.source
+        if flat is not None and self.canonical is not None:
+            from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
+
+            try:
+                flat = SymmetricFlat(flat, flat_canonicalizer(self.compiled, flat.layout, self.canonical))
+            except Unsupported as err:
+                flat, why = None, f"symmetry over flat states: {err}"
+        self.fallback = why if flat is None else ""
+        return flat
+
+    def _library(self, flat: Any) -> tuple[Any, str]:
+        """The native library, or ``None`` and why the Python search runs instead."""
+        opts = self.options
+        if flat is None:
+            return None, f"the compiled mode is not available ({self.fallback})"
+        if self.store != "compact":
+            return None, "the native search keeps the compact store only (--store compact)"
+        if opts.symmetry or opts.por:
+            return None, "reductions run in the Python search"
+        if opts.keep_edges:
+            return None, "the native search keeps no edges"
+        from .native import driver
+
+        try:
+            return driver.library(flat.source, flat.layout.width, len(self.compiled.instances),
+                                  self.compiled.state_class, len(self.properties)), ""
+        except driver.NativeUnavailable as err:
+            return None, str(err)
+
+    def without_native(self, why: str) -> None:
+        """The native search handed a state back: the Python search decides (and reports the spec's error)."""
+        self.library, self.native_fallback = None, why
+
+    def exploration(self) -> Exploration:
+        """An empty exploration for this plan's store."""
+        compact = self.library is not None or self.store == "compact"
+        ex = Exploration(self.compiled, self.properties, compact=compact, canonical=self.canonical,
+                         fallback=self.fallback, native_fallback=self.native_fallback,
+                         code_origin=self.code_origin, code_source=self.code_source)
+        if self.library is not None:
+            built = self.library.built
+            ex.native, ex.native_from_cache, ex.native_seconds = built.describe(), built.from_cache, built.seconds
+        ex.shortest = self.ample is None
+        return ex
+
+    def parts(self, ex: Exploration) -> tuple[Successors, Store, Any]:
+        """The successor function, the store and the level expander of the Python search."""
+        opts, successors = self.options, self.successors
+        flat = not isinstance(successors, Expander)
+        instances = len(self.compiled.instances)
+        store: Any
+        if self.store == "full":
+            edges = opts.keep_edges is not False or self.endings
+            store = FullStore(ex, instances, opts.max_states, edges, self.endings)
+        elif self.ample is not None:
+            store = SeenStore(ex, instances, opts.max_states, successors.fingerprint)
+        else:
+            new_level = level_factory(self.compiled.state_class) if flat else list
+            store = CompactStore(ex, instances, opts.max_states, new_level, successors.fingerprint, signed=flat)
+        if flat and self.store == "compact":
+            from array import array
+
+            ex.fingerprints = array("q")  # hash() of a flat state is signed
+        if self.ample is not None:
+            store = ProvisoStore(store, successors)
+        levels: Any = Serial(successors)
+        if opts.workers > 1 and isinstance(getattr(store, "frontier", None), PackedLevel):
+            levels = PackedPooled(PackedPool(successors, opts.workers, store.frontier.codec, instances))
+        elif opts.workers > 1:
+            levels = Pooled(Pool(successors, opts.workers))
+        return successors, store, levels
+
+
+def code_origin(flat: Any) -> str:
+    """Where the compiled backend's successor code came from, for the user deciding whether to wait."""
+    if flat.from_cache:
+        return f"compiled successor code: from the cache ({flat.codegen_seconds:.2f} s, {flat.cache_file})"
+    kept = f", kept in {flat.cache_file}" if flat.cache_file else \
+        " (not cached: MODELCHECK_CACHE_DIR is off, or its directory is not writable)"
+    return f"compiled successor code: generated in {flat.codegen_seconds:.2f} s{kept}"
+
+
+def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
+         compiler: str | None = None) -> Plan:
+    """The plan for searching ``compiled`` for ``properties`` with ``options``. With
+    ``backend="auto"`` it asks :func:`c_compiler` unless ``compiler`` names one ("" for none)."""
+    props = list(properties)
     backend = options.backend
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
     if options.native:
         backend = "native"
     elif options.compiled and backend in ("auto", "interpreted"):
         backend = "compiled"
-    reductions = tuple(name for name, on in (("symmetry", options.symmetry),
-                                             ("partial-order reduction", options.por)) if on)
     forced = backend != "auto"
-    if backend == "auto":
-        backend, why = _fastest(options, compiler)
+    if forced:
+        why = "asked for" if backend != "interpreted" else ""
+    elif options.max_states is not None and options.max_states <= TIER:
+        backend, why = "interpreted", f"a state bound of {options.max_states:,}: too few states for code to pay"
     else:
-        why = f"asked for ({'--' + backend if backend != 'interpreted' else 'no generated code'})"
+        backend, why = _fastest(options, c_compiler() if compiler is None else compiler or None)
     store = options.store or ("compact" if backend == "native" else "full")
-    if backend == "compiled" and not forced and options.store is None and not properties_have_ends:
-        store = "compact"  # nothing needs the full store's edges; the compact one is the lighter
-    tier = None
-    if not forced and backend != "interpreted" and (options.max_states is None or options.max_states > TIER):
-        tier = TIER
-    return Plan(backend, store, tier, why, reductions, options.workers)
+    if backend == "compiled" and not forced and options.store is None and not any(p.kind == "at_end" for p in props):
+        store = "compact"  # nothing needs the full store's steps; the compact one is the lighter
+    tier = TIER if not forced and backend != "interpreted" else None
+    return Plan(compiled, props, options, backend, store, why, tier, forced)
 
 
-def _fastest(options: Options, compiler: str | None) -> tuple[str, str]:
+def _fastest(options: SearchOptions, compiler: str | None) -> tuple[str, str]:
     """The fastest backend for these options on this machine, and why."""
     if options.keep_edges:
         return "interpreted", "the graph needs every state and step"
@@ -109,3 +265,13 @@ def _fastest(options: Options, compiler: str | None) -> tuple[str, str]:
     if options.store == "full":
         return "compiled", "the native search keeps the compact store only"
     return "native", f"C compiler {compiler}"
+
+
+def c_compiler() -> str | None:
+    """The C compiler's command, or ``None`` when this machine has none."""
+    from .native import driver
+
+    try:
+        return " ".join(driver.compiler())
+    except driver.NativeUnavailable:
+        return None

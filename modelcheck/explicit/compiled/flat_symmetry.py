@@ -65,8 +65,8 @@ from ...errors import EngineBug
 from ...spec import Compiled
 from ...symbolic.layout import width
 from ...types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ..flat import FlatLayout
 from ..reductions.symmetry import Canonicalizer, Perm
-from .expander import FlatLayout
 from .python_source import python_expr
 
 Flat = tuple[int, ...]
@@ -437,7 +437,7 @@ class SymmetricFlat:
     def __init__(self, flat: Any, canonical: Callable[[Flat], Flat]):
         self.flat = flat
         self.canonical = canonical
-        self.initial = flat.initial
+        self.initial = [canonical(x) for x in flat.initial]
         self.fingerprint = flat.fingerprint
         self.finish = flat.finish
 

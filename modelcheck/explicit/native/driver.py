@@ -51,9 +51,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..compact import leaf_range
 from ..compiled import cache as codecache
 from ..cycles import lasso_among
+from ..flat import leaf_range
 from .c_source import NotC, c_function
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
@@ -249,7 +249,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels).
     """
-    from ..search import Progress
+    from ..options import Progress
 
     c = lib.lib
     width = flat.layout.width

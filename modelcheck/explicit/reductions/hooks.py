@@ -25,9 +25,8 @@ from ...errors import SpecError, Where
 from ...spec import Compiled, Property
 from ...state import State
 from ...symmetry import Symmetry
+from ..successors import Successor
 from .symmetry import Canonicalizer
-
-Successor = tuple[int, State, tuple[int, ...]]
 
 
 @dataclass

@@ -46,8 +46,7 @@ from typing import Any
 from ...errors import UsageError
 from ...spec import Compiled, Property
 from ...state import State
-
-Successor = tuple[int, State, tuple[int, ...]]
+from ..successors import Successor
 
 
 def _leaf_vars(expr: Any, index: dict[str, int]) -> int:
