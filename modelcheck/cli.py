@@ -16,6 +16,7 @@ from .atomic import write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError
 from .explicit import Progress, SearchOptions
+from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import parse_settings, positive_int
@@ -138,15 +139,28 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="expand states on N processes (same result; default 1)")
+    p.add_argument("--memory", type=_memory, default=0, metavar="SIZE",
+                   help="memory budget of the search, e.g. 4G or 512M, or 'off' (default: half of the machine's "
+                        "memory, divided among --workers); reaching it ends the search as HOLDS up to bound")
     p.add_argument("--store", choices=("full", "compact"), default=None,
                    help="full: keep every state; compact: 64-bit fingerprints only, for large runs "
                         "(default: the search plan's choice, printed by check)")
 
 
+def _memory(text: str) -> int | None:
+    """A ``--memory`` value: a size (``4G``, ``512M``, bytes) or ``off``."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: write e.g. 4G, 512M or off") from None
+
+
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
     """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.explicit.plan)."""
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
-                         workers=args.workers, store=args.store, on_progress=on_progress,
+                         workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
                          backend=getattr(args, "backend", "auto"),
                          symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False))
 

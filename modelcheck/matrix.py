@@ -8,6 +8,7 @@ run in worker processes (one per core by default) and come back as plain records
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from typing import Any
 from .check import check, configure
 from .errors import UsageError
 from .explicit import SearchOptions
+from .explicit.memory import default_budget
 from .loader import load_spec_class
 from .trace import format_trace, trace_to_json
 
@@ -106,11 +108,12 @@ def case_name(group: str, settings: tuple[tuple[str, Any], ...], defaults: dict[
     return "~".join(parts).replace("/", "_")
 
 
-def run_case(case: Case) -> dict[str, Any]:
-    """Check one case with the explicit engine; a JSON-ready record (picklable, for workers)."""
+def run_case(case: Case, memory: int | None = 0) -> dict[str, Any]:
+    """Check one case with the explicit engine (the default search, within the ``memory``
+    budget: 0 for the default share of the machine); a JSON-ready record (picklable, for workers)."""
     started = time.perf_counter()
     spec = configure(case.spec, case.params)
-    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto"))
+    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto", memory=memory))
     records = []
     for r in run.results:
         records.append({
@@ -170,7 +173,8 @@ def run_cases(cases: list[Case], jobs: int | None = None,
     context = multiprocessing.get_context("fork")
     with context.Pool(processes=min(jobs, len(cases)), maxtasksperchild=1) as pool:
         out = []
-        for record in pool.imap(run_case, cases, chunksize=1):
+        budget = default_budget(min(jobs, len(cases)))  # cases side by side share the machine
+        for record in pool.imap(functools.partial(run_case, memory=budget), cases, chunksize=1):
             out.append(record)
             if on_done:
                 on_done(record)

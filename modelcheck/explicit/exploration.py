@@ -20,6 +20,7 @@ from ..state import State
 from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
+from .memory import show
 
 NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessarily a shortest one"
 
@@ -47,6 +48,7 @@ class Exploration:
     transitions: int = 0
     terminal: list[int] = field(default_factory=list)
     hit_state_bound: bool = False
+    hit_memory_bound: int = 0  # the memory budget (bytes) the search reached; 0: not reached
     hit_depth_bound: bool = False
     fired: dict[str, int] = field(default_factory=dict)
     violated_at: dict[str, int] = field(default_factory=dict)  # always, at_end, sometimes (witness)
@@ -67,7 +69,7 @@ class Exploration:
 
     @property
     def bounded(self) -> bool:
-        return self.hit_state_bound or self.hit_depth_bound
+        return self.hit_state_bound or self.hit_depth_bound or bool(self.hit_memory_bound)
 
     @property
     def max_depth(self) -> int:
@@ -272,4 +274,7 @@ class Exploration:
             cut.append(f"state bound {self.size} reached")
         if self.hit_depth_bound:
             cut.append("depth bound reached")
+        if self.hit_memory_bound:
+            cut.append(f"memory budget {show(self.hit_memory_bound)} reached at {self.size:,} states; "
+                       "raise it with --memory")
         return ", ".join(cut)

@@ -28,6 +28,9 @@ class SearchOptions:
     ``use_hints`` fires only the arguments an action's ``hint`` names (same states, same
     order, fewer calls) and ``check_hints`` verifies that no other argument is enabled;
     ``workers`` expands each level on that many processes (same result);
+    ``memory`` is the search's memory budget in bytes of resident memory (0, the default:
+    half of the machine's memory divided among the workers; ``None``: none): reaching it
+    ends the search as a state bound does, and says so (:mod:`modelcheck.explicit.memory`);
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
     fingerprints only, for large runs), ``None`` for the plan's choice; ``backend`` is
     ``interpreted`` (the library's default), ``compiled``, ``native`` or ``auto`` (the
@@ -48,6 +51,7 @@ class SearchOptions:
     use_hints: bool = True
     check_hints: bool = False
     workers: int = 1
+    memory: int | None = 0  # bytes of resident memory this search may use; 0: the default share, None: no budget
     store: str | None = None
     backend: str = "interpreted"
     symmetry: bool = False

@@ -36,6 +36,7 @@ from ..spec import Compiled, Property
 from .compact import PackedLevel, level_factory
 from .exploration import Exploration
 from .interpreted import Expander
+from .memory import default_budget
 from .options import SearchOptions
 from .parallel import PackedPool, Pool
 from .stores import CompactStore, FullStore, ProvisoStore, SeenStore, Store
@@ -69,6 +70,12 @@ class Plan:
     code_origin: str = ""
     code_source: str = ""
     built: bool = field(default=False, repr=False)
+
+    @property
+    def budget(self) -> int | None:
+        """The memory budget in bytes (``options.memory``; 0: the default share of the machine)."""
+        memory = self.options.memory
+        return default_budget(self.options.workers) if memory == 0 else memory
 
     @property
     def endings(self) -> bool:
@@ -195,12 +202,13 @@ class Plan:
         store: Any
         if self.store == "full":
             edges = opts.keep_edges is not False or self.endings
-            store = FullStore(ex, instances, opts.max_states, edges, self.endings)
+            store = FullStore(ex, instances, opts.max_states, edges, self.endings, self.budget)
         elif self.ample is not None:
-            store = SeenStore(ex, instances, opts.max_states, successors.fingerprint)
+            store = SeenStore(ex, instances, opts.max_states, successors.fingerprint, self.budget)
         else:
             new_level = level_factory(self.compiled.state_class) if flat else list
-            store = CompactStore(ex, instances, opts.max_states, new_level, successors.fingerprint, signed=flat)
+            store = CompactStore(ex, instances, opts.max_states, new_level, successors.fingerprint, signed=flat,
+                                 budget=self.budget)
         if flat and self.store == "compact":
             from array import array
 

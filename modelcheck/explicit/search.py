@@ -43,9 +43,9 @@ def search(ex: Exploration, successors: Successors, store: Store, levels: Levels
         gc.disable()
         d = 0
         while level:
-            expand = max_depth is None or d < max_depth
-            ex.hit_depth_bound |= not expand
-            levels.run(level, frontier, expand, ex, store)
+            cut = max_depth is not None and d >= max_depth
+            ex.hit_depth_bound |= cut
+            levels.run(level, frontier, not (cut or ex.hit_memory_bound), ex, store)
             level, frontier = store.next_level()
             if on_progress is not None:
                 on_progress(Progress(ex.size, len(level), d, store.steps, time.perf_counter() - started))

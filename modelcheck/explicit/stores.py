@@ -24,9 +24,11 @@ from ..state import State
 from .compact import FingerprintSet
 from .cycles import find_lasso
 from .exploration import Exploration
+from .memory import resident
 from .successors import Successor, Successors
 
 CHUNK = 1 << 15  # successors looked up in the compact store at once
+MEMORY_EVERY = 1 << 13  # new states between two looks at the resident memory
 
 
 class Store(Protocol):
@@ -56,9 +58,12 @@ class Store(Protocol):
 class _Counting:
     """What every store shares: its exploration, the bound, the next level being filled."""
 
-    def __init__(self, ex: Exploration, instances: int, max_states: int | None, new_level: Callable[[], Any]):
+    def __init__(self, ex: Exploration, instances: int, max_states: int | None, new_level: Callable[[], Any],
+                 budget: int | None = None):
         self.ex = ex
         self.max_states = max_states
+        self.budget = budget
+        self.until_look = MEMORY_EVERY
         self.new_level = new_level
         self.steps = 0
         self.fired = [0] * instances
@@ -68,12 +73,24 @@ class _Counting:
         self.frontier = new_level()
 
     def _full(self) -> bool:
-        if self.max_states is not None and self.ex.size >= self.max_states:
-            self.ex.hit_state_bound = True
+        """Whether a new state may not be admitted: the state bound, or the memory budget, reached."""
+        ex = self.ex
+        if ex.hit_memory_bound:
             return True
-        return False
+        if self.max_states is not None and ex.size >= self.max_states:
+            ex.hit_state_bound = True
+            return True
+        self.until_look -= 1
+        return self.until_look <= 0 and self._over_budget()
+
+    def _over_budget(self) -> bool:
+        self.until_look = MEMORY_EVERY
+        if self.budget is not None and resident() > self.budget:
+            self.ex.hit_memory_bound = self.budget
+        return bool(self.ex.hit_memory_bound)
 
     def next_level(self) -> tuple[list[int], Any]:
+        self._over_budget()
         out = self.ids, self.frontier
         self.ids, self.frontier = [], self.new_level()
         if self.depth == 0:
@@ -89,8 +106,9 @@ class _Counting:
 class FullStore(_Counting):
     """Every state by value: exact, and with ``edges`` every step as (source, instance, target)."""
 
-    def __init__(self, ex: Exploration, instances: int, max_states: int | None, edges: bool, endings: bool):
-        super().__init__(ex, instances, max_states, list)
+    def __init__(self, ex: Exploration, instances: int, max_states: int | None, edges: bool, endings: bool,
+                 budget: int | None = None):
+        super().__init__(ex, instances, max_states, list, budget)
         self.index: dict[State, int] = {}
         self.endings = endings
         if edges:
@@ -134,8 +152,8 @@ class CompactStore(_Counting):
     admitted in the order they were generated (the ids of a one-at-a-time search)."""
 
     def __init__(self, ex: Exploration, instances: int, max_states: int | None, new_level: Callable[[], Any],
-                 fingerprint: Callable[[Any], int], signed: bool):
-        super().__init__(ex, instances, max_states, new_level)
+                 fingerprint: Callable[[Any], int], signed: bool, budget: int | None = None):
+        super().__init__(ex, instances, max_states, new_level, budget)
         self.fingerprint = fingerprint
         self.set = FingerprintSet(signed=signed)
         self.pending: list[tuple[int, int, Any]] = []  # (source, instance, successor) not yet looked up
@@ -195,8 +213,9 @@ class SeenStore(_Counting):
     """Fingerprints in a set, looked up one step at a time (slower than :class:`CompactStore`,
     but it can tell a step into an older level, which the proviso needs)."""
 
-    def __init__(self, ex: Exploration, instances: int, max_states: int | None, fingerprint: Callable[[Any], int]):
-        super().__init__(ex, instances, max_states, list)
+    def __init__(self, ex: Exploration, instances: int, max_states: int | None, fingerprint: Callable[[Any], int],
+                 budget: int | None = None):
+        super().__init__(ex, instances, max_states, list, budget)
         self.fingerprint = fingerprint
         self.seen: set[int] = set()
         self.fresh: set[int] = set()  # fingerprints admitted at the current depth

@@ -54,6 +54,7 @@ from typing import Any
 from ..compiled import cache as codecache
 from ..cycles import lasso_among
 from ..flat import leaf_range
+from ..memory import resident
 from .c_source import NotC, c_function
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
@@ -240,7 +241,7 @@ MC_FAULT, MC_NOMEM = -1, -2
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
-                   on_progress: Any, started: float, edges: bool = False) -> None:
+                   on_progress: Any, started: float, edges: bool = False, budget: int | None = None) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
     With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
@@ -271,7 +272,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
                 ex.hit_depth_bound = True
-            steps = c.mc_level(ctx, 0 if at_bound else 1)
+            if budget is not None and not at_bound and resident() > budget:
+                ex.hit_memory_bound = budget
+            steps = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
             if steps == MC_FAULT:
                 raise Fault(c.mc_fault_sid(ctx))
             if steps == MC_NOMEM:
