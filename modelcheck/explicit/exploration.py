@@ -12,15 +12,25 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ..errors import EngineBug
-from ..spec import Compiled, Disabled, Property
+from ..spec import Compiled, Disabled, Property, PropertyKind
 from ..state import State
 from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
 from .memory import show
+
+
+class Cut(StrEnum):
+    """Why a search did not explore every reachable state (its verdicts then say "up to bound")."""
+
+    STATE_BOUND = "state bound"
+    DEPTH_BOUND = "depth bound"
+    MEMORY_BUDGET = "memory budget"
+
 
 NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessarily a shortest one"
 
@@ -68,8 +78,15 @@ class Exploration:
     code_source: str = ""  # that code's Python text
 
     @property
+    def cuts(self) -> tuple[Cut, ...]:
+        """Every reason the search is not exhaustive (none: it is)."""
+        return tuple(cut for cut, hit in ((Cut.STATE_BOUND, self.hit_state_bound),
+                                          (Cut.DEPTH_BOUND, self.hit_depth_bound),
+                                          (Cut.MEMORY_BUDGET, self.hit_memory_bound)) if hit)
+
+    @property
     def bounded(self) -> bool:
-        return self.hit_state_bound or self.hit_depth_bound or bool(self.hit_memory_bound)
+        return bool(self.cuts)
 
     @property
     def max_depth(self) -> int:
@@ -162,7 +179,7 @@ class Exploration:
                     transitions=self.transitions, depth=self.max_depth, seconds=self.seconds,
                     assumptions=tuple(a.name for a in self.compiled.active_assumptions))
         name = prop.name
-        if prop.kind == "sometimes":
+        if prop.kind == PropertyKind.SOMETIMES:
             if name in self.violated_at:
                 trace = self.trace_to(self.violated_at[name], name, "witness")
                 reason = "" if self.shortest else NOT_SHORTEST
@@ -172,7 +189,7 @@ class Exploration:
                 return PropertyResult(verdict=Verdict.UNKNOWN, reason=reason, **base)
             return PropertyResult(verdict=Verdict.VIOLATED, reason="no reachable state is a witness", **base)
         trace = None
-        if prop.kind == "step" and name in self.violated_step:
+        if prop.kind == PropertyKind.STEP and name in self.violated_step:
             src, k, dst = self.violated_step[name]
             head = self.trace_to(src, name)
             last = head.steps[-1][1] if head.steps else head.initial
@@ -180,14 +197,14 @@ class Exploration:
             trace = Trace(head.initial, (*head.steps, (step, t)), name)
         elif name in self.violated_at:
             trace = self.trace_to(self.violated_at[name], name)
-        elif prop.kind == "at_end" and self.lasso is not None:
+        elif prop.kind == PropertyKind.AT_END and self.lasso is not None:
             entry, cycle = self.lasso
             head = self.trace_to(entry, name)
             trace = self._lasso_trace(head, cycle, name)
         if trace is not None:
             reason = "" if self.shortest else NOT_SHORTEST
             return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, reason=reason, **base)
-        if prop.kind == "at_end" and not self.ends_checked:
+        if prop.kind == PropertyKind.AT_END and not self.ends_checked:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
                                   "that never end were not looked for; use the full store", **base)
         if self.bounded:
@@ -269,12 +286,7 @@ class Exploration:
         return names
 
     def _bound_text(self) -> str:
-        cut = []
-        if self.hit_state_bound:
-            cut.append(f"state bound {self.size} reached")
-        if self.hit_depth_bound:
-            cut.append("depth bound reached")
-        if self.hit_memory_bound:
-            cut.append(f"memory budget {show(self.hit_memory_bound)} reached at {self.size:,} states; "
-                       "raise it with --memory")
-        return ", ".join(cut)
+        said = {Cut.STATE_BOUND: f"state bound {self.size} reached", Cut.DEPTH_BOUND: "depth bound reached",
+                Cut.MEMORY_BUDGET: f"memory budget {show(self.hit_memory_bound)} reached at {self.size:,} states; "
+                                   "raise it with --memory"}
+        return ", ".join(said[cut] for cut in self.cuts)

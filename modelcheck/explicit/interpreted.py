@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SpecError
-from ..spec import Compiled, Disabled, Property, Spec, check_state
+from ..spec import Compiled, Disabled, Property, PropertyKind, Spec, check_state
 from ..state import State
 from .flat import fingerprint_int
 from .successors import Expansion, Successor
@@ -38,10 +38,10 @@ class Expander:
         self.state_cls = compiled.state_class
         self.instances = compiled.instances
         self.assumptions = [a.func for a in compiled.active_assumptions]
-        self.invariants = [(i, p) for i, p in enumerate(properties) if p.kind == "always"]
-        self.step_props = [(i, p) for i, p in enumerate(properties) if p.kind == "step"]
-        self.witnesses = [(i, p) for i, p in enumerate(properties) if p.kind == "sometimes"]
-        self.endings = [(i, p) for i, p in enumerate(properties) if p.kind == "at_end"]
+        self.invariants = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.ALWAYS]
+        self.step_props = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.STEP]
+        self.witnesses = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.SOMETIMES]
+        self.endings = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.AT_END]
         self.plan = firing_plan(compiled, use_hints)
         self.check_hints = check_hints and use_hints
         self.validate = validate

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ..errors import UsageError
-from ..spec import Compiled, Property
+from ..spec import Compiled, Property, PropertyKind
 from .compact import PackedLevel, level_factory
 from .exploration import Exploration
 from .interpreted import Expander
@@ -44,8 +45,24 @@ from .successors import PackedPooled, Pooled, Serial, Successors
 
 TIER = 10_000  # states the interpreted search may store before the default moves to generated code
 
-BACKENDS = ("auto", "interpreted", "compiled", "native")
-NAMES = {"interpreted": "interpreted", "compiled": "compiled Python", "native": "native (C)"}
+
+
+class Backend(StrEnum):
+    """Where successors come from (a ``str`` too, as the command line spells it)."""
+
+    AUTO = "auto"  # the plan's choice: interpreted first, the fastest backend once the space is large
+    INTERPRETED = "interpreted"
+    COMPILED = "compiled"
+    NATIVE = "native"
+
+
+class StoreKind(StrEnum):
+    FULL = "full"  # every state by value, and its steps
+    COMPACT = "compact"  # 64-bit fingerprints
+
+
+BACKENDS = tuple(b.value for b in Backend)
+NAMES = {Backend.INTERPRETED: "interpreted", Backend.COMPILED: "compiled Python", Backend.NATIVE: "native (C)"}
 
 
 @dataclass
@@ -56,8 +73,8 @@ class Plan:
     compiled: Compiled
     properties: list[Property]
     options: SearchOptions
-    backend: str  # interpreted, compiled or native
-    store: str  # full or compact
+    backend: Backend  # interpreted, compiled or native
+    store: StoreKind
     why: str
     tier: int | None = None
     forced: bool = True  # the backend was asked for (no tier, no fallback to the full store)
@@ -79,7 +96,7 @@ class Plan:
 
     @property
     def endings(self) -> bool:
-        return any(p.kind == "at_end" for p in self.properties)
+        return any(p.kind == PropertyKind.AT_END for p in self.properties)
 
     @property
     def reductions(self) -> tuple[str, ...]:
@@ -88,9 +105,9 @@ class Plan:
 
     def first_tier(self) -> Plan:
         """The interpreted search over the full store, cut at :attr:`tier` states."""
-        opts = dataclasses.replace(self.options, backend="interpreted", store="full", max_states=self.tier,
-                                   compiled=False, native=False)
-        return Plan(self.compiled, self.properties, opts, "interpreted", "full", "")
+        opts = dataclasses.replace(self.options, backend=Backend.INTERPRETED, store=StoreKind.FULL,
+                                   max_states=self.tier, compiled=False, native=False)
+        return Plan(self.compiled, self.properties, opts, Backend.INTERPRETED, StoreKind.FULL, "")
 
     def describe(self, ended_in_tier: int | None = None) -> str:
         """The one line ``check`` prints: which backend and store searched, and why (for a tiered
@@ -100,10 +117,10 @@ class Plan:
                     f"the default moves to {NAMES[self.backend]})")
         else:
             backend = self.backend
-            if backend == "native" and self.library is None and self.built:
-                backend = "compiled" if self.fallback == "" else "interpreted"
-            elif backend == "compiled" and self.fallback:
-                backend = "interpreted"
+            if backend == Backend.NATIVE and self.library is None and self.built:
+                backend = Backend.COMPILED if self.fallback == "" else Backend.INTERPRETED
+            elif backend == Backend.COMPILED and self.fallback:
+                backend = Backend.INTERPRETED
             head = f"search: {NAMES[backend]}, {self.store} store"
             if self.tier is not None:
                 head += f" (more than {self.tier:,} states; {self.why})"
@@ -129,14 +146,14 @@ class Plan:
             reduction = build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
             if reduction is not None:
                 self.canonical, self.ample = reduction.canonical, reduction.ample
-        flat = self._flat() if self.backend != "interpreted" else None
-        if self.backend == "native":
+        flat = self._flat() if self.backend != Backend.INTERPRETED else None
+        if self.backend == Backend.NATIVE:
             self.library, self.native_fallback = self._library(flat)
             if self.library is None and not self.forced and self.endings:
-                self.store = "full"  # the compact Python store keeps no steps, so cycles need the full one
+                self.store = StoreKind.FULL  # the compact Python store keeps no steps, so cycles need the full one
         self.successors = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
                                            validate=opts.validate, canonical=self.canonical, ample=self.ample)
-        if self.store == "compact" and opts.keep_edges:
+        if self.store == StoreKind.COMPACT and opts.keep_edges:
             raise UsageError("the compact store keeps no edges: use the full store for graphs")
 
     def _flat(self) -> Any:
@@ -164,7 +181,7 @@ class Plan:
         opts = self.options
         if flat is None:
             return None, f"the compiled mode is not available ({self.fallback})"
-        if self.store != "compact":
+        if self.store != StoreKind.COMPACT:
             return None, "the native search keeps the compact store only (--store compact)"
         if opts.symmetry or opts.por:
             return None, "reductions run in the Python search"
@@ -184,7 +201,7 @@ class Plan:
 
     def exploration(self) -> Exploration:
         """An empty exploration for this plan's store."""
-        compact = self.library is not None or self.store == "compact"
+        compact = self.library is not None or self.store == StoreKind.COMPACT
         ex = Exploration(self.compiled, self.properties, compact=compact, canonical=self.canonical,
                          fallback=self.fallback, native_fallback=self.native_fallback,
                          code_origin=self.code_origin, code_source=self.code_source)
@@ -200,7 +217,7 @@ class Plan:
         flat = not isinstance(successors, Expander)
         instances = len(self.compiled.instances)
         store: Any
-        if self.store == "full":
+        if self.store == StoreKind.FULL:
             edges = opts.keep_edges is not False or self.endings
             store = FullStore(ex, instances, opts.max_states, edges, self.endings, self.budget)
         elif self.ample is not None:
@@ -209,7 +226,7 @@ class Plan:
             new_level = level_factory(self.compiled.state_class) if flat else list
             store = CompactStore(ex, instances, opts.max_states, new_level, successors.fingerprint, signed=flat,
                                  budget=self.budget)
-        if flat and self.store == "compact":
+        if flat and self.store == StoreKind.COMPACT:
             from array import array
 
             ex.fingerprints = array("q")  # hash() of a flat state is signed
@@ -237,42 +254,44 @@ def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
     """The plan for searching ``compiled`` for ``properties`` with ``options``. With
     ``backend="auto"`` it asks :func:`c_compiler` unless ``compiler`` names one ("" for none)."""
     props = list(properties)
-    backend = options.backend
+    backend = Backend(options.backend) if options.backend in BACKENDS else options.backend
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
     if options.native:
-        backend = "native"
-    elif options.compiled and backend in ("auto", "interpreted"):
-        backend = "compiled"
-    forced = backend != "auto"
+        backend = Backend.NATIVE
+    elif options.compiled and backend in (Backend.AUTO, Backend.INTERPRETED):
+        backend = Backend.COMPILED
+    forced = backend != Backend.AUTO
     if forced:
-        why = "asked for" if backend != "interpreted" else ""
+        why = "asked for" if backend != Backend.INTERPRETED else ""
     elif options.max_states is not None and options.max_states <= TIER:
-        backend, why = "interpreted", f"a state bound of {options.max_states:,}: too few states for code to pay"
+        backend, why = Backend.INTERPRETED, f"a state bound of {options.max_states:,}: too few states for code to pay"
     else:
         backend, why = _fastest(options, c_compiler() if compiler is None else compiler or None)
-    store = options.store or ("compact" if backend == "native" else "full")
-    if backend == "compiled" and not forced and options.store is None and not any(p.kind == "at_end" for p in props):
-        store = "compact"  # nothing needs the full store's steps; the compact one is the lighter
-    tier = TIER if not forced and backend != "interpreted" else None
+    store = StoreKind(options.store) if options.store else \
+        StoreKind.COMPACT if backend == Backend.NATIVE else StoreKind.FULL
+    endings = any(p.kind == PropertyKind.AT_END for p in props)
+    if backend == Backend.COMPILED and not forced and options.store is None and not endings:
+        store = StoreKind.COMPACT  # nothing needs the full store's steps; the compact one is the lighter
+    tier = TIER if not forced and backend != Backend.INTERPRETED else None
     return Plan(compiled, props, options, backend, store, why, tier, forced)
 
 
-def _fastest(options: SearchOptions, compiler: str | None) -> tuple[str, str]:
+def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str]:
     """The fastest backend for these options on this machine, and why."""
     if options.keep_edges:
-        return "interpreted", "the graph needs every state and step"
+        return Backend.INTERPRETED, "the graph needs every state and step"
     if options.check_hints or not options.validate:
-        return "interpreted", "hint checks and unvalidated states need the interpreted search"
+        return Backend.INTERPRETED, "hint checks and unvalidated states need the interpreted search"
     if options.por:
-        return "interpreted", "partial-order reduction runs on the interpreted search"
+        return Backend.INTERPRETED, "partial-order reduction runs on the interpreted search"
     if compiler is None:
-        return "compiled", "no C compiler found (install gcc, or set CC)"
+        return Backend.COMPILED, "no C compiler found (install gcc, or set CC)"
     if options.symmetry:
-        return "compiled", "symmetry runs on the compiled Python search, not in C"
-    if options.store == "full":
-        return "compiled", "the native search keeps the compact store only"
-    return "native", f"C compiler {compiler}"
+        return Backend.COMPILED, "symmetry runs on the compiled Python search, not in C"
+    if options.store == StoreKind.FULL:
+        return Backend.COMPILED, "the native search keeps the compact store only"
+    return Backend.NATIVE, f"C compiler {compiler}"
 
 
 def c_compiler() -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import z3
 
-from ...spec import ActionInstance, Compiled, Property
+from ...spec import ActionInstance, Compiled, Property, PropertyKind
 from ...state import State
 from ..flat import FlatLayout, fingerprint_for, flat_fields, leaf_range
 from ..interpreted import Expander, instances_to_fire, judge
@@ -260,15 +260,16 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
     step_holds: dict[tuple[int, int], list[tuple[int, z3.BoolRef]]] = {}
     step_crash: dict[tuple[int, int], list[z3.BoolRef]] = {}
     for i, prop in enumerate(properties):
-        if prop.kind in ("always", "sometimes", "at_end"):
-            target = {"always": invariants, "sometimes": witnesses, "at_end": endings}[prop.kind]
+        if prop.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES, PropertyKind.AT_END):
+            target = {PropertyKind.ALWAYS: invariants, PropertyKind.SOMETIMES: witnesses,
+                      PropertyKind.AT_END: endings}[prop.kind]
             try:
                 holds, crash = judge(lambda ctx, prop=prop: prop.func(spec, enc.symbolic_state(ctx, enc.x)), [])
                 text = py(holds)
             except Exception:
                 target.append((i, f"_holds({i}, x)"))
                 continue
-            (end_crash if prop.kind == "at_end" else crashes).append(crash)
+            (end_crash if prop.kind == PropertyKind.AT_END else crashes).append(crash)
             target.append((i, text))
             continue
         for ie in enc.instances:

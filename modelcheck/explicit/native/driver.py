@@ -47,6 +47,7 @@ import subprocess
 import tempfile
 import time
 from array import array
+from enum import IntEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,14 @@ def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array
     return out
 
 
-MC_FAULT, MC_NOMEM = -1, -2
+class Status(IntEnum):
+    """What ``mc_seed``, ``mc_level`` and ``mc_cycle`` return instead of a count when they cannot go on."""
+
+    FAULT = -1  # the C code handed a state back (mc_fault_sid names it)
+    NOMEM = -2  # an allocation failed, or ids would pass int32
+
+
+MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,

@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UsageError
-from ...spec import Compiled, Property
+from ...spec import Compiled, Property, PropertyKind
 from ...state import State
 from ..successors import Successor
 
@@ -112,9 +112,9 @@ class Footprints:
         self.violable = [False] * n
         for p in properties:
             bad, crash = enc.property_bad(p, guards)
-            if p.kind in ("always", "sometimes"):
+            if p.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES):
                 self.visible_leaves |= _leaf_vars(bad, index) | _leaf_vars(crash, index)
-            elif p.kind == "step":
+            elif p.kind == PropertyKind.STEP:
                 for ie, _sp, holds, crash in enc._props[p.name]:
                     if z3.is_true(holds) and z3.is_false(crash):
                         continue
