@@ -89,3 +89,28 @@ def test_without_edges_the_compiled_python_search_keeps_the_full_store_for_at_en
     """The compact Python store keeps no steps, so `at_end` properties take the full store."""
     assert _plan(True, "").store == "full"
     assert _plan(True, "cc").store == "compact"  # the native store keeps its steps
+
+
+def test_code_is_prepared_alongside_the_interpreted_tier(monkeypatch):
+    """Past AHEAD states a child prepares the fast backend's code; at the switch it is read
+    from the cache, and the answers are the exact search's. A tier that answers first leaves
+    no child behind."""
+    import os
+
+    from modelcheck.explicit import engine
+
+    monkeypatch.setattr(engine, "AHEAD", 50)
+    monkeypatch.setattr(plan, "TIER", 300)
+    spec = configure(VIRTIO, NODRAIN)
+    exact = check(spec, None, SearchOptions())
+    fast = check(spec, None, SearchOptions(backend="auto"))
+    assert exact.exploration.size > 300
+    assert "code prepared while the interpreted search ran" in fast.exploration.plan
+    assert "from the cache" in fast.exploration.code_origin
+    assert [(r.name, r.verdict, r.states) for r in fast.results] == \
+           [(r.name, r.verdict, r.states) for r in exact.results]
+    monkeypatch.setattr(plan, "TIER", 100_000)
+    small = check(configure(VIRTIO, ANY), None, SearchOptions(backend="auto"))
+    assert small.exploration.plan.startswith("search: interpreted")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

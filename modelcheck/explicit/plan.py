@@ -78,6 +78,7 @@ class Plan:
     why: str
     tier: int | None = None
     forced: bool = True  # the backend was asked for (no tier, no fallback to the full store)
+    prepared_ahead: bool = False  # a child prepared the code while the interpreted tier ran
     successors: Any = None  # a Successors, once built
     library: Any = None  # the native library, once built (None: the Python search runs)
     canonical: Any = None
@@ -123,7 +124,8 @@ class Plan:
                 backend = Backend.INTERPRETED
             head = f"search: {NAMES[backend]}, {self.store} store"
             if self.tier is not None:
-                head += f" (more than {self.tier:,} states; {self.why})"
+                ahead = "; code prepared while the interpreted search ran" if self.prepared_ahead else ""
+                head += f" (more than {self.tier:,} states; {self.why}{ahead})"
             elif self.why:
                 head += f" ({self.why})"
         extra = [", ".join(self.reductions)] if self.reductions else []
