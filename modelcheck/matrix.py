@@ -113,6 +113,9 @@ def run_case(case: Case, memory: int | None = 0) -> dict[str, Any]:
     budget: 0 for the default share of the machine); a JSON-ready record (picklable, for workers)."""
     started = time.perf_counter()
     spec = configure(case.spec, case.params)
+    # z3 first, in a process that has made no terms yet: the default search may generate code
+    # with z3 (or read it from the cache), which must not change which counterexample z3 picks
+    proved = prove_records(case, spec) if case.prove else []
     run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto", memory=memory))
     records = []
     for r in run.results:
@@ -124,7 +127,7 @@ def run_case(case: Case, memory: int | None = 0) -> dict[str, Any]:
             "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
             "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
         })
-    records.extend(prove_records(case, spec) if case.prove else [])
+    records.extend(proved)
     return {
         "case": case.name, "group": case.group, "spec": type(spec).__name__, "params": dict(spec.params),
         "quick": case.quick, "results": records, "never_enabled": run.exploration.never_enabled,
