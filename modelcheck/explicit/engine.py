@@ -19,6 +19,7 @@ from collections.abc import Callable
 from ..spec import Compiled, Property
 from .compiled.cache import cache_dir
 from .exploration import Exploration
+from .native import driver
 from .options import Progress, SearchOptions
 from .plan import Plan, plan
 from .search import search
@@ -60,8 +61,6 @@ def run(chosen: Plan, started: float) -> Exploration:
     chosen.build()
     opts = chosen.options
     if chosen.library is not None:
-        from .native import driver
-
         ex = chosen.exploration()
         try:
             driver.explore_native(ex, chosen.successors, chosen.library, opts.max_states, opts.max_depth,

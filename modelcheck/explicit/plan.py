@@ -28,6 +28,7 @@ Combinations and fallbacks, all decided here:
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,11 +36,15 @@ from typing import Any
 from ..errors import UsageError
 from ..spec import Compiled, Property, PropertyKind
 from .compact import PackedLevel, level_factory
+from .compiled.expander import flat_expander
+from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
 from .exploration import Exploration
 from .interpreted import Expander
 from .memory import default_budget
+from .native import driver
 from .options import SearchOptions
 from .parallel import PackedPool, Pool
+from .reductions.hooks import build_reduction
 from .stores import CompactStore, FullStore, ProvisoStore, SeenStore, Store
 from .successors import PackedPooled, Pooled, Serial, Successors
 
@@ -143,8 +148,6 @@ class Plan:
         self.built = True
         opts, compiled, props = self.options, self.compiled, self.properties
         if opts.symmetry or opts.por:
-            from .reductions.hooks import build_reduction
-
             reduction = build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
             if reduction is not None:
                 self.canonical, self.ample = reduction.canonical, reduction.ample
@@ -161,16 +164,12 @@ class Plan:
     def _flat(self) -> Any:
         """The compiled expander (under symmetry, mapping successors to representatives), or
         ``None`` with :attr:`fallback` saying why."""
-        from .compiled.expander import flat_expander
-
         opts = self.options
         flat, why = flat_expander(self.compiled, self.properties, use_hints=opts.use_hints, validate=opts.validate,
                                   check_hints=opts.check_hints, reductions=opts.por)
         if flat is not None:
             self.code_origin, self.code_source = code_origin(flat), flat.source
         if flat is not None and self.canonical is not None:
-            from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
-
             try:
                 flat = SymmetricFlat(flat, flat_canonicalizer(self.compiled, flat.layout, self.canonical))
             except Unsupported as err:
@@ -189,8 +188,6 @@ class Plan:
             return None, "reductions run in the Python search"
         if opts.keep_edges:
             return None, "the native search keeps no edges"
-        from .native import driver
-
         try:
             return driver.library(flat.source, flat.layout.width, len(self.compiled.instances),
                                   self.compiled.state_class, len(self.properties)), ""
@@ -229,8 +226,6 @@ class Plan:
             store = CompactStore(ex, instances, opts.max_states, new_level, successors.fingerprint, signed=flat,
                                  budget=self.budget)
         if flat and self.store == StoreKind.COMPACT:
-            from array import array
-
             ex.fingerprints = array("q")  # hash() of a flat state is signed
         if self.ample is not None:
             store = ProvisoStore(store, successors)
@@ -298,8 +293,6 @@ def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str
 
 def c_compiler() -> str | None:
     """The C compiler's command, or ``None`` when this machine has none."""
-    from .native import driver
-
     try:
         return " ".join(driver.compiler())
     except driver.NativeUnavailable:

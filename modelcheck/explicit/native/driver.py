@@ -56,6 +56,7 @@ from ..compiled import cache as codecache
 from ..cycles import lasso_among
 from ..flat import leaf_range
 from ..memory import resident
+from ..options import Progress
 from .c_source import NotC, c_function
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
@@ -258,8 +259,6 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels).
     """
-    from ..options import Progress
-
     c = lib.lib
     width = flat.layout.width
     instances = ex.compiled.instances
