@@ -110,7 +110,15 @@ def test_code_is_prepared_alongside_the_interpreted_tier(monkeypatch):
     assert [(r.name, r.verdict, r.states) for r in fast.results] == \
            [(r.name, r.verdict, r.states) for r in exact.results]
     monkeypatch.setattr(plan, "TIER", 100_000)
-    small = check(configure(VIRTIO, ANY), None, SearchOptions(backend="auto"))
-    assert small.exploration.plan.startswith("search: interpreted")
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    forked: list[int] = []
+    real = engine._prepare_in_child
+
+    def recorded(chosen):
+        forked.append(real(chosen))
+        return forked[-1]
+
+    monkeypatch.setattr(engine, "_prepare_in_child", recorded)
+    small = check(configure(VIRTIO, NODRAIN), None, SearchOptions(backend="auto"))
+    assert small.exploration.plan.startswith("search: interpreted") and forked and forked[0] > 0
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(forked[0], os.WNOHANG)
