@@ -10,10 +10,10 @@ large; see ``bench/spin/gen.py``) it runs
   ``compiled-cold`` (code generated: the child's code cache starts empty), ``compiled``
   (code from the cache the cold run filled), ``compiled-symmetry``, ``compiled-parallel``
   and ``compiled-symmetry-parallel``; and the native search (the compiled code and the
-  compact-store search in C, :mod:`modelcheck.native`): ``native-cold`` (empty cache: code
+  compact-store search in C, :mod:`modelcheck.explicit.native.driver`): ``native-cold`` (empty cache: code
   generated and compiled by the C compiler) and ``native`` (both from the cache). A row says
   where its code came from; its seconds include getting it. A mode runs only when
-  ``modelcheck.explicit.SearchOptions`` has its switch and the engine accepts it; otherwise
+  ``modelcheck.explicit.search.SearchOptions`` has its switch and the engine accepts it; otherwise
   its row says ``n/a`` with the reason;
 - SPIN on the generated Promela model (``spin -o2 -a``, then ``gcc -O2 -DSAFETY`` with and
   without ``-DNOREDUCE``, then ``./pan -m100000``), timing the compile separately.
@@ -66,8 +66,9 @@ MODES: dict[str, dict[str, Any]] = {
     "compiled-symmetry-parallel": {"compiled": True, "symmetry": True, "workers": os.cpu_count() or 1},
     "native-cold": {"native": True},
     "native": {"native": True},
+    "default-cold": {"backend": "auto"},  # what `modelcheck check` does with no engine flag, empty cache
 }
-COLD = {"compiled-cold", "native-cold"}  # run with an empty code cache (then fill it for the modes after them)
+COLD = {"compiled-cold", "native-cold", "default-cold"}  # run with an empty code cache (then filled)
 PLAIN_MODES = ("plain", "compiled-cold", "compiled", "native-cold", "native")  # the per-core speed goal
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
 MEMLIM_MB = 8192
@@ -131,7 +132,7 @@ def available_modes() -> dict[str, str]:
 
 def worker(config: str, mode: str, store: str) -> None:
     """In the child: one check, printed as one JSON line (states, transitions, verdict, RSS)."""
-    import modelcheck.compiled  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
+    import modelcheck.explicit.compiled.expander  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
     from modelcheck.check import check, configure
     from modelcheck.explicit import SearchOptions
 
@@ -139,7 +140,7 @@ def worker(config: str, mode: str, store: str) -> None:
     spec = configure(SPEC, cfg.settings())
     names = {f.name for f in dataclasses.fields(SearchOptions)}
     opts: dict[str, Any] = dict(MODES[mode])
-    if "store" in names:
+    if "store" in names and "backend" not in opts:  # the default search picks its own store
         opts["store"] = store
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     started = time.perf_counter()
@@ -147,8 +148,11 @@ def worker(config: str, mode: str, store: str) -> None:
     seconds = time.perf_counter() - started
     result = run.results[0]
     code: dict[str, Any] = {}
-    if opts.get("compiled") or opts.get("native"):
-        from modelcheck.compiled import flat_expander
+    if opts.get("backend") == "auto":
+        ex = run.exploration
+        code = {"plan": ex.plan, "code_origin": ex.code_origin, "native_origin": ex.native}
+    elif opts.get("compiled") or opts.get("native"):
+        from modelcheck.explicit.compiled.expander import flat_expander
 
         flat, why = flat_expander(run.compiled, run.compiled.select([cfg.property]))
         code = {"fallback": run.exploration.fallback or why} if flat is None else \
@@ -265,6 +269,9 @@ def rss_text(r: dict[str, Any]) -> str:
 
 def mode_text(r: dict[str, Any]) -> str:
     """The mode, and for compiled modes where the generated code came from (its seconds are in the total)."""
+    if r.get("plan"):
+        origin = "; ".join(x for x in (r.get("code_origin"), r.get("native_origin")) if x)
+        return f"{r['mode']} ({r['plan']}{'; ' + origin if origin else ''})"
     if "native_seconds" in r:
         how = "cached" if r["from_cache"] else "generated"
         c = "cached" if r["native_from_cache"] else "compiled"
@@ -292,6 +299,15 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
                      f"(states/s, code generation included: {each}).")
     spin = next((r for r in rows if r["config"] == "large" and r["mode"] == "spin-noreduce" and r["status"] == "ok"),
                 None)
+    for config, share in (("large", 0.5), ("medium", 1.0)):
+        spin_c = next((r for r in rows if r["config"] == config and r["mode"] == "spin" and r["status"] == "ok"),
+                      None)
+        default = next((r for r in ok if r["config"] == config and r["mode"] == "default-cold"), None)
+        if spin_c and default:
+            limit = share * spin_c["total_seconds"]
+            met = "met" if default["seconds"] <= limit else "not met"
+            lines.append(f"- {config}, no engine flag, empty code cache, time to verdict ≤ {share:g} × SPIN's with "
+                         f"compile ({limit:.2f} s): {met} ({default['seconds']:.2f} s; {default['plan']}).")
     large = [r for r in ok if r["config"] == "large"]
     if spin and large:
         best = min(large, key=lambda r: r["seconds"])

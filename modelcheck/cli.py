@@ -18,6 +18,8 @@ from .atomic import check_writable, write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError
 from .explicit import Progress, SearchOptions
+from .explicit.memory import parse as parse_size
+from .explicit.plan import BACKENDS
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import cap_to_cores, parse_settings, positive_int
 from .spec import compile_spec
@@ -59,11 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
-    p.add_argument("--compiled", action="store_true",
-                   help="run generated successor code (same result; falls back to plain with a note)")
-    p.add_argument("--dump-compiled", metavar="FILE", help="with --compiled: write the generated Python to FILE")
-    p.add_argument("--native", action="store_true",
-                   help="run the compiled code and a compact-store search as C (needs a C compiler; same "
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="auto (default): the interpreted search, moving to generated code (native where a C "
+                        "compiler exists, else compiled Python) once the space is large; or force one")
+    p.add_argument("--interpreted", dest="backend", action="store_const", const="interpreted",
+                   help="force the interpreted search (same as --backend interpreted)")
+    p.add_argument("--compiled", dest="backend", action="store_const", const="compiled",
+                   help="force generated Python successor code (same result; falls back to plain with a note)")
+    p.add_argument("--dump-compiled", metavar="FILE", help="write the generated Python successor code (if any) to FILE")
+    p.add_argument("--native", dest="backend", action="store_const", const="native",
+                   help="force the compiled code and a compact-store search as C (needs a C compiler; same "
                         "result; one process; falls back to the Python search with a note)")
     p.add_argument("--symmetry", action="store_true",
                    help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
@@ -124,33 +131,33 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="expand states on N processes (same result; default 1)")
+    p.add_argument("--memory", type=_memory, default=0, metavar="SIZE",
+                   help="memory budget of the search, e.g. 4G or 512M, or 'off' (default: half of the machine's "
+                        "memory, divided among --workers); reaching it ends the search as HOLDS up to bound")
     p.add_argument("--store", choices=("full", "compact"), default=None,
-                   help="full: keep every state (default, except with --native); compact: 64-bit "
-                        "fingerprints only, for large runs")
+                   help="full: keep every state; compact: 64-bit fingerprints only, for large runs "
+                        "(default: the search plan's choice, printed by check)")
+
+
+def _memory(text: str) -> int | None:
+    """A ``--memory`` value: a size (``4G``, ``512M``, bytes) or ``off``."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: write e.g. 4G, 512M or off") from None
 
 
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
-    native = getattr(args, "native", False)
-    store = args.store or ("compact" if native else "full")
+    """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.explicit.plan)."""
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
-                         workers=args.workers, store=store, on_progress=on_progress,
-                         compiled=getattr(args, "compiled", False) or native,
-                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
-                         native=native)
-
-
+                         workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
+                         backend=getattr(args, "backend", "auto"),
+                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False))
 
 
 # --------------------------------------------------------------------------- check
-
-
-def _code_origin(flat: Any) -> str:
-    """Where the compiled mode's successor code came from, for the user deciding whether to wait."""
-    if flat.from_cache:
-        return f"compiled successor code: from the cache ({flat.codegen_seconds:.2f} s, {flat.cache_file})"
-    kept = f", kept in {flat.cache_file}" if flat.cache_file else \
-        " (not cached: MODELCHECK_CACHE_DIR is off, or its directory is not writable)"
-    return f"compiled successor code: generated in {flat.codegen_seconds:.2f} s{kept}"
 
 
 def _cap(args: argparse.Namespace, attr: str, flag: str) -> None:
@@ -168,23 +175,21 @@ def run_check(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
+    ex = run.exploration
     print(spec.describe())
-    if run.exploration.fallback:
-        print(f"compiled mode not used, searched plain: {run.exploration.fallback}")
-    elif args.compiled or args.native:
-        from .compiled import flat_expander
-
-        flat, _ = flat_expander(run.compiled, run.compiled.select(args.property))
-        if flat is not None:
-            print(_code_origin(flat))
-            if args.dump_compiled:
-                write_text(args.dump_compiled, flat.source)
-    if run.exploration.native:
-        print(run.exploration.native)
+    print(ex.plan)
+    if ex.fallback:
+        print(f"compiled mode not used, searched plain: {ex.fallback}")
+    elif ex.code_origin:
+        print(ex.code_origin)
+    if args.dump_compiled and ex.code_source:
+        write_text(args.dump_compiled, ex.code_source)
+    if ex.native:
+        print(ex.native)
         if args.workers > 1:
             print("native search: one process (--workers applies to the Python search)")
-    elif args.native and not run.exploration.fallback:
-        print(f"native search not used, searched in Python: {run.exploration.native_fallback}")
+    elif args.backend == "native" and not ex.fallback:
+        print(f"native search not used, searched in Python: {ex.native_fallback}")
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled

@@ -10,7 +10,7 @@ import networkx as nx
 
 from .atomic import write_text
 from .explicit import Exploration
-from .state import fingerprint
+from .explicit.flat import fingerprint
 from .trace import Trace
 
 

@@ -8,6 +8,7 @@ run in worker processes (one per core by default) and come back as plain records
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ from typing import Any
 from .check import check, configure
 from .errors import UsageError
 from .explicit import SearchOptions
+from .explicit.memory import default_budget
 from .loader import load_spec_class
 from .trace import format_trace, trace_to_json
 
@@ -107,11 +109,15 @@ def case_name(group: str, settings: tuple[tuple[str, Any], ...], defaults: dict[
     return "~".join(parts).replace("/", "_")
 
 
-def run_case(case: Case) -> dict[str, Any]:
-    """Check one case with the explicit engine; a JSON-ready record (picklable, for workers)."""
+def run_case(case: Case, memory: int | None = 0) -> dict[str, Any]:
+    """Check one case with the explicit engine (the default search, within the ``memory``
+    budget: 0 for the default share of the machine); a JSON-ready record (picklable, for workers)."""
     started = time.perf_counter()
     spec = configure(case.spec, case.params)
-    run = check(spec, case.properties, SearchOptions(max_states=case.max_states))
+    # z3 first, in a process that has made no terms yet: the default search may generate code
+    # with z3 (or read it from the cache), which must not change which counterexample z3 picks
+    proved = prove_records(case, spec) if case.prove else []
+    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto", memory=memory))
     records = []
     for r in run.results:
         records.append({
@@ -122,7 +128,7 @@ def run_case(case: Case) -> dict[str, Any]:
             "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
             "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
         })
-    records.extend(prove_records(case, spec) if case.prove else [])
+    records.extend(proved)
     return {
         "case": case.name, "group": case.group, "spec": type(spec).__name__, "params": dict(spec.params),
         "quick": case.quick, "results": records, "never_enabled": run.exploration.never_enabled,
@@ -178,7 +184,8 @@ def run_cases(cases: list[Case], jobs: int | None = None,
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with pool:
         out = []
-        for record in pool.imap(run_case, cases, chunksize=1):
+        budget = default_budget(min(jobs, len(cases)))  # cases side by side share the machine
+        for record in pool.imap(functools.partial(run_case, memory=budget), cases, chunksize=1):
             out.append(record)
             if on_done:
                 on_done(record)

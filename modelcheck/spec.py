@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .errors import SpecError, UsageError, Where
@@ -120,9 +121,18 @@ class ActionMeta:
     hint: Callable[[Any, Any], Iterable[Any]] | None = None
 
 
+class PropertyKind(StrEnum):
+    """What a property claims; a ``str`` too, so ``kind == "always"`` and JSON keep working."""
+
+    ALWAYS = "always"  # true in every reachable state
+    STEP = "step"  # true of every step taken
+    SOMETIMES = "sometimes"  # true in some reachable state (a witness)
+    AT_END = "at_end"  # true where every execution ends, and none runs forever
+
+
 @dataclass(frozen=True)
 class PropertyMeta:
-    kind: str  # "always", "step", "sometimes", "at_end"
+    kind: PropertyKind
     doc: str
 
 
@@ -153,7 +163,7 @@ def action(func: Callable | None = None, /, *, hint: Callable[[Any, Any], Iterab
     return mark(func) if func is not None else mark
 
 
-def _property(kind: str) -> Callable[[Callable], Callable]:
+def _property(kind: PropertyKind) -> Callable[[Callable], Callable]:
     def mark(f: Callable) -> Callable:
         f._mc_property = PropertyMeta(kind, inspect.getdoc(f) or "")  # type: ignore[attr-defined]
         return f
@@ -161,16 +171,16 @@ def _property(kind: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-always = _property("always")
+always = _property(PropertyKind.ALWAYS)
 """Mark ``(self, s) -> bool`` as an invariant: true in every reachable state."""
 
-always_on_step = _property("step")
+always_on_step = _property(PropertyKind.STEP)
 """Mark ``(self, before, step, after) -> bool`` as true of every step taken."""
 
-sometimes = _property("sometimes")
+sometimes = _property(PropertyKind.SOMETIMES)
 """Mark ``(self, s) -> bool`` as a witness: true in some reachable state."""
 
-at_end = _property("at_end")
+at_end = _property(PropertyKind.AT_END)
 """Mark ``(self, s) -> bool`` as true where every execution ends (and none runs forever)."""
 
 
@@ -303,7 +313,7 @@ class ActionInstance:
 @dataclass(frozen=True)
 class Property:
     name: str
-    kind: str
+    kind: PropertyKind
     func: Callable[..., Any]
     doc: str
     where: Where | None

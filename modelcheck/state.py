@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any, ClassVar
@@ -66,12 +65,3 @@ def state_class(name: str, types: Mapping[str, FieldType]) -> type[State]:
     for i, field in enumerate(types):
         namespace[field] = property(itemgetter(i), doc=f"field {field}: {types[field].describe()}")
     return type(name, (State,), namespace)
-
-
-def fingerprint(state: tuple) -> str:
-    """A stable 64-bit fingerprint of a state, the same on every run and machine.
-
-    Built from the canonical ``repr`` of the plain tuple (ints, bools, strings and
-    tuples of them), never from Python's salted ``hash()``.
-    """
-    return hashlib.blake2b(tuple.__repr__(state).encode(), digest_size=8).hexdigest()

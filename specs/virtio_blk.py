@@ -571,11 +571,15 @@ class VirtioBlk(Spec):
         return s.replace(**changes)
 
     def oldest_unexecuted(self, s):
-        """Under order=fifo: the earliest request in flight that has not executed yet."""
-        for q in s.flight:
-            if at(s.outcome, q) == "none":  # at(): one z3 term for a symbolic q, no fork per value
-                return q
-        return None
+        """Under order=fifo: the earliest request in flight that has not executed yet (-1: none).
+
+        Folded from the back with ite() rather than returned from a loop, so that a symbolic
+        run forks only on the queue's length, not on every request's outcome (the compiled
+        backend's code generation runs this once per path)."""
+        oldest = -1
+        for q in reversed(list(s.flight)):
+            oldest = ite(at(s.outcome, q) == "none", q, oldest)  # at(): one z3 term for a symbolic q
+        return oldest
 
     @action(sector="Sector", hint=cached_sectors)
     def writeback(self, s, sector):

@@ -19,8 +19,8 @@ ANY = {"workload": "W0 W1 W2 F", "qdepth": 3, "guest": "nodrain", "profile": "qe
 
 
 def no_c_compiler() -> bool:
-    """Whether the native search would find no C compiler (modelcheck.native.compiler decides)."""
-    from modelcheck.native import NativeUnavailable, compiler
+    """Whether the native search would find no C compiler (modelcheck.explicit.native.driver.compiler decides)."""
+    from modelcheck.explicit.native.driver import NativeUnavailable, compiler
 
     try:
         compiler()
@@ -36,7 +36,7 @@ def virtio_path() -> str:
 
 @pytest.fixture(autouse=True, scope="session")
 def _code_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
-    """The compiled mode's disk cache (modelcheck.codecache) goes to a temporary directory, never
+    """The compiled mode's disk cache (modelcheck.explicit.compiled.cache) goes to a temporary directory, never
     the user's home; worker and CLI processes inherit it through the environment."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("codecache")))

@@ -14,8 +14,9 @@ from conftest import VIRTIO
 
 from modelcheck import Int, Spec, action, always, codecache, require
 from modelcheck.check import check, configure
-from modelcheck.compiled import PATH_LIMIT, compile_source, flat_expander, flat_fields
 from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.compiled.expander import PATH_LIMIT, compile_source, flat_expander
+from modelcheck.explicit.flat import flat_fields
 from modelcheck.spec import compile_spec
 
 SMALL = {"workload": "W0 F", "qdepth": 2}
@@ -73,7 +74,7 @@ def test_a_miss_then_a_hit_gives_the_same_code_and_search(cache):
 GENERATE = """
 import hashlib, sys
 from modelcheck.check import configure
-from modelcheck.compiled import compile_source, flat_expander
+from modelcheck.explicit.compiled.expander import compile_source, flat_expander
 from modelcheck.spec import compile_spec
 compiled = compile_spec(configure(sys.argv[1], {"workload": "W0 F", "qdepth": 2}))
 props = compiled.select(sys.argv[2].split(","))
@@ -240,8 +241,8 @@ def test_a_spec_built_inside_a_function_is_not_cached(cache):
 def test_deciding_kept_leaves_once_per_term_decides_as_each_path_does():
     """A cold generation decides per term whether the field types alone keep a leaf; each leaf of
     each path must come out as the path-by-path check under its condition makes it."""
-    from modelcheck.codegen import python_expr, stored
-    from modelcheck.compiled import _encoding, _leaf_text, _mentions, _valid
+    from modelcheck.explicit.compiled.expander import _encoding, _leaf_text, _mentions, _valid
+    from modelcheck.explicit.compiled.python_source import python_expr, stored
 
     compiled = compile_spec(configure(VIRTIO, {"workload": "W0 W1 F", "qdepth": 3, "failures": 2}))
     enc = _encoding(compiled, {}, PATH_LIMIT)

@@ -8,11 +8,11 @@ from conftest import VIRTIO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelcheck import explicit
 from modelcheck.check import check, configure
-from modelcheck.compact import FingerprintSet, PackedLevel, leaf_range, level_factory
-from modelcheck.explicit import SearchOptions
-from modelcheck.parallel import PackedPool
+from modelcheck.explicit import SearchOptions, interpreted, stores
+from modelcheck.explicit.compact import FingerprintSet, PackedLevel, level_factory
+from modelcheck.explicit.flat import leaf_range
+from modelcheck.explicit.parallel import PackedPool
 
 FP = st.integers(min_value=0, max_value=2**64 - 1)
 
@@ -69,7 +69,7 @@ def test_small_chunks_and_bounds_give_the_full_stores_ids(monkeypatch, compiled,
     """Successors looked up a few at a time, across level and chunk boundaries (or expanded
     by two workers a few packed states at a time), and a state bound that cuts a level
     short: the same ids, parents, steps, verdicts and traces as the full store."""
-    monkeypatch.setattr(explicit, "CHUNK", 7)
+    monkeypatch.setattr(stores, "CHUNK", 7)
     monkeypatch.setattr(PackedPool.__init__, "__defaults__", (5,))  # chunks of 5 states
     spec = configure(VIRTIO, {"workload": "W0 W1 F W2", "guest": "nodrain", "failures": 2})
     runs = [check(spec, ["barrier", "restart_order"],
@@ -92,7 +92,7 @@ def test_search_pauses_the_collector_and_always_restores_it(monkeypatch):
 
     spec = configure(VIRTIO, {"workload": "W0 F"})
     seen = []
-    real = explicit.Expander.expand
+    real = interpreted.Expander.expand
 
     def spying(self, s, successors=True, full=False):
         seen.append(gc.isenabled())
@@ -103,7 +103,7 @@ def test_search_pauses_the_collector_and_always_restores_it(monkeypatch):
     assert gc.isenabled()
     check(spec, ["barrier"])
     assert gc.isenabled()
-    monkeypatch.setattr(explicit.Expander, "expand", spying)
+    monkeypatch.setattr(interpreted.Expander, "expand", spying)
     with pytest.raises(RuntimeError, match="stop here"):
         check(spec, ["barrier"])
     assert seen and not any(seen)

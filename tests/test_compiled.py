@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from modelcheck import Bool, Int, Spec, action, always, require
 from modelcheck.check import check, configure
-from modelcheck.codegen import PathCode, PlainCall, Program, build, successor_source
-from modelcheck.compiled import compile_source, flat_expander, flat_fingerprint
 from modelcheck.errors import SpecError
 from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.compiled.expander import compile_source, flat_expander
+from modelcheck.explicit.compiled.python_source import PathCode, PlainCall, Program, build, successor_source
+from modelcheck.explicit.flat import flat_fingerprint
 from modelcheck.spec import compile_spec
 
 CLOCK = str(FIXTURES / "clock.py")
@@ -287,7 +288,7 @@ def test_virtio_blk_code_splits_on_selector_leaves():
 def test_a_stored_leaf_is_printed_where_its_guard_holds():
     import z3
 
-    from modelcheck.compiled import _facts, _under
+    from modelcheck.explicit.compiled.expander import _facts, _under
 
     n, m = z3.Ints("n m")
     full, empty = n >= 3, z3.Not(m == 0)

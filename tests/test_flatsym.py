@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 
 from modelcheck import Bool, Enum, Int, Seq, Spec, Tuple, action
 from modelcheck.check import configure
-from modelcheck.compiled import FlatLayout, flat_expander
 from modelcheck.explicit import SearchOptions, explore
-from modelcheck.flatsym import Unsupported, flat_canonicalizer
-from modelcheck.reduce import canonicalizer
+from modelcheck.explicit.compiled.expander import flat_expander
+from modelcheck.explicit.compiled.flat_symmetry import Unsupported, flat_canonicalizer
+from modelcheck.explicit.flat import FlatLayout
+from modelcheck.explicit.reductions.hooks import canonicalizer
+from modelcheck.explicit.reductions.symmetry import Canonicalizer, Symmetry
 from modelcheck.spec import Compiled, compile_spec
 from modelcheck.symbolic.layout import width
-from modelcheck.symmetry import Canonicalizer, Symmetry
 from modelcheck.types import FieldType
 
 # Besides conftest's pinned configurations (SMALL, NODRAIN, ANY), two from test_reduce.py's

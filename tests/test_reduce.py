@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions, explore
-from modelcheck.reduce import canonicalizer
+from modelcheck.explicit.reductions.hooks import canonicalizer
+from modelcheck.explicit.reductions.symmetry import check_symmetry
 from modelcheck.spec import compile_spec
-from modelcheck.symmetry import check_symmetry
 from modelcheck.verdict import Verdict
 
 MODES = {

@@ -3,7 +3,7 @@
 ``SearchOptions(compiled=True)`` asks the explicit engine for this mode. The symbolic engine
 (:mod:`modelcheck.symbolic.encode`) runs the spec's own action, assumption and property code
 over z3 terms and yields, per action instance, its feasible paths (condition, next-state
-leaves); :mod:`modelcheck.codegen` prints them as one Python function per configuration,
+leaves); :mod:`modelcheck.explicit.compiled.python_source` prints them as one Python function per configuration,
 compiled once and cached on the :class:`~modelcheck.spec.Compiled` object. The search then
 runs on *flat states* (tuples of small ints in the leaf order of
 :mod:`modelcheck.symbolic.layout`), and :meth:`FlatExpander.finish` turns what it stored back
@@ -14,7 +14,7 @@ Why the answers are the plain engine's: the paths of one instance are disjoint, 
 fires per state, and instances are tried in declaration order, which is the plain order (hints
 only skip disabled instances). Where the symbolic run found that a step or a property may raise
 or leave the field types, the generated code tests that condition and hands the state to the
-plain :class:`~modelcheck.expand.Expander` (``_plain``), which raises the spec's own error, or
+plain :class:`~modelcheck.explicit.interpreted.Expander` (``_plain``), which raises the spec's own error, or
 answers itself. Spec code the symbolic engine cannot follow, or a term the translator does not
 know, makes :func:`flat_expander` return no expander and a one-line reason: the search then
 runs in plain mode.
@@ -29,127 +29,35 @@ from typing import Any
 
 import z3
 
-from . import codecache
-from .codegen import Memo, PathCode, PlainCall, Program, Untranslatable, build, python_expr, stored, successor_source
-from .compact import leaf_range
-from .expand import Expander, Expansion, instances_to_fire, judge
-from .spec import ActionInstance, Compiled, Property
-from .state import State
-from .types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ...spec import ActionInstance, Compiled, Property, PropertyKind
+from ...state import State
+from ..flat import FlatLayout, fingerprint_for, flat_fields, leaf_range
+from ..interpreted import Expander, instances_to_fire, judge
+from ..successors import Expansion
+from . import cache as codecache
+from .python_source import (
+    Memo,
+    PathCode,
+    PlainCall,
+    Program,
+    Untranslatable,
+    build,
+    python_expr,
+    stored,
+    successor_source,
+)
 
 PATH_LIMIT = 256  # symbolic paths through one action instance before its action runs as plain code
-
-
-def flat_fingerprint(x: tuple[int, ...]) -> int:
-    """The compact store's 64-bit fingerprint of a flat state whose leaves all lie in
-    ``-1 .. 2**61 - 2``: Python's ``hash()`` of the tuple (a signed 64-bit int; the search
-    calls ``hash`` itself, this names it). :func:`fingerprint_for` picks the function for
-    other leaf ranges.
-
-    Deterministic on every run and machine with 64-bit CPython: only ``str`` and ``bytes``
-    hashes are salted by ``PYTHONHASHSEED``; an int's hash is its value modulo 2**61 - 1
-    (except ``hash(-1) == -2``) and a tuple's hash is a fixed xxHash-style mix of its items'
-    hashes. Within that range an int's hash is one-to-one, so two states share a fingerprint
-    only by the tuple mix, as with any 64-bit fingerprint (probability about n**2 / 2**65 for
-    n states); the full store keeps states and dedups exactly.
-    """
-    return hash(x)
-
-
-def fingerprint_for(lo: int, hi: int) -> Callable[[tuple[int, ...]], int]:
-    """The flat fingerprint for leaves in ``lo .. hi``: ``hash`` itself where an int's hash is
-    one-to-one on the range (:func:`flat_fingerprint`); else the hash of the leaves shifted to
-    start at 0 (``hash(-1) == hash(-2)`` would otherwise merge two states at every such leaf)."""
-    if lo >= -1 and hi < (1 << 61) - 1:
-        return hash
-    if hi - lo >= (1 << 61) - 1:  # ints that far apart may share a hash: digest the leaves themselves
-        from .explicit import fingerprint_int
-
-        return lambda x: fingerprint_int(x) - (1 << 63)  # signed, as the flat store keeps them
-
-    def shifted(x: tuple[int, ...]) -> int:
-        return hash(tuple([v - lo for v in x]))
-
-    return shifted
-
-
-# --------------------------------------------------------------------------- flat <-> State
-
-
-def _default_leaves(ftype: FieldType) -> list[int]:
-    if isinstance(ftype, Bool | Enum):
-        return [0]
-    if isinstance(ftype, Int):
-        return [ftype.lo]
-    if isinstance(ftype, Tuple):
-        return _default_leaves(ftype.elem) * ftype.size
-    if isinstance(ftype, Seq):
-        return [0, *_default_leaves(ftype.elem) * ftype.maxlen]
-    raise TypeError(f"no flat encoding for {type(ftype).__name__}")
-
-
-def _leaves(ftype: FieldType, value: Any, out: list[int]) -> None:
-    if isinstance(ftype, Bool):
-        out.append(1 if value else 0)
-    elif isinstance(ftype, Enum):
-        out.append(ftype.names.index(value))
-    elif isinstance(ftype, Int):
-        out.append(value)
-    elif isinstance(ftype, Tuple):
-        for v in value:
-            _leaves(ftype.elem, v, out)
-    elif isinstance(ftype, Seq):
-        out.append(len(value))
-        for v in value:
-            _leaves(ftype.elem, v, out)
-        out += _default_leaves(ftype.elem) * (ftype.maxlen - len(value))
-    else:
-        raise TypeError(f"no flat encoding for {type(ftype).__name__}")
-
-
-def flat_fields(state_class: type[State]) -> list[tuple[str, FieldType, int, int]]:
-    """(name, type, first leaf, end) per field: the symbolic encoding's ``fields``, without building it."""
-    from .symbolic.layout import width
-
-    out: list[tuple[str, FieldType, int, int]] = []
-    start = 0
-    for name, ftype in state_class.types.items():
-        out.append((name, ftype, start, start + width(ftype)))
-        start += width(ftype)
-    return out
-
-
-class FlatLayout:
-    """Converts between a configuration's states and flat states (same leaves as the symbolic layout)."""
-
-    def __init__(self, state_class: type[State], fields: list[tuple[str, FieldType, int, int]]):
-        from .symbolic.layout import decode
-
-        self.state_class = state_class
-        self.fields = fields
-        self.width = fields[-1][3] if fields else 0
-        self._decode = decode
-
-    def flatten(self, s: State) -> tuple[int, ...]:
-        out: list[int] = []
-        for (_, ftype, _, _), value in zip(self.fields, s):
-            _leaves(ftype, value, out)
-        return tuple(out)
-
-    def unflatten(self, x: tuple[int, ...]) -> State:
-        decode = self._decode
-        values = [decode(ftype, x[lo:hi]) for _, ftype, lo, hi in self.fields]
-        return tuple.__new__(self.state_class, values)
 
 
 # --------------------------------------------------------------------------- the expander
 
 
 class FlatExpander:
-    """The compiled counterpart of :class:`~modelcheck.expand.Expander`, over flat states.
+    """The compiled counterpart of :class:`~modelcheck.explicit.interpreted.Expander`, over flat states.
 
     ``expand(x, successors, full)`` is the generated function itself (no wrapper call);
-    ``state_cls`` is ``tuple`` so that :class:`~modelcheck.parallel.Pool` ships flat states.
+    ``state_cls`` is ``tuple`` so that :class:`~modelcheck.explicit.parallel.Pool` ships flat states.
     :func:`flat_expander` sets ``from_cache`` (the text was read from the disk cache),
     ``codegen_seconds`` (the time to get the compiled function: symbolic run, printing and
     compiling on a miss; reading and compiling on a hit), ``cache_file`` (the entry's path, or
@@ -200,7 +108,7 @@ class FlatExpander:
 
     def _fire(self, a: int, x: tuple[int, ...]) -> list[tuple[int, tuple[int, ...], tuple[int, ...]]]:
         """The successors by action ``a``'s instances, run as the spec's own code (by the plain
-        :meth:`modelcheck.expand.Expander.fire`), as flat tuples."""
+        :meth:`modelcheck.explicit.interpreted.Expander.fire`), as flat tuples."""
         s = self._state(x)
         ks = instances_to_fire([self.plan[a]], self.spec, s)
         return [(k, self.layout.flatten(t), step_bad) for k, t, step_bad in self.plain.fire(s, ks)]
@@ -286,7 +194,7 @@ def _encoding(compiled: Compiled, plain: dict[str, str], limit: int) -> Any:
     """The symbolic encoding, except for actions whose code forks more than ``limit`` times or
     that the symbolic engine cannot follow: those are named in ``plain`` (with the reason),
     get no paths, and the generated code calls the spec's own function for them."""
-    from .symbolic.encode import Encoding, InstanceEncoding
+    from ...symbolic.encode import Encoding, InstanceEncoding
 
     class LimitedEncoding(Encoding):
         def _encode_instance(self, k: int, inst: ActionInstance) -> InstanceEncoding:
@@ -323,7 +231,7 @@ def compile_source(compiled: Compiled, properties: list[Property],
 
 
 def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Program:
-    from .symbolic.values import explore_paths
+    from ...symbolic.values import explore_paths
 
     compiled: Compiled = enc.compiled
     spec = compiled.spec
@@ -335,7 +243,7 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
 
     def judge(run: Callable[[Any], Any], base: list[z3.BoolRef]) -> tuple[z3.BoolRef, z3.BoolRef]:
         """(where the predicate is true, where it raises or returns a non-bool) over ``base``."""
-        from .symbolic.values import SymBool
+        from ...symbolic.values import SymBool
 
         true_on, crash_on = [], []
         for p in explore_paths(run, enc.oracle.with_base(base)):
@@ -352,15 +260,16 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
     step_holds: dict[tuple[int, int], list[tuple[int, z3.BoolRef]]] = {}
     step_crash: dict[tuple[int, int], list[z3.BoolRef]] = {}
     for i, prop in enumerate(properties):
-        if prop.kind in ("always", "sometimes", "at_end"):
-            target = {"always": invariants, "sometimes": witnesses, "at_end": endings}[prop.kind]
+        if prop.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES, PropertyKind.AT_END):
+            target = {PropertyKind.ALWAYS: invariants, PropertyKind.SOMETIMES: witnesses,
+                      PropertyKind.AT_END: endings}[prop.kind]
             try:
                 holds, crash = judge(lambda ctx, prop=prop: prop.func(spec, enc.symbolic_state(ctx, enc.x)), [])
                 text = py(holds)
             except Exception:
                 target.append((i, f"_holds({i}, x)"))
                 continue
-            (end_crash if prop.kind == "at_end" else crashes).append(crash)
+            (end_crash if prop.kind == PropertyKind.AT_END else crashes).append(crash)
             target.append((i, text))
             continue
         for ie in enc.instances:

@@ -10,23 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SpecError
-from .spec import Compiled, Disabled, Property, Spec, check_state
-from .state import State
+from ..errors import SpecError
+from ..spec import Compiled, Disabled, Property, PropertyKind, Spec, check_state
+from ..state import State
+from .flat import fingerprint_int
+from .successors import Expansion, Successor
 
-# (instance index, next state, indices of the step properties the step violates)
-Successor = tuple[int, State, tuple[int, ...]]
-# (invariants violated, witnesses reached, at_end properties violated if terminal, terminal, successors)
-Expansion = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], bool, list[Successor]]
-Plan = list[tuple[list[int], Callable | None, dict[Any, int]]]
+FiringPlan = list[tuple[list[int], Callable | None, dict[Any, int]]]
 
 
 class Expander:
-    """Fires every action instance of a state and judges the chosen properties.
+    """Fires every action instance of a state and judges the chosen properties: the
+    interpreted backend's :class:`~.successors.Successors`.
 
     ``canonical`` (symmetry) maps each next state to its representative; ``ample``
     (partial-order reduction) picks the successors to keep. Both default to none.
     """
+
+    fingerprint = staticmethod(fingerprint_int)
 
     def __init__(self, compiled: Compiled, properties: list[Property], *, use_hints: bool = True,
                  check_hints: bool = False, validate: bool = True,
@@ -37,15 +38,19 @@ class Expander:
         self.state_cls = compiled.state_class
         self.instances = compiled.instances
         self.assumptions = [a.func for a in compiled.active_assumptions]
-        self.invariants = [(i, p) for i, p in enumerate(properties) if p.kind == "always"]
-        self.step_props = [(i, p) for i, p in enumerate(properties) if p.kind == "step"]
-        self.witnesses = [(i, p) for i, p in enumerate(properties) if p.kind == "sometimes"]
-        self.endings = [(i, p) for i, p in enumerate(properties) if p.kind == "at_end"]
+        self.invariants = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.ALWAYS]
+        self.step_props = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.STEP]
+        self.witnesses = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.SOMETIMES]
+        self.endings = [(i, p) for i, p in enumerate(properties) if p.kind == PropertyKind.AT_END]
         self.plan = firing_plan(compiled, use_hints)
         self.check_hints = check_hints and use_hints
         self.validate = validate
         self.canonical = canonical
         self.ample = ample
+        self.initial = [canonical(s) for s in compiled.initial] if canonical else list(compiled.initial)
+
+    def finish(self, ex: Any) -> None:
+        """Nothing to turn back: the interpreted search stores ordinary states."""
 
     def expand(self, s: State, successors: bool = True, full: bool = False) -> Expansion:
         """Judge ``s`` and, unless ``successors`` is false (a depth bound), compute its successors
@@ -91,9 +96,9 @@ class Expander:
         return out
 
 
-def firing_plan(compiled: Compiled, use_hints: bool) -> Plan:
+def firing_plan(compiled: Compiled, use_hints: bool) -> FiringPlan:
     """Per action: its instance indices, its hint (or None), and a map from hinted arguments to instance."""
-    plan: Plan = []
+    plan: FiringPlan = []
     for name in compiled.actions:
         ks = [k for k, inst in enumerate(compiled.instances) if inst.name == name]
         hint = compiled.hints.get(name) if use_hints else None
@@ -105,7 +110,7 @@ def firing_plan(compiled: Compiled, use_hints: bool) -> Plan:
     return plan
 
 
-def instances_to_fire(plan: Plan, spec: object, s: State) -> list[int]:
+def instances_to_fire(plan: FiringPlan, spec: object, s: State) -> list[int]:
     """The instance indices worth firing in ``s``, in declaration order (as without hints)."""
     out: list[int] = []
     for ks, hint, lookup in plan:
@@ -156,5 +161,3 @@ def judge(p: Property, spec: object, *args: Any) -> bool:
         return verdict
     raise SpecError(f"property returned {verdict!r}, not a bool", where=p.where, fix="return True or False")
 
-
-judge_step = judge  # the same check, named for step properties at call sites

@@ -19,6 +19,11 @@
  *
  * The fingerprint set is open addressing with linear probing over 64-bit keys, at most half
  * full (0 is kept apart). Nothing here allocates per state but the growing arrays.
+ *
+ * With edges on (a search judging an `at_end` property, which fails on any cycle), the set
+ * also keeps each fingerprint's id, and every step into a state already stored is kept as an
+ * int32 (source, target) pair; with the parent array (the steps that found a state) they are
+ * the whole reachability graph, which mc_cycle peels (Kahn) to find whether it has a cycle.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -139,10 +144,12 @@ typedef struct {
     int64_t size, lo, hi, transitions, fault_sid;
     uint32_t depth;
     int hit_state_bound;
-    Vec parent, via, depthv, fps, terminal, cur, next;
+    Vec parent, via, depthv, fps, terminal, cur, next, pairs, left;
     uint64_t *table;
+    int32_t *ids;  /* with edges on: the id of table[i]'s state */
     size_t mask, used;
-    int has_zero, started;
+    int has_zero, started, edges;
+    int32_t zero_id;
     int64_t fired[MC_INSTANCES];
     int64_t first[MC_MAXPROPS];
     int64_t step_sid[MC_MAXPROPS], step_k[MC_MAXPROPS];
@@ -166,8 +173,12 @@ static int table_grow(Ctx *c)
 {
     size_t size = (c->mask + 1) * 2;
     uint64_t *t = calloc(size, sizeof(uint64_t));
-    if (!t)
+    int32_t *ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
+    if (!t || (c->edges && !ids)) {
+        free(t);
+        free(ids);
         return -1;
+    }
     for (size_t i = 0; i <= c->mask; i++) {
         uint64_t fp = c->table[i];
         if (fp) {
@@ -175,10 +186,14 @@ static int table_grow(Ctx *c)
             while (t[j])
                 j = (j + 1) & (size - 1);
             t[j] = fp;
+            if (ids)
+                ids[j] = c->ids[i];
         }
     }
     free(c->table);
+    free(c->ids);
     c->table = t;
+    c->ids = ids;
     c->mask = size - 1;
     return 0;
 }
@@ -194,14 +209,16 @@ void mc_free(Ctx *c)
 {
     if (!c)
         return;
-    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next};
+    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs,
+                 &c->left};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         free(vs[i]->p);
     free(c->table);
+    free(c->ids);
     free(c);
 }
 
-Ctx *mc_new(int64_t max_states)
+Ctx *mc_new(int64_t max_states, int edges)
 {
     Ctx *c = calloc(1, sizeof(Ctx));
     if (!c)
@@ -215,9 +232,13 @@ Ctx *mc_new(int64_t max_states)
     vec_init(&c->terminal, sizeof(int64_t));
     vec_init(&c->cur, sizeof(mc_cell) * MC_WIDTH);
     vec_init(&c->next, sizeof(mc_cell) * MC_WIDTH);
+    vec_init(&c->pairs, 2 * sizeof(int32_t));
+    vec_init(&c->left, 1);
+    c->edges = edges;
     c->mask = (1 << 16) - 1;
     c->table = calloc(c->mask + 1, sizeof(uint64_t));
-    if (!c->table) {
+    c->ids = edges ? malloc((c->mask + 1) * sizeof(int32_t)) : NULL;
+    if (!c->table || (edges && !c->ids)) {
         mc_free(c);
         return NULL;
     }
@@ -226,19 +247,32 @@ Ctx *mc_new(int64_t max_states)
     return c;
 }
 
-/* Insert fp when absent and the state bound allows a new state; 1 if it is new, 0 if seen
- * (or cut by the bound), MC_NOMEM. */
-static int admit_fp(Ctx *c, uint64_t fp)
+/* With edges on, the step from src into stored state dst (src < 0: an initial state). */
+static int edge(Ctx *c, int64_t src, int32_t dst)
+{
+    if (!c->edges || src < 0)
+        return 0;
+    if (vec_room(&c->pairs, 1))
+        return MC_NOMEM;
+    ((int32_t *)c->pairs.p)[2 * c->pairs.n] = (int32_t)src;
+    ((int32_t *)c->pairs.p)[2 * c->pairs.n + 1] = dst;
+    c->pairs.n++;
+    return 0;
+}
+
+/* Insert fp (a step from src) when absent and the state bound allows a new state; 1 if it is
+ * new (its id is c->size), 0 if seen (or cut by the bound), MC_NOMEM. */
+static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
 {
     size_t i = 0;
     if (fp == 0) {
         if (c->has_zero)
-            return 0;
+            return edge(c, src, c->zero_id);
     } else {
         i = slot_of(fp, c->mask);
         while (c->table[i]) {
             if (c->table[i] == fp)
-                return 0;
+                return c->ids ? edge(c, src, c->ids[i]) : 0;
             i = (i + 1) & c->mask;
         }
     }
@@ -246,10 +280,15 @@ static int admit_fp(Ctx *c, uint64_t fp)
         c->hit_state_bound = 1;
         return 0;
     }
+    if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
+        return MC_NOMEM;
     if (fp == 0) {
         c->has_zero = 1;
+        c->zero_id = (int32_t)c->size;
     } else {
         c->table[i] = fp;
+        if (c->ids)
+            c->ids[i] = (int32_t)c->size;
         if (++c->used * 2 > c->mask + 1 && table_grow(c))
             return MC_NOMEM;
     }
@@ -282,7 +321,7 @@ int64_t mc_seed(Ctx *c, const int64_t *x)
     int64_t fp = (int64_t)fp_row(row);
     int64_t saved = c->max_states;
     c->max_states = -1;  /* the Python search admits every initial state */
-    int fresh = admit_fp(c, (uint64_t)fp);
+    int fresh = admit_fp(c, (uint64_t)fp, -1);
     c->max_states = saved;
     if (fresh <= 0)
         return fresh == 0 ? -1 : fresh;
@@ -348,7 +387,7 @@ int64_t mc_level(Ctx *c, int successors)
                     memcpy(c->step_t[i], c->succ + (size_t)j * MC_WIDTH, sizeof(c->step_t[i]));
                 }
             }
-            int fresh = admit_fp(c, c->succ_fp[j]);
+            int fresh = admit_fp(c, c->succ_fp[j], sid);
             if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j],
                                                c->rows + (size_t)j * MC_WIDTH)))
                 return MC_NOMEM;
@@ -373,13 +412,73 @@ int64_t mc_level(Ctx *c, int successors)
 void mc_end(Ctx *c)
 {
     free(c->table);
+    free(c->ids);
     c->table = NULL;
+    c->ids = NULL;
     c->mask = 0;
     free(c->cur.p);
     free(c->next.p);
     c->cur.p = c->next.p = NULL;
     c->cur.n = c->next.n = c->cur.cap = c->next.cap = 0;
 }
+
+/* Whether the reachability graph (tree edges from the parent array, the other steps from
+ * pairs) has a cycle: Kahn's peeling of states with no unpeeled predecessor, in O(states +
+ * steps). Returns the number of states left unpeeled (0: no cycle; else every cycle lies among
+ * them, and mc_array 10 marks them), or MC_NOMEM. Call after mc_end, before releasing parent. */
+int64_t mc_cycle(Ctx *c)
+{
+    int64_t n = c->size;
+    size_t m = c->pairs.n;
+    const int32_t *parent = (const int32_t *)c->parent.p, *pairs = (const int32_t *)c->pairs.p;
+    if ((uint64_t)n + m >= UINT32_MAX)
+        return MC_NOMEM;
+    uint32_t *start = calloc((size_t)n + 1, sizeof(uint32_t)), *indeg = calloc((size_t)n + 1, sizeof(uint32_t));
+    int32_t *adj = malloc(((size_t)n + m + 1) * sizeof(int32_t)), *queue = malloc(((size_t)n + 1) * sizeof(int32_t));
+    int64_t left = MC_NOMEM;
+    if (!start || !indeg || !adj || !queue || vec_room(&c->left, (size_t)n + 1))
+        goto done;
+    for (int64_t v = 0; v < n; v++)
+        if (parent[v] >= 0) {
+            start[parent[v] + 1]++;
+            indeg[v]++;
+        }
+    for (size_t e = 0; e < m; e++) {
+        start[pairs[2 * e] + 1]++;
+        indeg[pairs[2 * e + 1]]++;
+    }
+    for (int64_t v = 0; v < n; v++)
+        start[v + 1] += start[v];
+    for (int64_t v = 0; v < n; v++)  /* queue as each state's fill cursor first */
+        queue[v] = (int32_t)start[v];
+    for (int64_t v = 0; v < n; v++)
+        if (parent[v] >= 0)
+            adj[queue[parent[v]]++] = (int32_t)v;
+    for (size_t e = 0; e < m; e++)
+        adj[queue[pairs[2 * e]]++] = pairs[2 * e + 1];
+    size_t head = 0, tail = 0;
+    for (int64_t v = 0; v < n; v++)
+        if (!indeg[v])
+            queue[tail++] = (int32_t)v;
+    while (head < tail) {
+        int32_t v = queue[head++];
+        for (uint32_t e = start[v]; e < start[v + 1]; e++)
+            if (--indeg[adj[e]] == 0)
+                queue[tail++] = adj[e];
+    }
+    left = n - (int64_t)tail;
+    for (int64_t v = 0; v < n; v++)
+        ((unsigned char *)c->left.p)[v] = indeg[v] != 0;
+    c->left.n = (size_t)n;
+done:
+    free(start);
+    free(indeg);
+    free(adj);
+    free(queue);
+    return left;
+}
+
+int64_t mc_pairs(Ctx *c) { return (int64_t)c->pairs.n; }
 
 void mc_release(Ctx *c, int which)
 {
@@ -412,6 +511,8 @@ const void *mc_array(Ctx *c, int which)
     case 7: return c->step_sid;
     case 8: return c->step_k;
     case 9: return c->step_t;
+    case 10: return c->left.p;
+    case 11: return c->pairs.p;
     }
     return NULL;
 }

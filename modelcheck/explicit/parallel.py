@@ -1,7 +1,7 @@
 """Expanding a BFS level on worker processes, with results identical to one process.
 
 Workers are forked from the searching process, so they inherit its compiled spec
-(specs loaded by path need no re-import) and its :class:`~modelcheck.expand.Expander`.
+(specs loaded by path need no re-import) and its :class:`~modelcheck.explicit.interpreted.Expander`.
 States travel as plain tuples; each chunk's answers come back in order, so the search
 merges them exactly as a single process would.
 """
@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from .expand import Expander, Expansion
-from .state import State
+from ..state import State
+from .interpreted import Expander
+from .successors import Expansion
 
 # Set in each worker process by _init (inherited through fork); never in the parent.
 _worker: dict[str, Any] = {}
@@ -110,7 +111,7 @@ def _expand_packed(blob: bytes, successors: bool) -> ChunkAnswer:
 
 
 class PackedPool:
-    """Forked workers that expand a packed frontier level (:class:`~modelcheck.compact.PackedLevel`)
+    """Forked workers that expand a packed frontier level (:class:`~modelcheck.explicit.compact.PackedLevel`)
     chunk by chunk and also fingerprint and pack the successors, so that what crosses the
     process boundary is a few byte strings per chunk and the searching process only looks
     up fingerprints and admits the new states. Chunks are answered in order."""

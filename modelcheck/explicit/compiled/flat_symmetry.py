@@ -1,7 +1,7 @@
 """Symmetry reduction over flat states: the Canonicalizer's representative, computed by generated code.
 
 :func:`flat_canonicalizer` gives, for one configuration, a function ``f`` over the flat
-states of the compiled mode (:mod:`modelcheck.compiled`) with, for every state ``s`` in
+states of the compiled mode (:mod:`modelcheck.explicit.compiled.expander`) with, for every state ``s`` in
 the field types::
 
     f(layout.flatten(s)) == layout.flatten(canon(s))
@@ -9,13 +9,13 @@ the field types::
 that is, the *same* representative the plain symmetry search stores (the least member of
 the class in the tuple order of :class:`~modelcheck.state.State` values), so a compiled
 search with symmetry stores the states of the plain one, and traces are rebuilt with
-``canon`` itself. Soundness is therefore :mod:`modelcheck.symmetry`'s argument; what this
+``canon`` itself. Soundness is therefore :mod:`modelcheck.explicit.reductions.symmetry`'s argument; what this
 module must get right is that ``f`` computes that function, which rests on four facts:
 
 1. *Readiness.* ``f`` first computes which ids are ready, as Python expressions over the
    leaves: the symbolic engine runs ``sym.ready(s, id)`` over a symbolic state (as the
    compiled mode translates properties, within the field types) and
-   :func:`modelcheck.codegen.python_expr` prints where it is true. Where it cannot (the
+   :func:`modelcheck.explicit.compiled.python_source.python_expr` prints where it is true. Where it cannot (the
    code forks into an exception, returns a non-bool, or uses an untranslated operator),
    that id's readiness is the spec's own ``ready`` on the decoded state. The first state
    seen with each readiness vector is decoded and checked against the concrete ``ready``.
@@ -61,13 +61,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .codegen import python_expr
-from .compiled import FlatLayout
-from .errors import EngineBug
-from .spec import Compiled
-from .symbolic.layout import width
-from .symmetry import Canonicalizer, Perm
-from .types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ...errors import EngineBug
+from ...spec import Compiled
+from ...symbolic.layout import width
+from ...types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ..flat import FlatLayout
+from ..reductions.symmetry import Canonicalizer, Perm
+from .python_source import python_expr
 
 Flat = tuple[int, ...]
 SPECIALIZED = 512  # functions specialized to sequence lengths, at most (then one per readiness vector)
@@ -385,9 +385,9 @@ def _ready_texts(layout: FlatLayout, canon: Canonicalizer) -> list[str | None]:
     None where the symbolic engine cannot say (then the spec's own ``ready`` answers)."""
     import z3
 
-    from .symbolic.encode import new_solver
-    from .symbolic.layout import domain, leaves_of, make
-    from .symbolic.values import Oracle, SymBool, explore_paths
+    from ...symbolic.encode import new_solver
+    from ...symbolic.layout import domain, leaves_of, make
+    from ...symbolic.values import Oracle, SymBool, explore_paths
 
     xs = [leaf.var(0) for name, ftype, _, _ in layout.fields for leaf in leaves_of(name, ftype)]
     solver = new_solver(10000)
@@ -425,7 +425,7 @@ def _build(source: str, name: str, env: dict[str, Any]) -> Callable[..., Any]:
 class SymmetricFlat:
     """A compiled expander whose successors are their classes' representatives.
 
-    What :class:`~modelcheck.expand.Expander` does with ``canonical``, over flat states:
+    What :class:`~modelcheck.explicit.interpreted.Expander` does with ``canonical``, over flat states:
     the generated successor function runs (and judges step properties on the concrete
     step), then each successor is replaced by ``canonical`` of it. Everything else
     (initial states, fingerprints, :meth:`finish`) is the wrapped expander's.
@@ -437,7 +437,7 @@ class SymmetricFlat:
     def __init__(self, flat: Any, canonical: Callable[[Flat], Flat]):
         self.flat = flat
         self.canonical = canonical
-        self.initial = flat.initial
+        self.initial = [canonical(x) for x in flat.initial]
         self.fingerprint = flat.fingerprint
         self.finish = flat.finish
 

@@ -1,13 +1,14 @@
 """The native search: the compiled mode's successor function and the compact-store BFS, in C.
 
 ``SearchOptions(native=True)`` asks for it. The generated Python of the compiled mode
-(:mod:`modelcheck.compiled`) is printed as C by :mod:`modelcheck.cgen`, spliced into the
-search loop of ``native_search.c`` (the compact-store search of :mod:`modelcheck.explicit`,
-state for state), compiled with the system's C compiler into a shared library, and driven
-through :mod:`ctypes` one BFS level per call. The answer is an ordinary
-:class:`~modelcheck.explicit.Exploration` with the ids, parents, steps, depths and evidence
-the Python compact search would have stored, so verdicts, traces (rebuilt by replay) and
-counts are the same; tests pin that.
+(:mod:`modelcheck.explicit.compiled.expander`) is printed as C by
+:mod:`modelcheck.explicit.native.c_source`, spliced into the search loop of ``search.c``
+(the compact-store search of :mod:`modelcheck.explicit.search`, state for state),
+compiled with the system's C compiler into a shared library, and driven through
+:mod:`ctypes` one BFS level per call. The answer is an ordinary
+:class:`~modelcheck.explicit.search.Exploration` with the ids, parents, steps, depths and
+evidence the Python compact search would have stored, so verdicts, traces (rebuilt by
+replay) and counts are the same; tests pin that.
 
 Why the answers are the Python search's: the C ``mc_expand`` is the generated Python
 function statement for statement, and the loop expands a level's states in id order and
@@ -22,13 +23,13 @@ When it is not used (the caller then runs the compiled Python search and says wh
 no C compiler (``$CC``, split as a shell would, else ``cc``, else ``gcc``); more than 64
 properties (the C code keeps them as bits); the full store (the native search keeps
 fingerprints only); symmetry or partial-order reduction; a spec whose generated code calls
-back into Python for whole actions or properties (:class:`~modelcheck.cgen.NotC`). A state
+back into Python for whole actions or properties (:class:`~modelcheck.explicit.native.c_source.NotC`). A state
 where the generated code would hand a step to the plain engine (a step that raises or leaves
 the field types) stops the native search with :class:`Fault`; the caller reruns the search
 in Python, which reports the spec's own error.
 
 The compiled library is kept next to the compiled mode's code cache
-(:func:`modelcheck.codecache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
+(:func:`modelcheck.explicit.compiled.cache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
 whole C text, the compiler's version and the flags; it is written under a temporary name and
 renamed, so a concurrent or interrupted build never leaves a half-written library. With the
 cache off, it is built in a temporary directory and deleted once loaded.
@@ -46,13 +47,17 @@ import subprocess
 import tempfile
 import time
 from array import array
+from enum import IntEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import codecache
-from .cgen import NotC, c_function
-from .compact import leaf_range
+from ..compiled import cache as codecache
+from ..cycles import lasso_among
+from ..flat import leaf_range
+from ..memory import resident
+from ..options import Progress
+from .c_source import NotC, c_function
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
@@ -82,7 +87,7 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -
         expand = c_function(source)
     except (NotC, SyntaxError) as err:
         raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
-    runtime = resources.files(__package__).joinpath("native_search.c").read_text()
+    runtime = resources.files(__package__).joinpath("search.c").read_text()
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
     head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
@@ -184,7 +189,8 @@ class Library:
         finally:
             if not built.kept:
                 shutil.rmtree(built.path.parent, ignore_errors=True)
-        for name, res, args in (("mc_new", PTR, [I64]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
+        for name, res, args in (("mc_new", PTR, [I64, ctypes.c_int]), ("mc_cycle", I64, [PTR]),
+                                ("mc_pairs", I64, [PTR]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
                                 ("mc_level", I64, [PTR, ctypes.c_int]), ("mc_fingerprint", I64, [PTR]),
                                 ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
@@ -233,24 +239,31 @@ def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array
     return out
 
 
-MC_FAULT, MC_NOMEM = -1, -2
+class Status(IntEnum):
+    """What ``mc_seed``, ``mc_level`` and ``mc_cycle`` return instead of a count when they cannot go on."""
+
+    FAULT = -1  # the C code handed a state back (mc_fault_sid names it)
+    NOMEM = -2  # an allocation failed, or ids would pass int32
+
+
+MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
-                   on_progress: Any, started: float) -> None:
+                   on_progress: Any, started: float, edges: bool = False, budget: int | None = None) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
+    With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
+    states already stored and looks for a cycle (``ex.lasso``, ``ex.ends_checked``).
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels).
     """
-    from .explicit import Progress
-
     c = lib.lib
     width = flat.layout.width
     instances = ex.compiled.instances
     names = [p.name for p in ex.properties]
-    ctx = c.mc_new(-1 if max_states is None else max_states)
+    ctx = c.mc_new(-1 if max_states is None else max_states, 1 if edges else 0)
     if not ctx:
         raise MemoryError("the native search could not allocate its tables")
     try:
@@ -266,7 +279,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
                 ex.hit_depth_bound = True
-            steps = c.mc_level(ctx, 0 if at_bound else 1)
+            if budget is not None and not at_bound and resident() > budget:
+                ex.hit_memory_bound = budget
+            steps = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
             if steps == MC_FAULT:
                 raise Fault(c.mc_fault_sid(ctx))
             if steps == MC_NOMEM:
@@ -280,6 +295,11 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         ex.size = size
         ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
         c.mc_end(ctx)
+        left = c.mc_cycle(ctx) if edges else 0
+        if left == MC_NOMEM:
+            raise MemoryError("the native search ran out of memory looking for cycles")
+        flags = read(lib, ctx, 10, "B", size) if left else None
+        pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
         ex.parent = read(lib, ctx, 0, "i", size)
         ex.via = read(lib, ctx, 1, "i", size)
         ex.depth = read(lib, ctx, 2, "I", size)
@@ -302,6 +322,10 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         if step_sid[i] >= 0:
             row = lib.width * i
             ex.violated_step[name] = (step_sid[i], step_k[i], tuple(step_t[row:row + width]))
+    if edges:
+        ex.ends_checked = True
+        if left:
+            ex.lasso = lasso_among(ex.parent, ex.via, pairs, flags)
     flat.finish(ex)
     flatten = flat.layout.flatten
     ex.key = lambda s: lib.fingerprint(flatten(s))

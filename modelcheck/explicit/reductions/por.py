@@ -19,7 +19,7 @@ A visible instance is one that may write a leaf some checked state property (``a
 ``sometimes``) reads, or on which some checked step property is not trivially true.
 C3 (no step ignored forever around a cycle) is enforced by the search: it fully expands a
 state one of whose kept steps leads back to a state of depth at most its own
-(:func:`modelcheck.explicit.explore`); every cycle of the reduced graph has such an edge.
+(:func:`modelcheck.explicit.search.explore`); every cycle of the reduced graph has such an edge.
 The choice depends only on ``E``, so it is cached per enabled set.
 
 What it preserves (with C0-C3: the textbook stuttering-equivalence theorem, Clarke,
@@ -43,11 +43,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UsageError
-from .spec import Compiled, Property
-from .state import State
-
-Successor = tuple[int, State, tuple[int, ...]]
+from ...errors import UsageError
+from ...spec import Compiled, Property, PropertyKind
+from ...state import State
+from ..successors import Successor
 
 
 def _leaf_vars(expr: Any, index: dict[str, int]) -> int:
@@ -79,7 +78,7 @@ class Footprints:
         try:
             import z3
 
-            from .symbolic.encode import Encoding
+            from ...symbolic.encode import Encoding
 
             enc = Encoding(compiled)
         except Exception as err:  # the encoding names the unsupported construct
@@ -113,9 +112,9 @@ class Footprints:
         self.violable = [False] * n
         for p in properties:
             bad, crash = enc.property_bad(p, guards)
-            if p.kind in ("always", "sometimes"):
+            if p.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES):
                 self.visible_leaves |= _leaf_vars(bad, index) | _leaf_vars(crash, index)
-            elif p.kind == "step":
+            elif p.kind == PropertyKind.STEP:
                 for ie, _sp, holds, crash in enc._props[p.name]:
                     if z3.is_true(holds) and z3.is_false(crash):
                         continue

@@ -1,6 +1,6 @@
 """Python source from z3 terms: the expression translator and the successor function's text.
 
-The compiled successor mode (:mod:`modelcheck.compiled`) turns each action instance into
+The compiled successor mode (:mod:`modelcheck.explicit.compiled.expander`) turns each action instance into
 z3 terms with the symbolic engine, then into plain Python over a *flat state*: a tuple of
 small ints, one per layout leaf (:mod:`modelcheck.symbolic.layout`; bools as 0/1, enums as
 indices, a sequence as its length and padded slots). The generated function unpacks the
@@ -151,7 +151,7 @@ class Program:
 def successor_source(program: Program) -> str:
     """The module text defining ``expand(x, successors=True, full=False)`` for one configuration.
 
-    Its answer has the shape of :meth:`modelcheck.expand.Expander.expand`, over flat states;
+    Its answer has the shape of :meth:`modelcheck.explicit.interpreted.Expander.expand`, over flat states;
     ``_plain(x, successors)`` (supplied by the caller) answers for states where a step or a
     property would raise. The paths' tests are nested (:func:`_tests`), so that a state meets
     few of the 300-odd tests of a large configuration; the successors still come in path order.

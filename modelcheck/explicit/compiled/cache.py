@@ -1,6 +1,6 @@
 """The compiled mode's disk cache: generated successor code kept per configuration, keyed by everything it depends on.
 
-Generating the code (:func:`modelcheck.compiled.compile_source`) runs the spec symbolically
+Generating the code (:func:`modelcheck.explicit.compiled.expander.compile_source`) runs the spec symbolically
 and costs seconds; reading it back costs milliseconds. An entry is one file ``<key>.py``
 whose key is a sha256 over the cache format, the Python and z3 versions, the text of every
 module of the installed ``modelcheck`` package, the source files of the spec's classes, the
@@ -11,7 +11,7 @@ entries are simply never read again.
 The directory is ``$MODELCHECK_CACHE_DIR`` (``off``, ``0`` or empty turns the cache off),
 else ``$XDG_CACHE_HOME/modelcheck``, else ``~/.cache/modelcheck``. It holds at most
 ``$MODELCHECK_CACHE_MB`` megabytes (default 512) of entries, these and the native search's
-libraries (``native-<sha256>.so``, :mod:`modelcheck.native`): after each write the least
+libraries (``native-<sha256>.so``, :mod:`modelcheck.explicit.native.driver`): after each write the least
 recently used are deleted (a hit touches its file), never the one just written, and no
 other file. The cache never makes a
 search fail and never prints: a directory that cannot be created or written means no cache,
@@ -36,8 +36,8 @@ from typing import Any
 
 import z3
 
-from .atomic import write_text
-from .spec import Compiled, Property
+from ...atomic import write_text
+from ...spec import Compiled, Property
 
 FORMAT = 1  # bump when the entry layout or the meaning of the key changes
 MAGIC = f"# modelcheck compiled successor code, cache format {FORMAT}"

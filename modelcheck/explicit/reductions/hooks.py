@@ -1,6 +1,6 @@
 """The reductions of the explicit search: symmetry (:mod:`.symmetry`) and partial-order (:mod:`.por`).
 
-:func:`build_reduction` gives the two hooks :mod:`modelcheck.expand` applies: ``canonical``
+:func:`build_reduction` gives the two hooks :mod:`modelcheck.explicit.interpreted` applies: ``canonical``
 maps every next state to its class representative before deduplication, ``ample`` keeps a
 subset of a state's successors. Either may be off (None).
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import SpecError, Where
-from .spec import Compiled, Property
-from .state import State
-from .symmetry import Canonicalizer, Symmetry
-
-Successor = tuple[int, State, tuple[int, ...]]
+from ...errors import SpecError, Where
+from ...spec import Compiled, Property
+from ...state import State
+from ...symmetry import Symmetry
+from ..successors import Successor
+from .symmetry import Canonicalizer
 
 
 @dataclass

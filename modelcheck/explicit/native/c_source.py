@@ -1,9 +1,9 @@
 """C source from the compiled mode's generated Python: the native search's successor function.
 
-The compiled mode (:mod:`modelcheck.compiled`) prints one Python function ``expand`` per
-configuration, in a small fixed subset of Python (:func:`modelcheck.codegen.successor_source`).
+The compiled mode (:mod:`modelcheck.explicit.compiled.expander`) prints one Python function ``expand`` per
+configuration, in a small fixed subset of Python (:func:`modelcheck.explicit.compiled.python_source.successor_source`).
 This module parses that text with :mod:`ast` and prints the same function in C, statement for
-statement, for the native search (:mod:`modelcheck.native`). Working from the text, not from
+statement, for the native search (:mod:`modelcheck.explicit.native.driver`). Working from the text, not from
 the z3 terms, means the C code is exactly as current as the Python code, and a cached entry
 needs no symbolic run.
 

@@ -10,7 +10,7 @@ collects a chunk of successors, asks which are new, and admits those in the orde
 were generated, so ids, counts and traces are the same as with one lookup per step.
 
 A compiled search's frontier holds flat states (tuples of small ints, see
-:mod:`modelcheck.compiled`): a tuple of 71 leaves costs 624 bytes, and a level of the
+:mod:`modelcheck.explicit.compiled.expander`): a tuple of 71 leaves costs 624 bytes, and a level of the
 benchmark's large configuration holds 345,000 of them. :class:`PackedLevel` stores a
 level back to back in one ``bytearray``, each leaf in the narrowest integer type that holds
 every leaf (71 bytes per state there).
@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .state import State
+from ..state import State
+from .flat import leaf_range
 
 
 class FingerprintSet:
@@ -104,22 +105,10 @@ TYPECODES = (("b", -2**7, 2**7 - 1), ("B", 0, 2**8 - 1), ("h", -2**15, 2**15 - 1
              ("i", -2**31, 2**31 - 1))
 
 
-def leaf_range(state_class: type[State]) -> tuple[int, int]:
-    """The least and greatest value any flat leaf of ``state_class`` can hold (bools are 0 and 1)."""
-    from .symbolic.layout import leaves_of
-
-    lo, hi = 0, 1
-    for name, ftype in state_class.types.items():
-        for leaf in leaves_of(name, ftype):
-            if not leaf.is_bool:
-                lo, hi = min(lo, leaf.lo), max(hi, leaf.hi)
-    return lo, hi
-
-
 def level_factory(state_class: type[State]) -> Callable[[], list | PackedLevel]:
     """A maker of empty frontier levels for flat states of ``state_class``: packed in the
     narrowest array type that holds every leaf, or a plain list when none does."""
-    from .symbolic.layout import width
+    from ..symbolic.layout import width
 
     try:
         lo, hi = leaf_range(state_class)

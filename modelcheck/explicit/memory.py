@@ -1,0 +1,58 @@
+"""The memory budget of a search: how much resident memory it may use before it stops.
+
+A search that reaches its budget ends like one that reaches a state bound — every stored
+state is still judged, no new one is admitted — and its verdicts say ``HOLDS up to
+bound (memory budget … reached)``: an honest partial answer instead of the kernel's OOM
+killer. The default is half of the machine's memory, split among the processes that
+search at once (workers, or matrix cases run side by side).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+DEFAULT_SHARE = 0.5  # of the machine's memory, for all the processes of one run together
+
+
+def machine_bytes() -> int | None:
+    """The machine's physical memory, or ``None`` where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_budget(processes: int = 1) -> int | None:
+    """Half of the machine's memory divided among ``processes`` (``None``: unknown, no budget)."""
+    total = machine_bytes()
+    return None if total is None else int(total * DEFAULT_SHARE) // max(processes, 1)
+
+
+def resident() -> int:
+    """This process's resident memory now, in bytes (Linux ``/proc``; elsewhere its peak so far)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def show(n: int) -> str:
+    """Bytes for people: ``512 MB``, ``1.5 GB``."""
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GB"
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.0f} MB"
+    return f"{n} bytes"
+
+
+def parse(text: str) -> int:
+    """``2G``, ``512M``, ``100K`` or a number of bytes; ValueError on anything else."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = units.get(t[-1:], 1) if t else 1
+    number = float(t[:-1] if t[-1:] in units else t)
+    if number <= 0:
+        raise ValueError(text)
+    return int(number * scale)
