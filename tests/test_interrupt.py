@@ -17,7 +17,7 @@ from test_results_support import ROOT, VIRTIO
 
 from modelcheck.results import tree
 
-BIG = ["--set", "guest=nodrain", "--set", "workload=W0 W1 F W2 F"]  # a few seconds of search
+BIG = ["--set", "guest=nodrain", "--set", "workload=W0 W1 F W2 F"]  # a few seconds of interpreted search
 
 
 def interrupt(argv: list[str], delay: float = 2.0) -> subprocess.CompletedProcess[str]:
@@ -31,7 +31,7 @@ def interrupt(argv: list[str], delay: float = 2.0) -> subprocess.CompletedProces
 
 
 @pytest.mark.parametrize("argv", [
-    ["check", str(VIRTIO), *BIG, "--workers", "2", "-q"],
+    ["check", str(VIRTIO), *BIG, "--interpreted", "--workers", "2", "-q"],
     ["matrix", "specs/matrix.toml", "-j", "2"],
     ["gate", "-j", "2"],
 ])
