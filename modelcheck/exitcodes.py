@@ -50,7 +50,7 @@ TABLE: dict[str, dict[int, str]] = {
     },
     "run": {
         OK: "results written (violations found are results, not failures)",
-        USAGE: _USAGE + "; an unusable --output (checked before any work)",
+        USAGE: _USAGE + "; an unusable --output or a corrupt conformance.json in it (checked before any work)",
         INCONCLUSIVE: "results written, but some verdict is inconclusive (a bound was hit, or unknown)",
         INTERRUPTED: "interrupted (Ctrl-C): one line on stderr; the previous results/ is left as it was",
     },

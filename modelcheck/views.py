@@ -93,6 +93,8 @@ class Views:
     rows (``profile``) and columns (``werror``); ``explain`` are further parameters that may
     distinguish where a cause shows (``order``, ``evict``). ``headline`` are the properties
     the answer speaks of, in order. ``causes`` maps a cause's short letter to its words.
+    ``replay`` names the (case, property) whose counterexample ``modelcheck run`` replays
+    on the real device for the report (empty: none).
     """
 
     question: str = ""
@@ -103,6 +105,7 @@ class Views:
     words: Mapping[str, str] = field(default_factory=dict)  # "guest=drain": one line for the glossary
     causes: Mapping[str, str] = field(default_factory=dict)  # "R": "reordering: ..."
     cause_names: Mapping[str, str] = field(default_factory=dict)  # "R": "host reordering"
+    replay: tuple[str, str] | tuple[()] = ()  # ("seed~guest=nodrain", "barrier")
 
     def cause(self, prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
         """The letter of what made a counterexample fail, read from its steps ('' when not known)."""

@@ -186,7 +186,7 @@ def test_run_interrupted_says_so_and_keeps_results(written: tuple[Path, Path], t
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tree, "build_files", interrupted)
+    monkeypatch.setattr(tree, "data_files", interrupted)
     assert run_into(matrix, out) == 130
     assert "left as it was" in capsys.readouterr().err
     assert tree.read_tree(out) == before

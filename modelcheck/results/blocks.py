@@ -1,4 +1,4 @@
-"""The report as blocks (headings, paragraphs, lists, tables), written out as Markdown here and as HTML by :mod:`.html`.
+"""The report as blocks (headings, paragraphs, lists, tables, code), written out as Markdown here and as HTML by :mod:`.html`.
 
 One content, two renderers: REPORT.md and index.html say the same thing because both
 are printed from the same list of blocks. Inline text is a list of parts, each a
@@ -62,7 +62,14 @@ class Figure:
     caption: str
 
 
-Block = Heading | Para | Bullets | Table | Figure
+@dataclass(frozen=True)
+class Code:
+    """Preformatted lines (a tool's own output), shown as they are: a fenced block, or <pre>."""
+
+    lines: Sequence[str]
+
+
+Block = Heading | Para | Bullets | Table | Figure | Code
 
 
 def url(path: str) -> str:
@@ -95,6 +102,8 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             known = set(refs)
             out += [f"- {block.caption}: {_inline([Link('picture', block.href)], refs)}", ""]
             out += _definitions(refs, known)
+        elif isinstance(block, Code):
+            out += ["```", *block.lines, "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -8,8 +8,10 @@ that carries the command out and returns its exit code.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from ..atomic import check_writable, write_text
 from ..errors import ResultsError, UsageError
 from ..loader import cap_to_cores, positive_int
 from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, Verdict
-from . import gate, store, tree
+from . import gate, realdevice, store, tree
+from .blocks import Block
 
 EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 DEFAULT_MATRIX = "specs/matrix.toml"
@@ -30,11 +33,15 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         "run", help="check the default matrix and write results/ (verdicts, report, traces, pictures)",
         description="Check every case of the matrix and write results/: verdicts.json, REPORT.md, "
                     "traces/ (.txt, .json, .itf.json, .svg per counterexample) and graphs/ for tiny cases. "
+                    "REPORT.md's real-device section shows the output's conformance.json (from `modelcheck "
+                    "conform`) and the counterexample the spec's views name, replayed on QEMU when installed. "
                     "The new tree replaces the old one only once it is complete.",
         epilog=exitcodes.epilog("run"), formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
     p.add_argument("--output", "-o", default=DEFAULT_RESULTS, metavar="DIR",
                    help=f"results directory to (re)write (default: {DEFAULT_RESULTS})")
+    p.add_argument("--no-replay", action="store_true",
+                   help="do not replay the spec's chosen counterexample on QEMU for the report's real-device section")
     p.set_defaults(run=run_command)
     return p
 
@@ -78,8 +85,10 @@ def run_command(args: argparse.Namespace) -> int:
     """Check the matrix and replace ``--output`` with the new results tree."""
     _checked(args)
     tree.check_output(args.output)
+    conformance = read_conformance(args.output)
     try:
-        doc, files = compute(args.matrix, jobs=args.jobs, progress=_bar(args), with_files=True)
+        doc, files = compute(args.matrix, jobs=args.jobs, progress=_bar(args), with_files=True,
+                             device=Device(conformance, replay=not args.no_replay))
         tree.write_tree(args.output, files)
     except KeyboardInterrupt:
         print(f"modelcheck: interrupted; {args.output}/ was left as it was", file=sys.stderr)
@@ -91,10 +100,19 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_INCONCLUSIVE if counts["inconclusive"] else EXIT_OK
 
 
+@dataclass(frozen=True)
+class Device:
+    """What the report's real-device section starts from: the conformance report, whether to replay."""
+
+    conformance: dict[str, Any] | None = None
+    replay: bool = True
+
+
 def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
             progress: Callable[[int], Callable[[dict[str, Any]], None] | None] | None = None,
-            with_files: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
-    """Run the matrix (only quick cases if asked): the verdicts document, and every results file if asked."""
+            with_files: bool = False, device: Device | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run the matrix (only quick cases if asked): the verdicts document, and every results file if asked
+    (with a real-device section in the report when ``device`` is given)."""
     from ..matrix import load_matrix, run_cases
 
     matrix = load_matrix(matrix_path)
@@ -112,7 +130,64 @@ def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
     if not with_files:
         return doc, {}
     spec_paths = {c.name: c.spec for c in cases}
-    return doc, tree.build_files(doc, records, spec_paths)
+    files = tree.data_files(doc, records, spec_paths)
+    section = real_device(doc, files, spec_paths, device) if device is not None else []
+    tree.add_report(files, doc, spec_paths, real_device=section)
+    return doc, files
+
+
+def read_conformance(output: str) -> dict[str, Any] | None:
+    """``conformance.json`` of the results directory (None when absent); ResultsError, before any work,
+    when it is there but not a conformance report."""
+    path = Path(output) / realdevice.CONFORMANCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{path}: cannot read it as JSON ({err}); rerun `modelcheck conform` or remove it") from None
+    if not isinstance(data, dict) or "profiles" not in data:
+        raise ResultsError(f"{path}: not a `modelcheck conform` report (no 'profiles'); rerun `modelcheck conform` "
+                           "or remove it")
+    return data
+
+
+def real_device(doc: dict[str, Any], files: dict[str, str], spec_paths: dict[str, str],
+                device: Device) -> list[Block]:
+    """The report's real-device section: the conformance report, and the counterexample the spec's
+    views name (``Views.replay``) replayed on QEMU (a line saying why not, when it cannot be)."""
+    views, _ = tree.spec_views(spec_paths, doc)
+    replayed = None
+    if views.replay:
+        case, prop = views.replay
+        rec = next((r for r in doc["records"] if r["case"] == case and r["property"] == prop and r["trace"]), None)
+        if rec is None:
+            replayed = realdevice.Replayed(case, prop)
+        elif not device.replay:
+            replayed = realdevice.Replayed(case, prop, rec["trace"], note="`--no-replay` was given.")
+        else:
+            replayed = replay_on_device(case, prop, rec["trace"], json.loads(files[rec["trace"] + ".json"]),
+                                        spec_paths[case])
+    return realdevice.section(device.conformance, replayed)
+
+
+def replay_on_device(case: str, prop: str, stem: str, data: dict[str, Any], spec_path: str) -> realdevice.Replayed:
+    """Replay a trace (its JSON) on QEMU; a missing or failing QEMU gives a note, never an error."""
+    from ..conformance import replay as device_replay
+    from ..conformance.errors import QemuUnavailable
+    from ..loader import load_spec_class
+    from ..spec import compile_spec
+    from ..trace import trace_from_json
+
+    try:
+        compiled = compile_spec(load_spec_class(spec_path)(**data["params"]))
+        trace = trace_from_json(compiled, data)
+        result = device_replay.outcome(compiled, trace, data, source=stem + ".json")
+    except QemuUnavailable as err:
+        return realdevice.Replayed(case, prop, stem, note=f"{err}.")
+    except Exception as err:  # a device that misbehaves must not cost the user the whole run
+        return realdevice.Replayed(case, prop, stem, note=f"the replay failed ({type(err).__name__}: {err}).")
+    return realdevice.Replayed(case, prop, stem, result["verdict"], tuple(device_replay.replay_lines(result)))
 
 
 def _counts(doc: dict[str, Any]) -> dict[str, int]:
@@ -130,8 +205,10 @@ def gate_command(args: argparse.Namespace) -> int:
         raise UsageError("--update rewrites the whole results/; run it without --quick")
     _checked(args)
     check_writable(args.junit, "--junit")
+    device = None
     if args.update:
         tree.check_output(args.results)
+        device = Device(read_conformance(args.results))
     verdicts_path = Path(args.results) / store.VERDICTS_FILE
     committed = None
     try:
@@ -142,7 +219,7 @@ def gate_command(args: argparse.Namespace) -> int:
         print(f"modelcheck: note: {err}; nothing to compare, rewriting", file=sys.stderr)
     try:
         fresh, files = compute(args.matrix, quick=args.quick, jobs=args.jobs, progress=_bar(args),
-                               with_files=args.update)
+                               with_files=args.update, device=device)
     except KeyboardInterrupt:
         print(f"modelcheck: interrupted; {args.results}/ was left as it was", file=sys.stderr)
         return EXIT_INTERRUPTED

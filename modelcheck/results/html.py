@@ -14,7 +14,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from .blocks import Block, Bullets, Figure, Heading, Inline, Link, Para, Table, url
+from .blocks import Block, Bullets, Code, Figure, Heading, Inline, Link, Para, Table, url
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -23,6 +23,7 @@ nav{position:sticky;top:0;background:#263238;padding:8px 28px;z-index:2}
 nav a{color:#eceff1;margin-right:18px;text-decoration:none;font-size:14px}
 h1{font-size:26px;margin:18px 0 6px}h2{border-bottom:2px solid #cfd8dc;padding-bottom:3px;margin-top:34px}
 code{background:#eceff1;padding:0 3px;border-radius:3px;font-size:90%}
+pre{background:#eceff1;padding:8px;overflow-x:auto;font-size:12px;line-height:1.35}
 #answer+p+ul li{margin-bottom:10px;background:#fff;border-left:4px solid #1565c0;padding:6px 10px}
 table{border-collapse:collapse;margin:8px 0 18px;background:#fff;font-size:14px}
 th,td{border:1px solid #cfd8dc;padding:3px 8px;text-align:left;white-space:nowrap}
@@ -125,6 +126,8 @@ def _block(block: Block) -> str:
         src = html.escape(url(block.href))
         return (f'<figure><figcaption>{_text(block.caption)} (hover a state for its fields)</figcaption>'
                 f'<object type="image/svg+xml" data="{src}">{_text(block.caption)}</object></figure>')
+    if isinstance(block, Code):
+        return "<pre>" + html.escape("\n".join(block.lines), quote=False) + "</pre>"
     raise TypeError(f"unknown block {block!r}")
 
 

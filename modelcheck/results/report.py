@@ -8,7 +8,7 @@ of a violation links to its counterexample's sequence diagram and names its caus
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +45,11 @@ def render(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
 
 
 def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Views = DEFAULT,
-           notes: SpecNotes = SpecNotes()) -> list[Block]:
-    """The report's content, for :func:`.blocks.to_markdown` and :func:`.html.render`."""
+           notes: SpecNotes = SpecNotes(), real_device: Sequence[Block] = ()) -> list[Block]:
+    """The report's content, for :func:`.blocks.to_markdown` and :func:`.html.render`.
+
+    ``real_device`` is a finished section (:mod:`.realdevice`) placed after the proofs.
+    """
     records = doc["records"]
     cases = doc["cases"]
     props = answer.ordered(r["property"] for r in records)
@@ -78,6 +81,7 @@ def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
         for prop in witnesses:
             out += _grid(doc, best, found, views, prop, notes)
     out += _proofs(records, proof_anchor)
+    out += real_device
     out += _graphs(graph_files)
     out += [Heading(2, "Every case", "cases")]
     for group in answer.ordered(case["group"] for case in cases.values()):

@@ -25,7 +25,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +36,30 @@ from ..spec import compile_spec
 from ..trace import trace_from_json
 from ..views import DEFAULT, Views, views_of
 from . import graphs, html, report, store, svg, traces
-from .blocks import to_markdown
+from .blocks import Block, to_markdown
 
 STABLE_EXCEPTIONS = ("graphs/*.svg",)  # Graphviz's output: depends on the installed Graphviz
 MANAGED = frozenset({store.VERDICTS_FILE, store.TIMINGS_FILE, "REPORT.md", "index.html", "traces", "graphs"})
 
 
 def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], spec_paths: Mapping[str, str],
-                *, with_graphs: bool = True) -> dict[str, str]:
+                *, with_graphs: bool = True, real_device: Sequence[Block] = ()) -> dict[str, str]:
     """Every file of results/ as ``{relative path: text}``.
 
     ``doc`` is the verdicts document (:func:`.store.build_verdicts`), ``case_records``
     the matrix records it came from (they carry the full traces) and ``spec_paths``
     maps each case to its spec file (what the files show is relative, see
-    :func:`.store.portable_path`).
+    :func:`.store.portable_path`). ``real_device``: the report's finished real-device
+    section (see :func:`add_report`).
     """
+    files = data_files(doc, case_records, spec_paths, with_graphs=with_graphs)
+    add_report(files, doc, spec_paths, real_device=real_device)
+    return files
+
+
+def data_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], spec_paths: Mapping[str, str],
+               *, with_graphs: bool = True) -> dict[str, str]:
+    """Every file of results/ but the report (REPORT.md, index.html): verdicts, traces, graphs."""
     files: dict[str, str] = {store.VERDICTS_FILE: store.render(doc), store.TIMINGS_FILE: store.render_timings(doc)}
     by_case = {rec["case"]: rec for rec in case_records}
     trace_data: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -73,12 +82,18 @@ def build_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], s
             picture = graphs.render_svg(dot)
             if picture is not None:
                 files[f"{stem}.svg"] = picture
+    return files
+
+
+def add_report(files: dict[str, str], doc: Mapping[str, Any], spec_paths: Mapping[str, str],
+               *, real_device: Sequence[Block] = ()) -> None:
+    """Add REPORT.md and index.html to ``files`` (built by :func:`data_files`), with the
+    real-device section that the ``run`` command made (the tree never runs a device)."""
     views, notes = spec_views(spec_paths, doc)
     content = report.blocks(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")),
-                            views=views, notes=notes)
+                            views=views, notes=notes, real_device=real_device)
     files["REPORT.md"] = to_markdown(content)
     files["index.html"] = html.render(content)
-    return files
 
 
 def spec_views(spec_paths: Mapping[str, str], doc: Mapping[str, Any]) -> tuple[Views, report.SpecNotes]:
