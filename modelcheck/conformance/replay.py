@@ -352,18 +352,3 @@ def replay_lines(outcome: dict[str, Any]) -> list[str]:
         lines.append(f"  violation on the device: the guest took {hole['flush']} complete with OK while "
                      f"{hole['write']} ({hole['write_state']}) is not in the durable image")
     return lines
-
-
-def replay_for_report(data: dict[str, Any], *, spec: str = "specs/virtio_blk.py", source: str = "",
-                      timeout: float = 5.0) -> list[str]:
-    """For ``modelcheck run`` (REPORT.md): replay a trace given as its JSON on QEMU and return
-    Markdown lines with the outcome, or a line saying why it could not run (QEMU missing or
-    misbehaving, a trace the harness cannot steer). Never raises for those."""
-    try:
-        spec_cls = load_spec_class(spec)
-        compiled = compile_spec(spec_cls(**data["params"]))
-        trace = trace_from_json(compiled, data)
-        result = outcome(compiled, trace, data, source=source or data.get("case", "trace"), timeout=timeout)
-    except (QemuError, UsageError) as err:
-        return [f"Replay on QEMU: not run ({err})."]
-    return ["Replay on QEMU (`modelcheck conform --replay`):", "", "```", *replay_lines(result), "```"]
