@@ -103,7 +103,7 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
             model = unroll.solver.model()
             is_fault = not z3.is_true(model.eval(xs_bad, model_completion=True))
             trace = unroll.trace(model, None if is_fault else prop, prop.name, kind)
-            replay(enc.compiled, trace)
+            replay(enc.compiled, trace, None if is_fault else prop)
             if is_fault:
                 steps = ", ".join(enc.compiled.show_step(st) for st, _ in trace.steps) or "(initial state)"
                 raise SpecError(f"reachable after [{steps}]: an action or property raises, or sets a field "
@@ -150,7 +150,7 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
             model = unroll.solver.model()
             is_fault = not z3.is_true(model.eval(xs_bad, model_completion=True))
             trace = unroll.trace(model, None if is_fault else prop, prop.name, kind)
-            replay(compiled or enc.compiled, trace)
+            replay(compiled or enc.compiled, trace, None if is_fault else prop)
             return BmcOutcome("found", k, trace=trace, fault=is_fault, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
             outcome = BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}")

@@ -20,6 +20,7 @@ from ..errors import SpecError
 from ..spec import ActionInstance, Compiled, Property
 from ..state import State
 from ..types import FieldType
+from .identity import spec_guard
 from .layout import Leaf, concrete_leaves, decode, domain, flatten, leaves_of, make, width
 from .values import Oracle, Path, PathContext, explore_paths, z3_bool
 
@@ -84,7 +85,7 @@ class Encoding:
         self._vars_cache: dict[int, list[z3.ExprRef]] = {0: self.x, 1: self.y}
         self.solver = new_solver(self.timeout_ms)
         self.solver.add(self.domain(self.x))
-        self.oracle = Oracle(self.solver)
+        self.oracle = Oracle(self.solver, guard=spec_guard(self.compiled.spec))
         self.assumption_names = [a.name for a in self.compiled.active_assumptions]
         self._props: dict[str, Any] = {}
         for k, inst in enumerate(self.compiled.instances):

@@ -54,7 +54,7 @@ def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, timeo
             is_prop = z3.is_true(model.eval(enc.at(enc.property_bad(prop, guards)[0], k), model_completion=True))
             trace = base.trace(model, prop if is_prop else None, prop.name, "counterexample")
             if check_replay:
-                replay(enc.compiled, trace)
+                replay(enc.compiled, trace, prop if is_prop else None)
             if not is_prop:
                 raise SpecError(f"reachable after {len(trace)} steps: an action or property raises, or sets a "
                                 "field outside its type", fix="run `modelcheck check` on this configuration")

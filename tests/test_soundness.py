@@ -1,0 +1,178 @@
+"""Issue 13: the six ways the z3 engine could print a wrong answer, each reproduced by a tiny spec.
+
+Every test here failed before the fix (a PROVED for a violated property, a "replayed"
+counterexample the property does not fail on, a proof of an ill-typed spec, a silent
+vacuous proof, a "needs" for an undecided drop, a timeout called an engine bug).
+"""
+
+import pytest
+
+from modelcheck import Bool, Int, Spec, Tuple, action, always, assumption, ops, require
+from modelcheck.check import check
+from modelcheck.errors import EngineBug, SpecError
+from modelcheck.spec import compile_spec
+from modelcheck.symbolic.prove import ProveOptions, prove
+from modelcheck.trace import Trace, rejudge, replay
+from modelcheck.verdict import Verdict
+
+# --------------------------------------------------------------------------- 1: `is`, isinstance, type()
+
+
+class IsGuard(Spec):
+    """``bump`` is guarded by ``s.flag is False``: concretely enabled, symbolically never."""
+
+    def fields(self):
+        return {"flag": Bool(), "n": Int(0, 2)}
+
+    def initial(self):
+        yield self.state(flag=False, n=0)
+
+    @action
+    def bump(self, s):
+        require(s.flag is False)
+        require(s.n < 2)
+        return s.replace(n=s.n + 1)
+
+    @always
+    def stays_zero(self, s):
+        return s.n == 0
+
+
+class IsinstanceGuard(IsGuard):
+    @action
+    def bump(self, s):
+        require(isinstance(s.n, int))
+        require(s.n < 2)
+        return s.replace(n=s.n + 1)
+
+
+class TypeGuard(IsGuard):
+    @action
+    def bump(self, s):
+        require(type(s.n) is int)
+        require(s.n < 2)
+        return s.replace(n=s.n + 1)
+
+
+class ConcreteIs(IsGuard):
+    """``is`` on concrete values (an argument, None) is fine and still proves/refutes correctly."""
+
+    @action
+    def bump(self, s):
+        limit = 2
+        require(limit is not None and type(limit) is int)
+        require(s.n < limit)
+        return s.replace(n=s.n + 1)
+
+
+@pytest.mark.parametrize("spec_class", [IsGuard, IsinstanceGuard, TypeGuard])
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind", "bmc"])
+def test_is_isinstance_type_on_symbolic_values_are_refused_with_the_line(spec_class, engine):
+    assert check(spec_class()).results[0].verdict is Verdict.VIOLATED
+    with pytest.raises(SpecError) as err:
+        prove(spec_class(), options=ProveOptions(engine=engine))
+    assert err.value.where is not None and err.value.where.line > 0
+    assert err.value.where.name.endswith("bump")
+
+
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind"])
+def test_is_on_concrete_values_still_works_and_the_violation_is_found(engine):
+    run = prove(ConcreteIs(), options=ProveOptions(engine=engine))
+    assert run.results[0].verdict is Verdict.VIOLATED
+    assert run.results[0].trace is not None and len(run.results[0].trace) == 1
+
+
+# --------------------------------------------------------------------------- 3: ops.update / ops.at out of range
+
+
+class UpdatePastEnd(Spec):
+    """``write`` sets slot ``s.i`` of a two-slot tuple, and ``s.i`` reaches 2 (past the end)."""
+
+    def fields(self):
+        return {"slots": Tuple(Bool(), 2), "i": Int(0, 2)}
+
+    def initial(self):
+        yield self.state(slots=(False, False), i=0)
+
+    @action
+    def write(self, s):
+        require(s.i < 2)
+        return s.replace(i=s.i + 1)
+
+    @action
+    def mark(self, s):
+        return s.replace(slots=ops.update(s.slots, s.i, True))
+
+    @always
+    def fine(self, s):
+        return True
+
+
+class AtPastEnd(UpdatePastEnd):
+    @action
+    def mark(self, s):
+        require(ops.at(s.slots, s.i) is not None)
+        return s
+
+
+def test_ops_range_errors_are_the_same_concretely_and_symbolically():
+    with pytest.raises(IndexError):
+        ops.update((1, 2), 2, 0)
+    with pytest.raises(IndexError):
+        ops.at((1, 2), 2)
+    with pytest.raises(IndexError):
+        ops.at((1, 2), -1)
+    assert ops.update((1, 2), 1, 0) == (1, 0) and ops.at((1, 2), 1) == 2
+
+
+@pytest.mark.parametrize("spec_class", [UpdatePastEnd, AtPastEnd])
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind", "bmc"])
+def test_out_of_range_update_and_at_are_spec_errors_in_every_engine(spec_class, engine):
+    with pytest.raises(SpecError):
+        check(spec_class())
+    with pytest.raises(SpecError):
+        prove(spec_class(), options=ProveOptions(engine=engine))
+
+
+# --------------------------------------------------------------------------- 2: counterexamples re-judged
+
+
+class IsProperty(IsGuard):
+    """``off`` is written with ``is``: true on every concrete state, false on every symbolic one."""
+
+    @action
+    def bump(self, s):
+        require(s.n < 2)
+        return s.replace(n=s.n + 1)
+
+    @always
+    def off(self, s):
+        return s.flag is False
+
+
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind", "bmc"])
+def test_a_counterexample_on_which_the_property_holds_is_never_printed(engine, monkeypatch):
+    """With the refusal of `is` switched off, the symbolic engine misjudges ``off``; the replay
+    re-judges the property on the trace's states and calls it an engine bug, not VIOLATED."""
+    import modelcheck.symbolic.encode as encode
+    from modelcheck.symbolic.identity import IdentityGuard
+
+    monkeypatch.setattr(encode, "spec_guard", lambda spec: IdentityGuard(object))
+    assert check(IsProperty(), ["off"]).results[0].verdict is Verdict.HOLDS
+    with pytest.raises(EngineBug):
+        prove(IsProperty(), ["off"], ProveOptions(engine=engine))
+
+
+def test_rejudge_checks_each_kind_of_claim():
+    compiled = compile_spec(IsGuard())
+    s0 = compiled.initial[0]
+    s1 = s0.replace(n=1)
+    step = compiled.instances[0].step
+    holds = Trace(s0, (), "stays_zero")
+    fails = Trace(s0, ((step, s1),), "stays_zero")
+    prop = compiled.properties["stays_zero"]
+    with pytest.raises(EngineBug):
+        rejudge(compiled, holds, prop)
+    rejudge(compiled, fails, prop)
+    with pytest.raises(EngineBug):
+        replay(compiled, holds, prop)
