@@ -176,3 +176,55 @@ def test_rejudge_checks_each_kind_of_claim():
     rejudge(compiled, fails, prop)
     with pytest.raises(EngineBug):
         replay(compiled, holds, prop)
+
+
+# --------------------------------------------------------------------------- 6: limits are UNKNOWN, deterministic
+
+
+class Counter(Spec):
+    """A counter that wraps at 3; ``small`` holds."""
+
+    def fields(self):
+        return {"n": Int(0, 3)}
+
+    def initial(self):
+        yield self.state(n=0)
+
+    @action
+    def tick(self, s):
+        return s.replace(n=ops.ite(s.n < 3, s.n + 1, 0))
+
+    @always
+    def small(self, s):
+        return s.n <= 3
+
+
+@pytest.mark.parametrize("engine,generalise", [("spacer", False), ("certificate", True)])
+def test_a_solver_limit_in_the_independent_check_is_unknown_not_an_engine_bug(engine, generalise, monkeypatch):
+    import modelcheck.symbolic.chc as chc
+    from modelcheck.symbolic.encode import Limits
+
+    starved = Limits(rlimit=1)
+    monkeypatch.setattr(chc, "new_solver", lambda limits, logic=None: encode_new_solver(starved))
+    result = prove(Counter(), ["small"], ProveOptions(engine=engine, generalise=generalise)).results[0]
+    assert result.verdict is Verdict.UNKNOWN
+    assert "engine bug" not in result.reason and "resource limit" in result.reason
+
+
+def encode_new_solver(limits):
+    from modelcheck.symbolic.encode import new_solver
+
+    return new_solver(limits)
+
+
+def test_limits_are_deterministic_by_default_and_recorded():
+    from modelcheck.symbolic.encode import Limits
+
+    opts = ProveOptions()
+    assert opts.limits.timeout_ms == 0 and opts.limits.rlimit > 0
+    first = prove(Counter(), ["small"], opts).results[0]
+    assert first.verdict is Verdict.PROVED
+    assert first.extra["solver_limits"] == {"rlimit": opts.limits.rlimit, "timeout_ms": 0, "seed": 0}
+    starved = ProveOptions(engine="kind", limits=Limits(rlimit=1))
+    answers = {prove(Counter(), ["small"], starved).results[0].verdict for _ in range(3)}
+    assert answers == {Verdict.UNKNOWN}

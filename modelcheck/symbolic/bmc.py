@@ -17,7 +17,7 @@ import z3
 from ..errors import EngineBug, SpecError
 from ..spec import Compiled, Property
 from ..trace import Trace, replay
-from .encode import Encoding, Guards, new_solver
+from .encode import Encoding, Guards, Limits, new_solver
 
 
 @dataclass
@@ -42,10 +42,10 @@ def assumption_literals(names: Iterable[str]) -> dict[str, z3.BoolRef]:
 class Unrolling:
     """An incremental solver holding Init(x0) ∧ T(x0, x1) ∧ ... ∧ T(x(k-1), xk)."""
 
-    def __init__(self, enc: Encoding, guards: Guards, timeout_ms: int, from_init: bool = True):
+    def __init__(self, enc: Encoding, guards: Guards, limits: Limits, from_init: bool = True):
         self.enc = enc
         self.guards = guards
-        self.solver = new_solver(timeout_ms)
+        self.solver = new_solver(limits)
         self.transition = enc.transition(guards)
         self.depth = 0
         self.solver.add(enc.domain(enc.vars(0)))
@@ -78,14 +78,14 @@ class Unrolling:
         return Trace(states[0], tuple(steps), name, kind)
 
 
-def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: int,
+def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, limits: Limits,
         tracked: bool = True) -> BmcOutcome:
     """Search for a state within ``depth`` steps that violates ``prop`` (or witnesses it, for
     ``sometimes``) or where the spec faults; replay what is found."""
     started = time.perf_counter()
     lits = assumption_literals(guards) if tracked else {}
     use = dict(lits) if tracked else dict(guards)
-    unroll = Unrolling(enc, use, timeout_ms)
+    unroll = Unrolling(enc, use, limits)
     bad, crash = enc.property_bad(prop, use)
     fault = z3.Or(enc.fault(use), crash)
     core: set[str] = set()
@@ -97,7 +97,8 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
         xs_fault = enc.at(fault, k)
         answer = unroll.solver.check(*lits.values(), z3.Or(xs_bad, xs_fault))
         if answer == z3.unknown:
-            return BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}",
+            why = limits.explain(unroll.solver.reason_unknown())
+            return BmcOutcome("unknown", k, reason=f"z3: {why} at depth {k}",
                               seconds=time.perf_counter() - started)
         if answer == z3.sat:
             model = unroll.solver.model()
@@ -116,7 +117,7 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
                       seconds=time.perf_counter() - started)
 
 
-def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: int, budget_s: float,
+def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits, budget_s: float,
                    max_depth: int = 10000, compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
     """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists.
 
@@ -127,7 +128,7 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
     started = time.perf_counter()
     outcome = None
     lits: dict[str, z3.BoolRef] = {}
-    unroll = Unrolling(enc, dict(guards), timeout_ms)
+    unroll = Unrolling(enc, dict(guards), limits)
     bad, crash = enc.property_bad(prop, guards)
     fault = z3.Or(enc.fault(guards), crash)
     kind = "witness" if prop.kind == "sometimes" else "counterexample"
@@ -153,7 +154,8 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
             replay(compiled or enc.compiled, trace, None if is_fault else prop)
             return BmcOutcome("found", k, trace=trace, fault=is_fault, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
-            outcome = BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}")
+            why = limits.explain(unroll.solver.reason_unknown())
+            outcome = BmcOutcome("unknown", k, reason=f"z3: {why} at depth {k}")
             break
     if outcome is None:
         outcome = BmcOutcome("unknown", unroll.depth, reason=f"no trace found within {budget_s:.0f}s")

@@ -37,7 +37,7 @@ from ..spec import Compiled, Property
 from ..trace import Trace
 from ..verdict import Verdict
 from .chc import check_invariant
-from .encode import Encoding, enforce, new_solver
+from .encode import Encoding, Limits, enforce, new_solver
 
 Row = tuple[Any, ...]
 
@@ -94,7 +94,7 @@ def bad_states(enc: Encoding, prop: Property, names: Sequence[str]) -> z3.BoolRe
     return z3.Or(bad, crash, enc.fault(guards))
 
 
-def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int,
+def certify(enc: Encoding, prop: Property, names: Sequence[str], limits: Limits,
             max_states: int = 200_000, table_limit: int = 2000, clauses: bool = False) -> CertificateOutcome:
     """Search the configuration with exactly the assumptions ``names``; if no bad state is reached,
     prove with z3 that the reachable set, as a table or (past ``table_limit`` rows, or with
@@ -118,7 +118,7 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
         return out
     out.rows = [enc.row(s) for s in ex.states]
     if clauses or len(out.rows) > table_limit:
-        gen = generalise(enc, prop, names, out.rows, timeout_ms)
+        gen = generalise(enc, prop, names, out.rows, limits)
         out.clauses = gen
         out.timings["clauses"] = round(gen.seconds, 3)
         out.status = "proved" if gen.complete and gen.checked else "unknown"
@@ -138,12 +138,12 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
     ]
     for what, query in checks:
         t = time.perf_counter()
-        solver = new_solver(timeout_ms)
+        solver = new_solver(limits)
         solver.add(query)
         answer = solver.check()
         out.timings[what] = round(time.perf_counter() - t, 3)
         if answer == z3.unknown:
-            out.reason = f"z3 ({what} of the reachable set): {solver.reason_unknown()}"
+            out.reason = f"z3 ({what} of the reachable set): {limits.explain(solver.reason_unknown())}"
             out.seconds = time.perf_counter() - started
             return out
         if answer == z3.sat:
@@ -197,7 +197,7 @@ class RowIndex:
         return sorted(chosen)
 
 
-def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], timeout_ms: int,
+def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], limits: Limits,
                max_queries: int = 20000) -> Generalised:
     """Clauses true in every state of ``rows`` that are inductive and imply the property.
 
@@ -212,7 +212,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
     guards = enforce(names)
     xs, pairs = enc.x, list(zip(enc.x, enc.y))
     index = RowIndex(rows)
-    solver = new_solver(timeout_ms)
+    solver = new_solver(limits)
     solver.add(enc.domain(enc.x), enc.domain(enc.y), enc.transition(guards))
     first = z3.Not(bad_states(enc, prop, names))
     solver.add(first)
@@ -229,7 +229,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
             k += 1
             continue
         if answer == z3.unknown:
-            out.reason = f"z3: {solver.reason_unknown()}"
+            out.reason = f"z3: {limits.explain(solver.reason_unknown())}"
             out.seconds = time.perf_counter() - started
             return out
         model = solver.model()
@@ -241,16 +241,20 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
         out.learned += 1
     out.clauses = targets
     out.complete = True
-    out.checked = check_clauses(enc, z3.And(*targets), prop, names, timeout_ms)
-    if not out.checked:
-        out.reason = "the clauses failed the independent check (engine bug)"
+    status, why = check_clauses(enc, z3.And(*targets), prop, names, limits)
+    out.checked = status == "ok"
+    if status == "unknown":
+        out.reason = why
+    elif status == "failed":
+        raise EngineBug(f"the clauses generalised from the reachable set fail the independent check ({why})")
     out.seconds = time.perf_counter() - started
     return out
 
 
-def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str], timeout_ms: int) -> bool:
+def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str],
+                  limits: Limits) -> tuple[str, str]:
     """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad (faults included), each by a fresh solver."""
-    return check_invariant(enc, inv, bad_states(enc, prop, names), enforce(names), timeout_ms, next_in_domain=True)
+    return check_invariant(enc, inv, bad_states(enc, prop, names), enforce(names), limits, next_in_domain=True)
 
 
 def _python(v: z3.ExprRef) -> Any:

@@ -17,6 +17,7 @@ from ..errors import EngineBug
 from ..loader import parse_settings
 from ..trace import dumps, format_trace, trace_to_json
 from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, exit_code
+from .encode import DEFAULT_RLIMIT, Limits
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
 SHOWN_CLAUSES = 40
@@ -49,7 +50,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=int, default=20, metavar="K", help="BMC: search K steps (default 20)")
     p.add_argument("--max-k", type=int, default=30, metavar="K", help="k-induction: largest k (default 30)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per solver query (default 60)")
+    p.add_argument("--rlimit", type=int, default=DEFAULT_RLIMIT, metavar="N",
+                   help=f"z3 resource limit per solver query, deterministic (default {DEFAULT_RLIMIT}; 0: none)")
+    p.add_argument("--timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="also a wall-clock limit per solver query (default none: verdicts then depend on load)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="z3's random seed (default 0; recorded)")
     p.add_argument("--no-core", action="store_true", help="do not minimise the assumptions a proof needs")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
     spec = configure(args.spec, parse_settings(args.set))
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
-                           timeout_ms=int(args.timeout * 1000), minimise=not args.no_core,
+                           limits=Limits(rlimit=args.rlimit, timeout_ms=int(args.timeout * 1000), seed=args.seed),
+                           minimise=not args.no_core,
                            generalise=args.generalise)
     try:
         result = prove(spec, args.property, options)

@@ -26,7 +26,7 @@ from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
 from .certificate import CertificateOutcome, certify, summary, with_assumptions
 from .chc import readable, spacer
-from .encode import Encoding, enforce
+from .encode import Encoding, Limits, enforce
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
 
@@ -35,13 +35,14 @@ ENGINES = ("certificate", "spacer", "kind", "bmc")
 
 @dataclass
 class ProveOptions:
-    """How to prove: the engine, BMC depth, k-induction's largest k, the per-query timeout, and
-    whether the certificate engine also derives readable clauses (``generalise``)."""
+    """How to prove: the engine, BMC depth, k-induction's largest k, the per-query solver limits
+    (deterministic by default), and whether the certificate engine also derives readable
+    clauses (``generalise``)."""
 
     engine: str = "certificate"
     depth: int = 20
     max_k: int = 30
-    timeout_ms: int = 60000
+    limits: Limits = field(default_factory=Limits)
     trace_budget_s: float = 60.0
     minimise: bool = True
     generalise: bool = False
@@ -64,7 +65,7 @@ def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOpt
     compiled = compile_spec(spec)
     chosen = compiled.select(list(properties or []))
     started = time.perf_counter()
-    enc = Encoding(compiled, timeout_ms=opts.timeout_ms)
+    enc = Encoding(compiled, limits=opts.limits)
     run = ProveRun(compiled, enc, encode_seconds=time.perf_counter() - started)
     for prop in chosen:
         run.results.append(judge(enc, prop, opts))
@@ -77,13 +78,13 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     active = tuple(enc.assumption_names)
     base = dict(name=prop.name, kind=prop.kind, engine=opts.engine, assumptions=active)
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
-                   "encode_seconds": round(enc.stats.seconds, 3)}
+                   "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
     if prop.kind == "at_end" and opts.engine != "bmc":
         return PropertyResult(verdict=Verdict.UNKNOWN, reason="the symbolic engine does not judge at_end "
                               "properties (no check for executions that run forever); use bmc or check",
                               seconds=0.0, extra=extra, **base)
     if opts.engine == "bmc":
-        out = bmc(enc, prop, opts.depth, enforce(active), opts.timeout_ms)
+        out = bmc(enc, prop, opts.depth, enforce(active), opts.limits)
         extra["bounded_core"] = list(out.core)
         seconds = time.perf_counter() - started
         if out.status == "found":
@@ -107,19 +108,19 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
         if opts.engine == "certificate":
-            out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states,
+            out: object = certify(enc, prop, names, opts.limits, opts.max_states,
                                   clauses=opts.generalise and names == active)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
             if status == "VIOLATED":
                 refuted[names] = out.depth  # type: ignore[attr-defined]
         elif opts.engine == "kind":
-            out = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
+            out = k_induction(enc, prop, guards, opts.max_k, opts.limits, check_replay=names == active)
             return {"proved": "PROVED", "found": "VIOLATED"}.get(out.status, "UNKNOWN"), out  # type: ignore[attr-defined]
         else:
             if names not in facts:
-                facts[names] = houdini(enc, guards, opts.timeout_ms)
+                facts[names] = houdini(enc, guards, opts.limits)
             bad, crash = enc.property_bad(prop, guards)
-            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.timeout_ms, facts[names].facts)
+            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits, facts[names].facts)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
@@ -148,7 +149,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     trace = getattr(out, "trace", None)
     if trace is None or opts.engine != "kind":
         known = out.depth if opts.engine == "certificate" else 0  # type: ignore[attr-defined]
-        found = shortest_trace(enc, prop, enforce(active), opts.timeout_ms, opts.trace_budget_s, known_depth=known)
+        found = shortest_trace(enc, prop, enforce(active), opts.limits, opts.trace_budget_s, known_depth=known)
         if found.status != "found":
             return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
                                   reason=f"the prover found a bad state reachable but BMC found no trace: "
@@ -200,7 +201,7 @@ def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: Pro
     """The shortest counterexample with only ``names`` in force, found by BMC and replayed in the
     spec with exactly those assumptions (None when BMC ran out of time). ``known_depth``: the
     explicit search's shortest length, which BMC confirms instead of climbing to it."""
-    found = shortest_trace(enc, prop, enforce(names), opts.timeout_ms, opts.trace_budget_s,
+    found = shortest_trace(enc, prop, enforce(names), opts.limits, opts.trace_budget_s,
                            compiled=with_assumptions(enc.compiled, names), known_depth=known_depth)
     return found.trace if found.status == "found" and not found.fault else None
 
