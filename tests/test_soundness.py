@@ -7,7 +7,7 @@ vacuous proof, a "needs" for an undecided drop, a timeout called an engine bug).
 
 import pytest
 
-from modelcheck import Bool, Int, Spec, Tuple, action, always, assumption, ops, require
+from modelcheck import Bool, Int, Param, Spec, Tuple, action, always, assumption, ops, require
 from modelcheck.check import check
 from modelcheck.errors import EngineBug, SpecError
 from modelcheck.spec import compile_spec
@@ -228,3 +228,158 @@ def test_limits_are_deterministic_by_default_and_recorded():
     starved = ProveOptions(engine="kind", limits=Limits(rlimit=1))
     answers = {prove(Counter(), ["small"], starved).results[0].verdict for _ in range(3)}
     assert answers == {Verdict.UNKNOWN}
+
+
+# --------------------------------------------------------------------------- 5: "needs" only when refuted
+
+
+class Climb(Spec):
+    """``n`` climbs to 40; the assumption ``low`` stops it at 2 (a deadlock it adds: vacuity).
+    ``bounded`` holds either way, but without ``low`` the certificate engine (capped at 10
+    states below) cannot decide it."""
+
+    def fields(self):
+        return {"n": Int(0, 40)}
+
+    def initial(self):
+        yield self.state(n=0)
+
+    @action
+    def up(self, s):
+        require(s.n < 40)
+        return s.replace(n=s.n + 1)
+
+    @assumption
+    def low(self, before, step, after):
+        return after.n <= 2
+
+    @always
+    def bounded(self, s):
+        return s.n <= 40
+
+    @always
+    def below_three(self, s):
+        return s.n < 3
+
+
+def test_an_undecided_drop_is_not_listed_as_needed():
+    result = prove(Climb(), ["bounded"], ProveOptions(max_states=10)).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.assumptions == ()
+    assert result.extra["undecided"] == ["low"] and result.extra["without"] == {"low": "UNKNOWN"}
+
+
+def test_a_refuted_drop_is_needed_with_its_trace():
+    result = prove(Climb(), ["below_three"], ProveOptions(max_states=100)).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.assumptions == ("low",) and result.extra["undecided"] == []
+    trace = result.extra["without_traces"]["low"]
+    assert trace.actions == ["up"] * 3
+    assert result.extra["vacuous"]  # low stops n at 2: a deadlock it adds
+
+
+# --------------------------------------------------------------------------- 4: vacuity reported
+
+
+class Vacuous(Climb):
+    """``never`` forbids every step; ``odd`` and ``even`` together forbid every step of ``up``."""
+
+    def fields(self):
+        return {"n": Int(0, 40), "m": Int(0, 1)}
+
+    def initial(self):
+        yield self.state(n=0, m=0)
+
+    @action
+    def flip(self, s):
+        require(s.m == 0)
+        return s.replace(m=1)
+
+    low = None
+
+    @assumption(when=lambda self: self.mode == "never")
+    def never(self, before, step, after):
+        return False
+
+    @assumption(when=lambda self: self.mode == "contradict")
+    def odd(self, before, step, after):
+        return step.action != "up" or after.n % 2 == 1
+
+    @assumption(when=lambda self: self.mode == "contradict")
+    def even(self, before, step, after):
+        return step.action != "up" or after.n % 2 == 0
+
+    @assumption(when=lambda self: self.mode == "stall")
+    def stall(self, before, step, after):
+        return not (step.action == "up" and before.n == 1)
+
+    @assumption(when=lambda self: self.mode == "calm")
+    def calm(self, before, step, after):
+        return step.action != "flip" or before.n >= 1
+
+    mode = Param("never", allowed=("never", "contradict", "stall", "calm", "honest"))
+
+    @always
+    def below_three(self, s):
+        return s.n < 3
+
+    @always
+    def flips_late(self, s):
+        return s.m == 0 or s.n >= 1
+
+
+@pytest.mark.parametrize("mode,kind", [("never", "no_initial_step"), ("contradict", "blocked_action"),
+                                       ("stall", "added_deadlock")])
+@pytest.mark.parametrize("engine", ["certificate", "kind"])
+def test_a_proof_resting_on_blocking_assumptions_is_reported_vacuous(mode, kind, engine, tmp_path):
+    assert check(Vacuous(mode="honest"), ["below_three"]).results[0].verdict is Verdict.VIOLATED
+    result = prove(Vacuous(mode=mode), ["below_three"], ProveOptions(engine=engine)).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.extra.get("vacuous")
+    assert kind in result.extra["vacuity_traces"]
+    replay(compile_spec(Vacuous(mode=mode)), result.extra["vacuity_traces"][kind])
+
+
+def test_prove_exits_with_the_vacuity_code(tmp_path, capsys):
+    from modelcheck.cli import main
+
+    path = tmp_path / "vac.py"
+    path.write_text(VACUOUS_FILE)
+    assert main(["prove", f"{path}:Spec1", "-p", "below_three"]) == 4
+    assert main(["prove", f"{path}:Spec1", "-p", "below_three", "--set", "on=0"]) == 1
+    assert "VACUOUS" in capsys.readouterr().out
+
+
+VACUOUS_FILE = '''
+from modelcheck import Int, Param, Spec, action, always, assumption, require
+
+
+class Spec1(Spec):
+    on = Param(1)
+
+    def fields(self):
+        return {"n": Int(0, 5)}
+
+    def initial(self):
+        yield self.state(n=0)
+
+    @action
+    def up(self, s):
+        require(s.n < 5)
+        return s.replace(n=s.n + 1)
+
+    @assumption(when=lambda self: self.on == 1)
+    def never(self, before, step, after):
+        return False
+
+    @always
+    def below_three(self, s):
+        return s.n < 3
+'''
+
+
+def test_an_assumption_that_only_prunes_is_not_vacuous():
+    result = prove(Vacuous(mode="calm"), ["flips_late"]).results[0]
+    assert result.verdict is Verdict.PROVED and result.assumptions == ("calm",)
+    assert not result.extra.get("vacuous")
+    assert check(Vacuous(mode="honest"), ["flips_late"]).results[0].verdict is Verdict.VIOLATED

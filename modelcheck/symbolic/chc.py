@@ -61,7 +61,8 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
     try:
         answer = fp.query(z3.And(reach(*enc.x), known, bad))
     except z3.Z3Exception as err:  # z3 raises on some timeouts
-        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(str(err))}", seconds=time.perf_counter() - started)
+        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(str(err))}",
+                          seconds=time.perf_counter() - started)
     seconds = time.perf_counter() - started
     if answer == z3.sat:
         return ChcOutcome("reachable", seconds=seconds)

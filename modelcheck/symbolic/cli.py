@@ -16,18 +16,21 @@ from ..check import configure
 from ..errors import EngineBug
 from ..loader import parse_settings
 from ..trace import dumps, format_trace, trace_to_json
-from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, exit_code
+from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, PropertyResult, exit_code
 from .encode import DEFAULT_RLIMIT, Limits
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
 SHOWN_CLAUSES = 40
+EXIT_VACUOUS = 4  # every property proved, but a proof rests on assumptions that block steps
 
 EPILOG = """\
 exit codes:
   0    every property proved (or holds up to the BMC bound)
   1    a property is violated (its counterexample replayed in the explicit engine)
   2    usage error or spec error
-  3    inconclusive: solver unknown or timeout, or an engine bug (a trace that does not replay)
+  3    inconclusive: solver unknown or a solver limit, or an engine bug (a trace that does not replay)
+  4    every property proved, but vacuously: an assumption a proof rests on blocks every step of
+       an action, allows no step from the initial states, or adds a deadlock (shown with a trace)
 """
 
 
@@ -84,15 +87,22 @@ def run(args: argparse.Namespace) -> int:
             show_details(result, r)
     if args.json:
         write_text(args.json, dumps(to_json(result)))
-    return exit_code([r.verdict for r in result.results])
+    code = exit_code([r.verdict for r in result.results])
+    if code == EXIT_OK and any(r.extra.get("vacuous") for r in result.results):
+        return EXIT_VACUOUS
+    return code
 
 
 def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {r.verdict.value:<18} {r.engine:<6} {r.seconds:6.2f}s"
     if r.verdict.value == "PROVED":
         line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
+        if r.extra.get("undecided"):
+            line += f"  (undecided without: {', '.join(r.extra['undecided'])})"
         if "k" in r.extra:
             line += f"  (k={r.extra['k']})"
+    if r.extra.get("vacuous"):
+        line += "  VACUOUS: " + "; ".join(r.extra["vacuous"])
     if r.trace is not None:
         line += f"  ({len(r.trace)} steps)"
     if r.reason:
@@ -131,6 +141,12 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         what = "witness of" if r.trace.kind == "witness" else "counterexample to"
         print(f"\n{what} {r.name} ({len(r.trace)} steps, replayed in the explicit engine):")
         print(format_trace(run.compiled, r.trace))
+    for kind, trace in r.extra.get("vacuity_traces", {}).items():
+        print(f"\nvacuity of {r.name} ({kind.replace('_', ' ')}): the place, reached in {len(trace)} steps:")
+        print(format_trace(run.compiled, trace))
+    if r.extra.get("vacuity_undetermined"):
+        print(f"  vacuity undetermined for {', '.join(r.extra['vacuity_undetermined'])}: "
+              f"not seen allowed within {r.extra.get('vacuity_states')} states")
     cti = r.extra.get("cti")
     if cti is not None:
         print(f"\ncounterexample to induction for {r.name} (need not start in an initial state):")
@@ -141,7 +157,10 @@ def to_json(run: ProveRun) -> dict[str, Any]:
     spec = run.compiled.spec
     results = []
     for r in run.results:
-        extra = {k: v for k, v in r.extra.items() if k not in ("cti", "without_traces")}
+        extra = {k: v for k, v in r.extra.items() if k not in ("cti", "without_traces", "vacuity_traces")}
+        if r.extra.get("vacuity_traces"):
+            extra["vacuity_traces"] = {kind: trace_to_json(run.compiled, t)
+                                       for kind, t in r.extra["vacuity_traces"].items()}
         if r.extra.get("without_traces"):
             extra["without_traces"] = {name: trace_to_json(run.compiled, t) if t is not None else None
                                        for name, t in r.extra["without_traces"].items()}

@@ -6,8 +6,9 @@ the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant
 from Houdini facts; needs no enumeration but times out on the larger virtio-blk
 configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
 proof is a z3 check of initiation, consecution and safety; every counterexample is replayed
-through the spec before it is returned; a solver ``unknown`` or timeout is UNKNOWN with its
-reason, never a proof.
+through the spec, and the property judged again on it, before it is returned; a solver
+``unknown`` or limit is UNKNOWN with its reason, never a proof. A proof that rests on
+assumptions which block an action or add a deadlock is marked vacuous (:mod:`.vacuity`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .chc import readable, spacer
 from .encode import Encoding, Limits, enforce
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
+from .vacuity import Vacuity, check_vacuity
 
 ENGINES = ("certificate", "spacer", "kind", "bmc")
 
@@ -57,6 +59,7 @@ class ProveRun:
     encoding: Encoding
     results: list[PropertyResult] = field(default_factory=list)
     encode_seconds: float = 0.0
+    vacuity: Vacuity | None = None  # searched when a proof rests on assumptions
 
 
 def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOptions | None = None) -> ProveRun:
@@ -69,7 +72,26 @@ def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOpt
     run = ProveRun(compiled, enc, encode_seconds=time.perf_counter() - started)
     for prop in chosen:
         run.results.append(judge(enc, prop, opts))
+    _mark_vacuous(run, opts)
     return run
+
+
+def _mark_vacuous(run: ProveRun, opts: ProveOptions) -> None:
+    """Flag each proof that rests on assumptions which block an action or add a deadlock."""
+    resting = [r for r in run.results if r.verdict in (Verdict.PROVED, Verdict.HOLDS_UP_TO_BOUND)
+               and r.extra.get("proof_assumptions", r.assumptions)]
+    if not resting:
+        return
+    run.vacuity = check_vacuity(run.compiled, opts.max_states)
+    for r in resting:
+        used = set(r.extra.get("proof_assumptions", r.assumptions))
+        hits = [f for f in run.vacuity.findings if used & set(f.blocked_by)]
+        r.extra["vacuity_states"] = run.vacuity.states
+        if hits:
+            r.extra["vacuous"] = [f.text for f in hits]
+            r.extra["vacuity_traces"] = {f.kind: f.trace for f in hits if f.trace is not None}
+        if run.vacuity.undetermined:
+            r.extra["vacuity_undetermined"] = list(run.vacuity.undetermined)
 
 
 def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
@@ -137,6 +159,8 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             core = minimal_core(active, lambda names: attempt(names)[0])
             base["assumptions"] = core.needed
             extra["without"] = core.without
+            extra["proof_assumptions"] = list(core.kept)
+            extra["undecided"] = list(core.undecided)
             if prop.kind != "sometimes":
                 extra["without_traces"] = {
                     name: _refutation(enc, prop, core.trials[name], opts, refuted.get(core.trials[name], 0))
