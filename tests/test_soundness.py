@@ -7,7 +7,7 @@ vacuous proof, a "needs" for an undecided drop, a timeout called an engine bug).
 
 import pytest
 
-from modelcheck import Bool, Int, Param, Spec, Tuple, action, always, assumption, ops, require
+from modelcheck import Bool, Int, Param, Spec, Tuple, action, always, assumption, at_end, ops, require
 from modelcheck.check import check
 from modelcheck.errors import EngineBug, SpecError
 from modelcheck.spec import compile_spec
@@ -383,3 +383,55 @@ def test_an_assumption_that_only_prunes_is_not_vacuous():
     assert result.verdict is Verdict.PROVED and result.assumptions == ("calm",)
     assert not result.extra.get("vacuous")
     assert check(Vacuous(mode="honest"), ["flips_late"]).results[0].verdict is Verdict.VIOLATED
+
+
+# --------------------------------------------------------------------------- at_end in prove (BMC)
+
+
+class Countdown(Spec):
+    """Counts ``n`` up to ``top``; ``early`` may stop it at 1; ``wrap`` lets it go round forever."""
+
+    top = Param(3)
+    early = Param(False)
+    wrap = Param(False)
+
+    def fields(self):
+        return {"n": Int(0, 30), "stopped": Bool()}
+
+    def initial(self):
+        yield self.state(n=0, stopped=False)
+
+    @action
+    def up(self, s):
+        require(not s.stopped and s.n < self.top)
+        return s.replace(n=s.n + 1)
+
+    @action
+    def stop(self, s):
+        require(self.early and s.n == 1 and not s.stopped)
+        return s.replace(stopped=True)
+
+    @action
+    def again(self, s):
+        require(self.wrap and s.n == self.top)
+        return s.replace(n=0)
+
+    @at_end
+    def reaches_top(self, s):
+        return s.n == self.top
+
+
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind", "bmc"])
+@pytest.mark.parametrize("params,verdict,steps,loop", [
+    ({}, Verdict.PROVED, None, None),
+    ({"early": True}, Verdict.VIOLATED, ["up", "stop"], None),
+    ({"wrap": True}, Verdict.VIOLATED, ["up", "up", "up", "again"], 0),
+    ({"top": 30}, Verdict.HOLDS_UP_TO_BOUND, None, None),
+])
+def test_at_end_properties_are_judged_by_prove(engine, params, verdict, steps, loop):
+    explicit = check(Countdown(**params)).results[0].verdict
+    result = prove(Countdown(**params), options=ProveOptions(engine=engine, depth=8)).results[0]
+    assert result.verdict is verdict
+    assert explicit is (Verdict.HOLDS if verdict is not Verdict.VIOLATED else Verdict.VIOLATED)
+    if steps is not None:
+        assert result.trace.actions == steps and result.trace.loop_start == loop

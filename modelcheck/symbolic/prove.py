@@ -28,6 +28,7 @@ from .bmc import bmc, shortest_trace
 from .certificate import CertificateOutcome, certify, summary, with_assumptions
 from .chc import readable, spacer
 from .encode import Encoding, Limits, enforce
+from .endings import judge_endings
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
 from .vacuity import Vacuity, check_vacuity
@@ -101,10 +102,8 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     base = dict(name=prop.name, kind=prop.kind, engine=opts.engine, assumptions=active)
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
                    "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
-    if prop.kind == "at_end" and opts.engine != "bmc":
-        return PropertyResult(verdict=Verdict.UNKNOWN, reason="the symbolic engine does not judge at_end "
-                              "properties (no check for executions that run forever); use bmc or check",
-                              seconds=0.0, extra=extra, **base)
+    if prop.kind == "at_end":
+        return _judge_endings(enc, prop, opts, base, extra, started)
     if opts.engine == "bmc":
         out = bmc(enc, prop, opts.depth, enforce(active), opts.limits)
         extra["bounded_core"] = list(out.core)
@@ -189,6 +188,27 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     verdict = Verdict.HOLDS if prop.kind == "sometimes" else Verdict.VIOLATED
     return PropertyResult(verdict=verdict, trace=trace, depth=len(trace), seconds=time.perf_counter() - started,
                           extra=extra, **base)
+
+
+def _judge_endings(enc: Encoding, prop: Property, opts: ProveOptions, base: dict, extra: dict,
+                   started: float) -> PropertyResult:
+    """An ``at_end`` property, whatever the engine: BMC of endings and lassos (:mod:`.endings`)."""
+    base["engine"] = "bmc"
+    out = judge_endings(enc, prop, opts.depth, enforce(base["assumptions"]), opts.limits)
+    seconds = time.perf_counter() - started
+    if out.status == "found":
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=out.trace, depth=len(out.trace or ()),
+                              seconds=seconds, extra=extra, **base)
+    if out.status == "proved":
+        extra["every_execution_ends_within"] = out.depth
+        return PropertyResult(verdict=Verdict.PROVED, depth=out.depth, seconds=seconds, extra=extra,
+                              reason=f"every execution ends within {out.depth} steps; every ending satisfies it",
+                              **base)
+    if out.status == "unknown":
+        return PropertyResult(verdict=Verdict.UNKNOWN, reason=out.reason, depth=out.depth, seconds=seconds,
+                              extra=extra, **base)
+    return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, depth=opts.depth, seconds=seconds, extra=extra,
+                          reason=f"no violating ending and no cycle within {opts.depth} steps (--depth)", **base)
 
 
 def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: object, extra: dict,
