@@ -17,8 +17,11 @@ a person can read, and z3 handles far better than a large table: starting from t
 each counterexample to induction is blocked by a small cube that no reachable state matches
 (the fewest literals of the pre-state that tell it apart from every state of R, chosen
 greedily), until the clauses are inductive; z3 then re-checks the three conditions on the
-clauses alone. Past ``table_limit`` reachable states (or when asked) the clauses are the
-proof; a counterexample to induction inside R is then the engines disagreeing (EngineBug).
+clauses alone. Past ``table_limit`` reachable states R is checked state by state instead
+(:mod:`.rowcheck`: every symbolic path's next state is a function of the state, so consecution
+is an evaluation and a lookup per state and path, which reaches the explicit engine's sizes);
+the clauses are the proof when asked for, or when a term cannot be evaluated that way. A
+counterexample to induction inside R is the engines disagreeing (EngineBug).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ..trace import Trace
 from ..verdict import Verdict
 from .chc import check_invariant
 from .encode import Encoding, Limits, enforce, new_solver
+from .rowcheck import RowCheck, check_rows
 
 Row = tuple[Any, ...]
 
@@ -53,6 +57,7 @@ class CertificateOutcome:
     rows: list[Row] = field(default_factory=list)
     clauses: Generalised | None = None  # the clause invariant, when it was derived
     explicit_trace: Trace | None = None
+    method: str = "z3"  # how R was checked: "z3" (a table or clauses) or "state by state" (rowcheck)
     reason: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -116,7 +121,19 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], limits: Limits,
         out.depth = len(explicit.trace) if explicit.trace is not None else 0
         out.seconds = time.perf_counter() - started
         return out
+    t = time.perf_counter()
     out.rows = [enc.row(s) for s in ex.states]
+    out.timings["rows"] = round(time.perf_counter() - t, 3)
+    if len(out.rows) > table_limit and not clauses:
+        checked = check_rows(enc, enforce(names), bad_states(enc, prop, names), out.rows)
+        out.timings.update({f"rows_{k}": v for k, v in checked.timings.items()})
+        if checked.status == "ok":
+            out.status, out.method = "proved", "state by state"
+            out.seconds = time.perf_counter() - started
+            return out
+        if checked.status == "failed":
+            raise row_disagreement(enc, checked)
+        out.method = f"clauses (the state-by-state check is unavailable: {checked.reason})"
     if clauses or len(out.rows) > table_limit:
         gen = generalise(enc, prop, names, out.rows, limits)
         out.clauses = gen
@@ -165,6 +182,18 @@ def disagreement(enc: Encoding, what: str, model: z3.ModelRef, guards: dict) -> 
     step = enc.compiled.show_step(enc.compiled.instances[k].step) if k is not None else "?"
     return EngineBug(f"z3's transition relation leaves the explicit engine's reachable set: from reachable "
                      f"{before!r}, {step} leads to {enc.decode(model, 1)!r}, which the explicit search never reached")
+
+
+def row_disagreement(enc: Encoding, checked: RowCheck) -> EngineBug:
+    """The state-by-state check found a state of R that breaks a condition: the engines disagree."""
+    if checked.failed == "initiation":
+        return EngineBug(f"initial state (leaves {checked.state}) is missing from the explicit search's reachable set")
+    if checked.failed == "safety":
+        return EngineBug(f"the explicit search reached leaves {checked.state} and judged it good, but the "
+                         "symbolic encoding of the property (or of a fault) finds it bad")
+    step = enc.compiled.show_step(enc.compiled.instances[checked.step].step) if checked.step is not None else "?"
+    return EngineBug(f"a symbolic path of {step} leads from reachable leaves {checked.state} to leaves "
+                     f"{checked.next}, which the explicit search never reached")
 
 
 # --------------------------------------------------------------------------- readable form

@@ -52,6 +52,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=int, default=20, metavar="K", help="BMC: search K steps (default 20)")
+    p.add_argument("--max-states", type=int, default=200_000, metavar="N",
+                   help="certificate: most reachable states searched (default 200000); past 2000 the "
+                   "certificate is checked state by state over the symbolic paths")
     p.add_argument("--max-k", type=int, default=30, metavar="K", help="k-induction: largest k (default 30)")
     p.add_argument("--rlimit", type=int, default=DEFAULT_RLIMIT, metavar="N",
                    help=f"z3 resource limit per solver query, deterministic (default {DEFAULT_RLIMIT}; 0: none)")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
                            limits=Limits(rlimit=args.rlimit, timeout_ms=int(args.timeout * 1000), seed=args.seed),
-                           minimise=not args.no_core,
+                           minimise=not args.no_core, max_states=args.max_states,
                            generalise=args.generalise)
     try:
         result = prove(spec, args.property, options)
@@ -112,8 +115,9 @@ def format_line(r: PropertyResult) -> str:
 
 def show_details(run: ProveRun, r: PropertyResult) -> None:
     if r.extra.get("invariant_kind") == "reachable set":
+        how = "state by state" if r.extra.get("certificate_check") == "state by state" else "by z3"
         print(f"\ninductive invariant for {r.name}: the {r.extra['invariant_states']} reachable states of the "
-              "explicit search, checked by z3 (initiation, consecution, safety) over the spec's symbolic steps")
+              f"explicit search, checked {how} (initiation, consecution, safety) over the spec's symbolic steps")
         if r.extra.get("generalise_failed"):
             print(f"  (no readable clauses: {r.extra['generalise_failed']})")
         print("  in every reachable state:")

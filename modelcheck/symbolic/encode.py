@@ -174,8 +174,18 @@ class Encoding:
         return out
 
     def row(self, s: State) -> tuple[Any, ...]:
-        """The leaf values of a concrete state as Python bools and ints (no z3 terms built)."""
-        return tuple(v for (_, ftype, _, _), value in zip(self.fields, s) for v in concrete_leaves(ftype, value))
+        """The leaf values of a concrete state as Python bools and ints (no z3 terms built).
+
+        Each field's leaves are remembered per value (states share most field values), which
+        makes rows for hundreds of thousands of states cheap."""
+        memo = self.__dict__.setdefault("_row_memo", [{} for _ in self.fields])
+        out: list[Any] = []
+        for (_, ftype, _, _), value, seen in zip(self.fields, s, memo):
+            leaves = seen.get(value)
+            if leaves is None:
+                leaves = seen[value] = tuple(concrete_leaves(ftype, value))
+            out += leaves
+        return tuple(out)
 
     def decode(self, model: z3.ModelRef, k: int) -> State:
         """The concrete state at step ``k`` of a z3 model."""

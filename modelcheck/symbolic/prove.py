@@ -50,6 +50,7 @@ class ProveOptions:
     minimise: bool = True
     generalise: bool = False
     max_states: int = 200_000
+    table_limit: int = 2000  # certificate: past this many states, checked state by state (not by z3)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
         if opts.engine == "certificate":
-            out: object = certify(enc, prop, names, opts.limits, opts.max_states,
+            out: object = certify(enc, prop, names, opts.limits, opts.max_states, table_limit=opts.table_limit,
                                   clauses=opts.generalise and names == active)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
             if status == "VIOLATED":
@@ -226,6 +227,7 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
     rows = out.rows  # type: ignore[attr-defined]
     gen = out.clauses  # type: ignore[attr-defined]
     extra["invariant_kind"] = "reachable set"
+    extra["certificate_check"] = out.method  # type: ignore[attr-defined]
     extra["invariant_states"] = len(rows)
     extra["explicit_states"] = out.states  # type: ignore[attr-defined]
     extra["check_seconds"] = out.timings  # type: ignore[attr-defined]
