@@ -124,6 +124,16 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], limits: Limits,
     t = time.perf_counter()
     out.rows = [enc.row(s) for s in ex.states]
     out.timings["rows"] = round(time.perf_counter() - t, 3)
+    if prop.kind == "at_end":  # every ending judged, and no execution that never ends
+        checked = check_rows(enc, enforce(names), bad_states(enc, prop, names), out.rows, acyclic=True)
+        out.timings.update({f"rows_{k}": v for k, v in checked.timings.items()})
+        if checked.status == "failed":
+            raise row_disagreement(enc, checked)
+        out.method = "state by state"
+        out.status = "proved" if checked.status == "ok" else "unknown"
+        out.reason = checked.reason
+        out.seconds = time.perf_counter() - started
+        return out
     if len(out.rows) > table_limit and not clauses:
         checked = check_rows(enc, enforce(names), bad_states(enc, prop, names), out.rows)
         out.timings.update({f"rows_{k}": v for k, v in checked.timings.items()})
@@ -188,6 +198,9 @@ def row_disagreement(enc: Encoding, checked: RowCheck) -> EngineBug:
     """The state-by-state check found a state of R that breaks a condition: the engines disagree."""
     if checked.failed == "initiation":
         return EngineBug(f"initial state (leaves {checked.state}) is missing from the explicit search's reachable set")
+    if checked.failed == "acyclicity":
+        return EngineBug(f"the symbolic steps between the explicit search's states form a cycle through leaves "
+                         f"{checked.state}, which the explicit search did not find")
     if checked.failed == "safety":
         return EngineBug(f"the explicit search reached leaves {checked.state} and judged it good, but the "
                          "symbolic encoding of the property (or of a fault) finds it bad")

@@ -100,12 +100,9 @@ def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {r.verdict.value:<18} {r.engine:<6} {r.seconds:6.2f}s"
     if r.verdict.value == "PROVED":
         line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
-        if r.extra.get("undecided"):
-            line += f"  (undecided without: {', '.join(r.extra['undecided'])})"
+
         if "k" in r.extra:
             line += f"  (k={r.extra['k']})"
-    if r.extra.get("vacuous"):
-        line += "  VACUOUS: " + "; ".join(r.extra["vacuous"])
     if r.trace is not None:
         line += f"  ({len(r.trace)} steps)"
     if r.reason:

@@ -21,7 +21,7 @@ import z3
 
 from ..errors import EngineBug, SpecError
 from ..spec import Compiled, Property, Spec, compile_spec
-from ..trace import Trace
+from ..trace import Trace, replay
 from ..verdict import PropertyResult, Verdict
 from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
@@ -91,6 +91,7 @@ def _mark_vacuous(run: ProveRun, opts: ProveOptions) -> None:
         r.extra["vacuity_states"] = run.vacuity.states
         if hits:
             r.extra["vacuous"] = [f.text for f in hits]
+            r.reason = "; ".join(["VACUOUS: " + "; ".join(r.extra["vacuous"]), *([r.reason] if r.reason else [])])
             r.extra["vacuity_traces"] = {f.kind: f.trace for f in hits if f.trace is not None}
         if run.vacuity.undetermined:
             r.extra["vacuity_undetermined"] = list(run.vacuity.undetermined)
@@ -103,7 +104,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     base = dict(name=prop.name, kind=prop.kind, engine=opts.engine, assumptions=active)
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
                    "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
-    if prop.kind == "at_end":
+    if prop.kind == "at_end" and opts.engine != "certificate":
         return _judge_endings(enc, prop, opts, base, extra, started)
     if opts.engine == "bmc":
         out = bmc(enc, prop, opts.depth, enforce(active), opts.limits)
@@ -161,13 +162,23 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             extra["without"] = core.without
             extra["proof_assumptions"] = list(core.kept)
             extra["undecided"] = list(core.undecided)
-            if prop.kind != "sometimes":
+            if core.undecided:
+                base["reason"] = f"undecided without: {', '.join(core.undecided)}"
+            if prop.kind not in ("sometimes", "at_end"):
                 extra["without_traces"] = {
                     name: _refutation(enc, prop, core.trials[name], opts, refuted.get(core.trials[name], 0))
                     for name, verdict in core.without.items() if verdict == "VIOLATED"}
         return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra, **base)
     if prop.kind == "sometimes" and status == "VIOLATED":
         return PropertyResult(verdict=Verdict.VIOLATED, reason="no reachable state is a witness",
+                              seconds=time.perf_counter() - started, extra=extra, **base)
+    if prop.kind == "at_end":  # the certificate engine: the explicit search's ending or lasso
+        trace = out.explicit_trace  # type: ignore[attr-defined]
+        if trace is None:
+            return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
+                                  reason="the explicit search found a violation but kept no trace", **base)
+        replay(enc.compiled, trace, prop)
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, depth=len(trace),
                               seconds=time.perf_counter() - started, extra=extra, **base)
     # a bad state is reachable: find the shortest trace to it (and replay it)
     trace = getattr(out, "trace", None)

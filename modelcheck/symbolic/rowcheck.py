@@ -65,8 +65,13 @@ def _source(enc: Encoding, guards: Guards, bad: z3.BoolRef) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_rows(enc: Encoding, guards: Guards, bad: z3.BoolRef, rows: Sequence[Row]) -> RowCheck:
-    """Initiation, consecution and safety of ``rows`` as the invariant, state by state."""
+def check_rows(enc: Encoding, guards: Guards, bad: z3.BoolRef, rows: Sequence[Row],
+               acyclic: bool = False) -> RowCheck:
+    """Initiation, consecution and safety of ``rows`` as the invariant, state by state.
+
+    With ``acyclic`` (for ``at_end`` properties, which fail on an execution that never ends),
+    also that the symbolic steps between the rows form no cycle: every execution then ends,
+    in a state the safety check judged (``bad`` holds on a violating ending)."""
     started = time.perf_counter()
     try:
         source = _source(enc, guards, bad)
@@ -95,11 +100,44 @@ def check_rows(enc: Encoding, guards: Guards, bad: z3.BoolRef, rows: Sequence[Ro
             return out
     out.timings["safety"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
+    index = {row: i for i, row in enumerate(flat)} if acyclic else {}
+    edges: list[list[int]] = []
     for row in flat:
+        targets = []
         for k, nxt in expand(*row):
             out.paths_evaluated += 1
             if nxt not in reachable:
                 out.status, out.failed, out.state, out.step, out.next = "failed", "consecution", row, k, nxt
                 return out
+            if acyclic:
+                targets.append(index[nxt])
+        if acyclic:
+            edges.append(targets)
     out.timings["consecution"] = round(time.perf_counter() - t, 3)
+    if acyclic:
+        t = time.perf_counter()
+        on_cycle = _on_cycle(edges)
+        out.timings["acyclic"] = round(time.perf_counter() - t, 3)
+        if on_cycle is not None:
+            out.status, out.failed, out.state = "failed", "acyclicity", flat[on_cycle]
     return out
+
+
+def _on_cycle(edges: list[list[int]]) -> int | None:
+    """A node on a cycle of the graph, or None when it has none (Kahn's algorithm)."""
+    indegree = [0] * len(edges)
+    for targets in edges:
+        for j in targets:
+            indegree[j] += 1
+    ready = [i for i, d in enumerate(indegree) if d == 0]
+    removed = 0
+    while ready:
+        i = ready.pop()
+        removed += 1
+        for j in edges[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                ready.append(j)
+    if removed == len(edges):
+        return None
+    return next(i for i, d in enumerate(indegree) if d > 0)
