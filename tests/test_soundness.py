@@ -445,3 +445,19 @@ def test_a_cycle_the_explicit_search_missed_is_an_engine_bug_for_at_end(monkeypa
     monkeypatch.setattr(rowcheck, "_on_cycle", lambda edges: 0)
     with pytest.raises(EngineBug, match="cycle"):
         prove(Countdown(), options=ProveOptions(engine="certificate"))
+
+
+class Overflow(Counter):
+    """``tick`` leaves Int(0, 3) from 3: a spec error in every engine."""
+
+    @action
+    def tick(self, s):
+        return s.replace(n=s.n + 1)
+
+
+@pytest.mark.parametrize("engine", ["certificate", "spacer", "kind", "bmc"])
+def test_a_step_outside_the_field_types_is_a_spec_error_in_every_engine(engine):
+    with pytest.raises(SpecError):
+        check(Overflow())
+    with pytest.raises(SpecError):
+        prove(Overflow(), options=ProveOptions(engine=engine))

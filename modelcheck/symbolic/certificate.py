@@ -107,7 +107,7 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], limits: Limits,
     started = time.perf_counter()
     out = CertificateOutcome("unknown")
     compiled = with_assumptions(enc.compiled, names)
-    ex = explore(compiled, [prop], SearchOptions(max_states=max_states, validate=False))
+    ex = explore(compiled, [prop], SearchOptions(max_states=max_states, validate=True))
     out.states = ex.size
     out.timings["explicit"] = round(ex.seconds, 3)
     if ex.bounded:

@@ -367,8 +367,10 @@ class Encoding:
         return None
 
 
-def new_solver(limits: Limits, logic: str | None = None) -> z3.Solver:
-    """A solver with a fixed seed and the per-query limits (results must not vary between runs)."""
+def new_solver(limits: Limits | int, logic: str | None = None) -> z3.Solver:
+    """A solver with a fixed seed and the per-query limits (results must not vary between runs).
+
+    An int is the older form, a wall-clock timeout in milliseconds (callers outside this package)."""
     solver = z3.SolverFor(logic) if logic else z3.Solver()
-    limits.apply(solver)
+    (Limits(rlimit=0, timeout_ms=limits) if isinstance(limits, int) else limits).apply(solver)
     return solver
