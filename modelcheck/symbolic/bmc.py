@@ -117,9 +117,11 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, limits: Limit
                       seconds=time.perf_counter() - started)
 
 
-def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits, budget_s: float,
-                   max_depth: int = 10000, compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
-    """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists.
+def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits, max_depth: int,
+                   compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
+    """BMC up to ``max_depth`` steps: the shortest counterexample a prover said exists. Bounded by
+    depth and z3's resource limit per query, never by wall-clock time, so the outcome does not
+    depend on machine load.
 
     The trace is replayed in ``compiled`` (default: the encoded one), which must have exactly
     the assumptions of ``guards`` active. ``known_depth`` is the shortest length another engine
@@ -141,8 +143,6 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits
         if shorter is not None and unroll.solver.check(shorter) == z3.sat:
             raise EngineBug(f"BMC finds a counterexample shorter than the {known_depth} steps of the explicit search")
     for k in range(start, max_depth + 1):
-        if time.perf_counter() - started > budget_s:
-            break
         if k > start:
             unroll.extend()
         xs_bad = enc.at(bad, k)
@@ -158,6 +158,6 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits
             outcome = BmcOutcome("unknown", k, reason=f"z3: {why} at depth {k}")
             break
     if outcome is None:
-        outcome = BmcOutcome("unknown", unroll.depth, reason=f"no trace found within {budget_s:.0f}s")
+        outcome = BmcOutcome("unknown", unroll.depth, reason=f"no trace found within {max_depth} steps")
     outcome.seconds = time.perf_counter() - started
     return outcome

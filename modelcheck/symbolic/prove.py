@@ -46,7 +46,7 @@ class ProveOptions:
     depth: int = 20
     max_k: int = 30
     limits: Limits = field(default_factory=Limits)
-    trace_budget_s: float = 60.0
+    trace_depth: int = 200  # BMC's deepest try for the trace of a violation another engine found
     minimise: bool = True
     generalise: bool = False
     max_states: int = 200_000
@@ -184,7 +184,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     trace = getattr(out, "trace", None)
     if trace is None or opts.engine != "kind":
         known = out.depth if opts.engine == "certificate" else 0  # type: ignore[attr-defined]
-        found = shortest_trace(enc, prop, enforce(active), opts.limits, opts.trace_budget_s, known_depth=known)
+        found = shortest_trace(enc, prop, enforce(active), opts.limits, opts.trace_depth, known_depth=known)
         if found.status != "found":
             return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
                                   reason=f"the prover found a bad state reachable but BMC found no trace: "
@@ -258,7 +258,7 @@ def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: Pro
     """The shortest counterexample with only ``names`` in force, found by BMC and replayed in the
     spec with exactly those assumptions (None when BMC ran out of time). ``known_depth``: the
     explicit search's shortest length, which BMC confirms instead of climbing to it."""
-    found = shortest_trace(enc, prop, enforce(names), opts.limits, opts.trace_budget_s,
+    found = shortest_trace(enc, prop, enforce(names), opts.limits, opts.trace_depth,
                            compiled=with_assumptions(enc.compiled, names), known_depth=known_depth)
     return found.trace if found.status == "found" and not found.fault else None
 
