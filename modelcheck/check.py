@@ -49,7 +49,7 @@ def check(
     chosen = compiled.select(list(properties or []))
     exploration = explore(compiled, chosen, options)
     results = [exploration.result(p) for p in chosen]
-    for result in results:
+    for prop, result in zip(chosen, results):
         if result.trace is not None:
-            replay(compiled, result.trace)
+            replay(compiled, result.trace, prop)
     return CheckRun(compiled, exploration, results)

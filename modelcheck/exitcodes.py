@@ -45,7 +45,8 @@ TABLE: dict[str, dict[int, str]] = {
         VIOLATION: "a property is violated (its counterexample replayed in the explicit engine)",
         USAGE: _USAGE,
         INCONCLUSIVE: "inconclusive: solver unknown or timeout, or an engine bug (a trace that does not replay)",
-        VACUOUS: "PROVED, but vacuously: the assumptions in force leave no execution the property speaks of",
+        VACUOUS: "every property proved, but a proof is vacuous: an assumption it rests on blocks every "
+                 "step of an action, allows no step from the initial states, or adds a deadlock (shown with a trace)",
         INTERRUPTED: _INTERRUPTED,
     },
     "run": {

@@ -90,17 +90,30 @@ def concat(a: Any, b: Any) -> Any:
 
 
 def update(tup: Any, i: Any, value: Any) -> Any:
-    """``tup`` with position ``i`` set to ``value``."""
+    """``tup`` with position ``i`` set to ``value``; IndexError unless ``0 <= i < len(tup)``.
+
+    The symbolic engine raises the same IndexError on the same states (a fault the provers
+    report), so a spec that writes past the end is rejected by every engine alike.
+    """
     if type(tup) is tuple and type(i) is int and _symbolic(value) is None:
+        in_range(i, len(tup), "update")
         return (*tup[:i], value, *tup[i + 1:])
     return _symbolic(tup, i, value).mc_update(tup, i, value)
 
 
 def at(tup: Any, i: Any) -> Any:
-    """``tup[i]``, also for a symbolic index."""
+    """``tup[i]``, also for a symbolic index; IndexError unless ``0 <= i < len(tup)`` (no negative
+    indexes: the symbolic engine reads the same item on the same states)."""
     if type(tup) is tuple and type(i) is int:
+        in_range(i, len(tup), "at")
         return tup[i]
     return _symbolic(tup, i).mc_at(tup, i)
+
+
+def in_range(i: int, length: int, what: str) -> None:
+    """IndexError unless ``0 <= i < length`` (the one range rule of ``update`` and ``at``)."""
+    if not 0 <= i < length:
+        raise IndexError(f"ops.{what}: index {i} out of range for a sequence of length {length}")
 
 
 def all_of(values: Iterable[Any]) -> Any:

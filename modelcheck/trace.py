@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import EngineBug, ResultsError
-from .spec import Compiled, Disabled, Step
+from .spec import Compiled, Disabled, Property, Step
 from .state import State
 from .types import FieldType, Tuple
 
@@ -162,11 +162,13 @@ def dumps(obj: Any) -> str:
 # --------------------------------------------------------------------------- replay
 
 
-def replay(compiled: Compiled, trace: Trace) -> None:
+def replay(compiled: Compiled, trace: Trace, prop: Property | None = None) -> None:
     """Re-run a trace through the spec; EngineBug at the first step that does not match.
 
     Every step must be an enabled action instance whose next state is the recorded one
-    and which every active assumption allows.
+    and which every active assumption allows. With ``prop``, the property is judged again
+    on the replayed states (:func:`rejudge`): a trace is only "replayed" when it shows what
+    it claims.
     """
     spec = compiled.spec
     if trace.initial not in compiled.initial:
@@ -190,3 +192,53 @@ def replay(compiled: Compiled, trace: Trace) -> None:
         loop_state = list(trace.states())[trace.loop_start]
         if loop_state != prev:
             raise EngineBug("lasso trace does not return to its loop start")
+    if prop is not None:
+        rejudge(compiled, trace, prop)
+
+
+def rejudge(compiled: Compiled, trace: Trace, prop: Property) -> None:
+    """EngineBug unless the trace's own states show its claim about ``prop``.
+
+    A counterexample to an ``always`` property ends in a state where it is false; to a step
+    property, with a step on which it is false; to an ``at_end`` property, in a lasso (an
+    execution that never ends) or in a state with no allowed step where it is false. A
+    witness of a ``sometimes`` property ends in a state where it is true. The judging is the
+    plain Python run of the property over concrete states, whatever engine found the trace.
+    """
+    spec = compiled.spec
+    states = list(trace.states())
+    last = states[-1]
+    if prop.kind == "sometimes":
+        if not prop.func(spec, last):
+            raise EngineBug(f"the witness of {prop.name} ends in a state where it is false")
+        return
+    if prop.kind == "always":
+        if prop.func(spec, last):
+            raise EngineBug(f"the counterexample to {prop.name} ends in a state where it holds")
+        return
+    if prop.kind == "step":
+        if not trace.steps or prop.func(spec, states[-2], trace.steps[-1][0], last):
+            raise EngineBug(f"the counterexample to {prop.name} ends with a step on which it holds")
+        return
+    if prop.kind == "at_end":
+        if trace.loop_start is not None:
+            return  # an execution that never ends fails an at_end property; replay checked the loop
+        if prop.func(spec, last):
+            raise EngineBug(f"the counterexample to {prop.name} ends in a state where it holds")
+        if any(True for _ in allowed_steps(compiled, last)):
+            raise EngineBug(f"the counterexample to {prop.name} ends in a state that still has a step")
+        return
+    raise EngineBug(f"property {prop.name}: unknown kind {prop.kind}")
+
+
+def allowed_steps(compiled: Compiled, s: State) -> Iterator[tuple[Step, State]]:
+    """The steps enabled in ``s`` that every active assumption allows, with their next states."""
+    spec = compiled.spec
+    for inst in compiled.instances:
+        try:
+            nxt = inst.func(spec, s, *inst.args)
+        except Disabled:
+            continue
+        if all(a.func(spec, s, inst.step, nxt) for a in compiled.active_assumptions):
+            yield inst.step, nxt
+

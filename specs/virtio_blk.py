@@ -189,7 +189,9 @@ class VirtioBlk(Spec):
                      doc=f"requests in program order: Wn (write sector n), Rn (read), F (flush); "
                      f"at most {MAX_REQUESTS}")
     qdepth = Param(3, allowed=range(1, 9), doc="most requests outstanding at once")
-    guest = Param("drain", allowed=("drain", "nodrain"), doc="drain: waits before and after each flush")
+    guest = Param("drain", allowed=("drain", "nodrain", "flush_waits", "writes_wait"),
+                  doc="drain: waits before and after each flush (both assumptions flush_waits and "
+                  "writes_wait); flush_waits or writes_wait: only that half; nodrain: neither")
     profile = Param("qemu-7.2", allowed=tuple(PROFILES), doc="device behaviour (see PROFILES)")
     werror = _policy("write or flush")
     rerror = _policy("read")
@@ -442,16 +444,23 @@ class VirtioBlk(Spec):
         require(head(ring) == r)
         return s.replace(**{self.used_field(r): tail(ring)}, observed=update(s.observed, r, True))
 
-    @assumption(when=lambda self: self.guest == "drain")
-    def drain(self, before, step, after):
-        """The guest submits a flush only after every earlier request completed, and nothing
-        after a flush before that flush completed (Linux's drain around REQ_PREFLUSH)."""
+    @assumption(when=lambda self: self.guest in ("drain", "flush_waits"))
+    def flush_waits(self, before, step, after):
+        """The guest submits a flush only after every earlier request completed (the drain
+        before REQ_PREFLUSH: Linux waits for the queue to empty before it issues the flush)."""
         if step.action != "submit":
             return True
         r = step["r"]
-        earlier = [before.observed[a] for a in range(r)
-                   if self.kind_of(before, r) == "F" or self.kind_of(before, a) == "F"]
-        return all_of(earlier)
+        return implies(self.kind_of(before, r) == "F", all_of([before.observed[a] for a in range(r)]))
+
+    @assumption(when=lambda self: self.guest in ("drain", "writes_wait"))
+    def writes_wait(self, before, step, after):
+        """The guest submits nothing after a flush before that flush completed (the drain after
+        REQ_PREFLUSH: later requests wait for the flush's completion)."""
+        if step.action != "submit":
+            return True
+        r = step["r"]
+        return all_of([implies(self.kind_of(before, a) == "F", before.observed[a]) for a in range(r)])
 
     # ----------------------------------------------------------------- device
 

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.state", "modelcheck.ops"),
     ("modelcheck.spec", "modelcheck.symmetry", "modelcheck.loader", "modelcheck.trace", "modelcheck.verdict",
      "modelcheck"),  # the package itself re-exports the spec API
+    ("modelcheck.symbolic.identity",),  # what the z3 core refuses to run symbolically
     ("modelcheck.symbolic.values", "modelcheck.symbolic.layout", "modelcheck.symbolic.encode",
      "modelcheck.symbolic"),  # the z3 core the compiled backend runs spec code on
     # the explicit engine, bottom up
@@ -41,7 +42,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.cli", "modelcheck.__main__"),
 ]
 # Modules of the symbolic package below the explicit engine; every other one of it is above.
-SYMBOLIC_CORE = {"modelcheck.symbolic.values", "modelcheck.symbolic.layout", "modelcheck.symbolic.encode"}
+SYMBOLIC_CORE = {"modelcheck.symbolic.identity", "modelcheck.symbolic.values", "modelcheck.symbolic.layout",
+                 "modelcheck.symbolic.encode"}
 
 
 def module_name(path: Path) -> str:
@@ -55,8 +57,8 @@ def layer(module: str) -> int:
         for name in names:
             if (module == name or module.startswith(name + ".")) and len(name) > best:
                 best, rank = len(name), i
-    if module.startswith("modelcheck.symbolic.") and module not in SYMBOLIC_CORE and rank <= 4:
-        rank = 12  # a new prover or symbolic helper: above the explicit engine unless listed
+    if module.startswith("modelcheck.symbolic.") and module not in SYMBOLIC_CORE and rank <= 5:
+        rank = 13  # a new prover or symbolic helper: above the explicit engine unless listed
     return rank
 
 

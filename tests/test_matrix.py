@@ -38,7 +38,7 @@ def test_proofs_are_recorded_with_their_assumption_core(tmp_path):
     records = run_cases(load_matrix(write(tmp_path, body)).cases, jobs=1)
     got = {(rec["params"]["guest"], r["property"], r["engine"]): (r["verdict"], r["assumptions"])
            for rec in records for r in rec["results"]}
-    assert got[("drain", "barrier", "certificate")] == ("PROVED", ["drain"])
+    assert got[("drain", "barrier", "certificate")] == ("PROVED", ["flush_waits"])
     assert got[("drain", "flush_contract", "certificate")] == ("PROVED", [])
     assert got[("nodrain", "barrier", "certificate")][0] == "VIOLATED"
     assert got[("nodrain", "barrier", "explicit")][0] == "VIOLATED"

@@ -5,6 +5,10 @@ larger set. Starting from every active assumption, each one is dropped in turn a
 prover re-run; it stays dropped when the proof still goes through. What remains is minimal:
 leaving out any one of its members breaks the proof (the prover then refutes the property,
 or cannot decide it, which is recorded as the reason the member stays).
+
+Only a member whose absence the prover *refutes* is "needed": dropping it gives VIOLATED, with
+a counterexample. A member whose absence the prover cannot decide (UNKNOWN) stays in the proof
+but is reported as undecided, never as needed: the property may well hold without it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,20 @@ from dataclasses import dataclass, field
 class Core:
     """The assumptions a proof rests on, and what happened to the proof without each of them."""
 
-    needed: tuple[str, ...]
+    kept: tuple[str, ...]  # the minimal set the proof went through with
     without: dict[str, str] = field(default_factory=dict)  # name → "VIOLATED" / "UNKNOWN" / "PROVED"
     trials: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name → the set tried without it
     proofs: int = 0
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """The kept assumptions without which the property is refuted."""
+        return tuple(n for n in self.kept if self.without.get(n) == "VIOLATED")
+
+    @property
+    def undecided(self) -> tuple[str, ...]:
+        """The kept assumptions without which the prover could not decide."""
+        return tuple(n for n in self.kept if self.without.get(n) == "UNKNOWN")
 
 
 def minimal_core(names: Sequence[str], proves: Callable[[tuple[str, ...]], str]) -> Core:

@@ -17,7 +17,7 @@ import z3
 from ..errors import EngineBug, SpecError
 from ..spec import Compiled, Property
 from ..trace import Trace, replay
-from .encode import Encoding, Guards, new_solver
+from .encode import Encoding, Guards, Limits, new_solver
 
 
 @dataclass
@@ -42,10 +42,10 @@ def assumption_literals(names: Iterable[str]) -> dict[str, z3.BoolRef]:
 class Unrolling:
     """An incremental solver holding Init(x0) ∧ T(x0, x1) ∧ ... ∧ T(x(k-1), xk)."""
 
-    def __init__(self, enc: Encoding, guards: Guards, timeout_ms: int, from_init: bool = True):
+    def __init__(self, enc: Encoding, guards: Guards, limits: Limits, from_init: bool = True):
         self.enc = enc
         self.guards = guards
-        self.solver = new_solver(timeout_ms)
+        self.solver = new_solver(limits)
         self.transition = enc.transition(guards)
         self.depth = 0
         self.solver.add(enc.domain(enc.vars(0)))
@@ -78,14 +78,14 @@ class Unrolling:
         return Trace(states[0], tuple(steps), name, kind)
 
 
-def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: int,
+def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, limits: Limits,
         tracked: bool = True) -> BmcOutcome:
     """Search for a state within ``depth`` steps that violates ``prop`` (or witnesses it, for
     ``sometimes``) or where the spec faults; replay what is found."""
     started = time.perf_counter()
     lits = assumption_literals(guards) if tracked else {}
     use = dict(lits) if tracked else dict(guards)
-    unroll = Unrolling(enc, use, timeout_ms)
+    unroll = Unrolling(enc, use, limits)
     bad, crash = enc.property_bad(prop, use)
     fault = z3.Or(enc.fault(use), crash)
     core: set[str] = set()
@@ -97,13 +97,14 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
         xs_fault = enc.at(fault, k)
         answer = unroll.solver.check(*lits.values(), z3.Or(xs_bad, xs_fault))
         if answer == z3.unknown:
-            return BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}",
+            why = limits.explain(unroll.solver.reason_unknown())
+            return BmcOutcome("unknown", k, reason=f"z3: {why} at depth {k}",
                               seconds=time.perf_counter() - started)
         if answer == z3.sat:
             model = unroll.solver.model()
             is_fault = not z3.is_true(model.eval(xs_bad, model_completion=True))
             trace = unroll.trace(model, None if is_fault else prop, prop.name, kind)
-            replay(enc.compiled, trace)
+            replay(enc.compiled, trace, None if is_fault else prop)
             if is_fault:
                 steps = ", ".join(enc.compiled.show_step(st) for st, _ in trace.steps) or "(initial state)"
                 raise SpecError(f"reachable after [{steps}]: an action or property raises, or sets a field "
@@ -116,9 +117,11 @@ def bmc(enc: Encoding, prop: Property, depth: int, guards: Guards, timeout_ms: i
                       seconds=time.perf_counter() - started)
 
 
-def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: int, budget_s: float,
-                   max_depth: int = 10000, compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
-    """BMC with no depth bound but a time budget: the shortest counterexample a prover said exists.
+def shortest_trace(enc: Encoding, prop: Property, guards: Guards, limits: Limits, max_depth: int,
+                   compiled: Compiled | None = None, known_depth: int = 0) -> BmcOutcome:
+    """BMC up to ``max_depth`` steps: the shortest counterexample a prover said exists. Bounded by
+    depth and z3's resource limit per query, never by wall-clock time, so the outcome does not
+    depend on machine load.
 
     The trace is replayed in ``compiled`` (default: the encoded one), which must have exactly
     the assumptions of ``guards`` active. ``known_depth`` is the shortest length another engine
@@ -127,7 +130,7 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
     started = time.perf_counter()
     outcome = None
     lits: dict[str, z3.BoolRef] = {}
-    unroll = Unrolling(enc, dict(guards), timeout_ms)
+    unroll = Unrolling(enc, dict(guards), limits)
     bad, crash = enc.property_bad(prop, guards)
     fault = z3.Or(enc.fault(guards), crash)
     kind = "witness" if prop.kind == "sometimes" else "counterexample"
@@ -140,8 +143,6 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
         if shorter is not None and unroll.solver.check(shorter) == z3.sat:
             raise EngineBug(f"BMC finds a counterexample shorter than the {known_depth} steps of the explicit search")
     for k in range(start, max_depth + 1):
-        if time.perf_counter() - started > budget_s:
-            break
         if k > start:
             unroll.extend()
         xs_bad = enc.at(bad, k)
@@ -150,12 +151,13 @@ def shortest_trace(enc: Encoding, prop: Property, guards: Guards, timeout_ms: in
             model = unroll.solver.model()
             is_fault = not z3.is_true(model.eval(xs_bad, model_completion=True))
             trace = unroll.trace(model, None if is_fault else prop, prop.name, kind)
-            replay(compiled or enc.compiled, trace)
+            replay(compiled or enc.compiled, trace, None if is_fault else prop)
             return BmcOutcome("found", k, trace=trace, fault=is_fault, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
-            outcome = BmcOutcome("unknown", k, reason=f"z3: {unroll.solver.reason_unknown()} at depth {k}")
+            why = limits.explain(unroll.solver.reason_unknown())
+            outcome = BmcOutcome("unknown", k, reason=f"z3: {why} at depth {k}")
             break
     if outcome is None:
-        outcome = BmcOutcome("unknown", unroll.depth, reason=f"no trace found within {budget_s:.0f}s")
+        outcome = BmcOutcome("unknown", unroll.depth, reason=f"no trace found within {max_depth} steps")
     outcome.seconds = time.perf_counter() - started
     return outcome

@@ -17,8 +17,11 @@ a person can read, and z3 handles far better than a large table: starting from t
 each counterexample to induction is blocked by a small cube that no reachable state matches
 (the fewest literals of the pre-state that tell it apart from every state of R, chosen
 greedily), until the clauses are inductive; z3 then re-checks the three conditions on the
-clauses alone. Past ``table_limit`` reachable states (or when asked) the clauses are the
-proof; a counterexample to induction inside R is then the engines disagreeing (EngineBug).
+clauses alone. Past ``table_limit`` reachable states R is checked state by state instead
+(:mod:`.rowcheck`: every symbolic path's next state is a function of the state, so consecution
+is an evaluation and a lookup per state and path, which reaches the explicit engine's sizes);
+the clauses are the proof when asked for, or when a term cannot be evaluated that way. A
+counterexample to induction inside R is the engines disagreeing (EngineBug).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from ..spec import Compiled, Property
 from ..trace import Trace
 from ..verdict import Verdict
 from .chc import check_invariant
-from .encode import Encoding, enforce, new_solver
+from .encode import Encoding, Limits, enforce, new_solver
+from .rowcheck import RowCheck, check_rows
 
 Row = tuple[Any, ...]
 
@@ -53,6 +57,7 @@ class CertificateOutcome:
     rows: list[Row] = field(default_factory=list)
     clauses: Generalised | None = None  # the clause invariant, when it was derived
     explicit_trace: Trace | None = None
+    method: str = "z3"  # how R was checked: "z3" (a table or clauses) or "state by state" (rowcheck)
     reason: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -94,7 +99,7 @@ def bad_states(enc: Encoding, prop: Property, names: Sequence[str]) -> z3.BoolRe
     return z3.Or(bad, crash, enc.fault(guards))
 
 
-def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int,
+def certify(enc: Encoding, prop: Property, names: Sequence[str], limits: Limits,
             max_states: int = 200_000, table_limit: int = 2000, clauses: bool = False) -> CertificateOutcome:
     """Search the configuration with exactly the assumptions ``names``; if no bad state is reached,
     prove with z3 that the reachable set, as a table or (past ``table_limit`` rows, or with
@@ -102,7 +107,7 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
     started = time.perf_counter()
     out = CertificateOutcome("unknown")
     compiled = with_assumptions(enc.compiled, names)
-    ex = explore(compiled, [prop], SearchOptions(max_states=max_states, validate=False))
+    ex = explore(compiled, [prop], SearchOptions(max_states=max_states, validate=True))
     out.states = ex.size
     out.timings["explicit"] = round(ex.seconds, 3)
     if ex.bounded:
@@ -116,9 +121,31 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
         out.depth = len(explicit.trace) if explicit.trace is not None else 0
         out.seconds = time.perf_counter() - started
         return out
+    t = time.perf_counter()
     out.rows = [enc.row(s) for s in ex.states]
+    out.timings["rows"] = round(time.perf_counter() - t, 3)
+    if prop.kind == "at_end":  # every ending judged, and no execution that never ends
+        checked = check_rows(enc, enforce(names), bad_states(enc, prop, names), out.rows, acyclic=True)
+        out.timings.update({f"rows_{k}": v for k, v in checked.timings.items()})
+        if checked.status == "failed":
+            raise row_disagreement(enc, checked)
+        out.method = "state by state"
+        out.status = "proved" if checked.status == "ok" else "unknown"
+        out.reason = checked.reason
+        out.seconds = time.perf_counter() - started
+        return out
+    if len(out.rows) > table_limit and not clauses:
+        checked = check_rows(enc, enforce(names), bad_states(enc, prop, names), out.rows)
+        out.timings.update({f"rows_{k}": v for k, v in checked.timings.items()})
+        if checked.status == "ok":
+            out.status, out.method = "proved", "state by state"
+            out.seconds = time.perf_counter() - started
+            return out
+        if checked.status == "failed":
+            raise row_disagreement(enc, checked)
+        out.method = f"clauses (the state-by-state check is unavailable: {checked.reason})"
     if clauses or len(out.rows) > table_limit:
-        gen = generalise(enc, prop, names, out.rows, timeout_ms)
+        gen = generalise(enc, prop, names, out.rows, limits)
         out.clauses = gen
         out.timings["clauses"] = round(gen.seconds, 3)
         out.status = "proved" if gen.complete and gen.checked else "unknown"
@@ -138,12 +165,12 @@ def certify(enc: Encoding, prop: Property, names: Sequence[str], timeout_ms: int
     ]
     for what, query in checks:
         t = time.perf_counter()
-        solver = new_solver(timeout_ms)
+        solver = new_solver(limits)
         solver.add(query)
         answer = solver.check()
         out.timings[what] = round(time.perf_counter() - t, 3)
         if answer == z3.unknown:
-            out.reason = f"z3 ({what} of the reachable set): {solver.reason_unknown()}"
+            out.reason = f"z3 ({what} of the reachable set): {limits.explain(solver.reason_unknown())}"
             out.seconds = time.perf_counter() - started
             return out
         if answer == z3.sat:
@@ -165,6 +192,21 @@ def disagreement(enc: Encoding, what: str, model: z3.ModelRef, guards: dict) -> 
     step = enc.compiled.show_step(enc.compiled.instances[k].step) if k is not None else "?"
     return EngineBug(f"z3's transition relation leaves the explicit engine's reachable set: from reachable "
                      f"{before!r}, {step} leads to {enc.decode(model, 1)!r}, which the explicit search never reached")
+
+
+def row_disagreement(enc: Encoding, checked: RowCheck) -> EngineBug:
+    """The state-by-state check found a state of R that breaks a condition: the engines disagree."""
+    if checked.failed == "initiation":
+        return EngineBug(f"initial state (leaves {checked.state}) is missing from the explicit search's reachable set")
+    if checked.failed == "acyclicity":
+        return EngineBug(f"the symbolic steps between the explicit search's states form a cycle through leaves "
+                         f"{checked.state}, which the explicit search did not find")
+    if checked.failed == "safety":
+        return EngineBug(f"the explicit search reached leaves {checked.state} and judged it good, but the "
+                         "symbolic encoding of the property (or of a fault) finds it bad")
+    step = enc.compiled.show_step(enc.compiled.instances[checked.step].step) if checked.step is not None else "?"
+    return EngineBug(f"a symbolic path of {step} leads from reachable leaves {checked.state} to leaves "
+                     f"{checked.next}, which the explicit search never reached")
 
 
 # --------------------------------------------------------------------------- readable form
@@ -197,7 +239,7 @@ class RowIndex:
         return sorted(chosen)
 
 
-def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], timeout_ms: int,
+def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequence[Row], limits: Limits,
                max_queries: int = 20000) -> Generalised:
     """Clauses true in every state of ``rows`` that are inductive and imply the property.
 
@@ -212,7 +254,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
     guards = enforce(names)
     xs, pairs = enc.x, list(zip(enc.x, enc.y))
     index = RowIndex(rows)
-    solver = new_solver(timeout_ms)
+    solver = new_solver(limits)
     solver.add(enc.domain(enc.x), enc.domain(enc.y), enc.transition(guards))
     first = z3.Not(bad_states(enc, prop, names))
     solver.add(first)
@@ -229,7 +271,7 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
             k += 1
             continue
         if answer == z3.unknown:
-            out.reason = f"z3: {solver.reason_unknown()}"
+            out.reason = f"z3: {limits.explain(solver.reason_unknown())}"
             out.seconds = time.perf_counter() - started
             return out
         model = solver.model()
@@ -241,16 +283,20 @@ def generalise(enc: Encoding, prop: Property, names: Sequence[str], rows: Sequen
         out.learned += 1
     out.clauses = targets
     out.complete = True
-    out.checked = check_clauses(enc, z3.And(*targets), prop, names, timeout_ms)
-    if not out.checked:
-        out.reason = "the clauses failed the independent check (engine bug)"
+    status, why = check_clauses(enc, z3.And(*targets), prop, names, limits)
+    out.checked = status == "ok"
+    if status == "unknown":
+        out.reason = why
+    elif status == "failed":
+        raise EngineBug(f"the clauses generalised from the reachable set fail the independent check ({why})")
     out.seconds = time.perf_counter() - started
     return out
 
 
-def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str], timeout_ms: int) -> bool:
+def check_clauses(enc: Encoding, inv: z3.BoolRef, prop: Property, names: Sequence[str],
+                  limits: Limits) -> tuple[str, str]:
     """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad (faults included), each by a fresh solver."""
-    return check_invariant(enc, inv, bad_states(enc, prop, names), enforce(names), timeout_ms, next_in_domain=True)
+    return check_invariant(enc, inv, bad_states(enc, prop, names), enforce(names), limits, next_in_domain=True)
 
 
 def _python(v: z3.ExprRef) -> Any:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import z3
 
-from .encode import Encoding, Guards, new_solver
+from ..errors import EngineBug
+from .encode import Encoding, Guards, Limits, new_solver
 from .layout import Leaf
 
 
@@ -33,7 +34,7 @@ class ChcOutcome:
     seconds: float = 0.0
 
 
-def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
+def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
            background: list[z3.BoolRef] | None = None) -> ChcOutcome:
     """Ask Spacer whether a state in ``bad`` is reachable under the assumptions ``guards``.
 
@@ -44,8 +45,7 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
     started = time.perf_counter()
     fp = z3.Fixedpoint()
     fp.set(engine="spacer")
-    fp.set("spacer.random_seed", 0)
-    fp.set("timeout", int(timeout_ms))
+    limits.apply(fp)
     fp.set("xform.slice", False)  # keep every argument, so the invariant names every leaf
     fp.set("xform.inline_linear", False)
     fp.set("xform.inline_eager", False)
@@ -61,41 +61,49 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
     try:
         answer = fp.query(z3.And(reach(*enc.x), known, bad))
     except z3.Z3Exception as err:  # z3 raises on some timeouts
-        return ChcOutcome("unknown", reason=f"spacer: {err}", seconds=time.perf_counter() - started)
+        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(str(err))}",
+                          seconds=time.perf_counter() - started)
     seconds = time.perf_counter() - started
     if answer == z3.sat:
         return ChcOutcome("reachable", seconds=seconds)
     if answer == z3.unknown:
-        return ChcOutcome("unknown", reason=f"spacer: {fp.reason_unknown()}", seconds=seconds)
+        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(fp.reason_unknown())}", seconds=seconds)
     body = fp.get_cover_delta(-1, reach)
     named = z3.substitute_vars(body, *[z3.Const(leaf.name, s) for leaf, s in zip(enc.leaves, sorts)])
     found = z3.substitute_vars(body, *enc.x)
-    if not check_invariant(enc, z3.And(known, found), bad, guards, timeout_ms):
-        return ChcOutcome("unknown", seconds=seconds,
-                          reason="spacer's invariant failed the independent check (engine bug)")
+    status, why = check_invariant(enc, z3.And(known, found), bad, guards, limits)
+    if status == "unknown":
+        return ChcOutcome("unknown", seconds=seconds, reason=why)
+    if status == "failed":
+        raise EngineBug(f"spacer's invariant fails the independent check ({why})")
     text, size = readable(named, enc.leaves)
     return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started)
 
 
-def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, timeout_ms: int,
-                    next_in_domain: bool = False) -> bool:
+def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, limits: Limits,
+                    next_in_domain: bool = False) -> tuple[str, str]:
     """Init ⇒ inv, inv ∧ T ⇒ inv', inv ⇒ ¬bad, each checked by a fresh solver.
 
+    Returns ``("ok", "")``, ``("failed", which)`` (z3 found a state breaking a condition: the
+    invariant is wrong, an engine bug) or ``("unknown", why)`` (a solver limit, never a bug).
     ``next_in_domain`` assumes the next state within its field types in consecution; only
     sound when ``bad`` includes the steps that leave them (the certificate engine's faults)."""
     after = z3.substitute(inv, *zip(enc.x, enc.y))
     step = [enc.domain(enc.x), enc.domain(enc.y)] if next_in_domain else [enc.domain(enc.x)]
     queries = [
-        z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv)),
-        z3.And(*step, inv, enc.transition(guards), z3.Not(after)),
-        z3.And(enc.domain(enc.x), inv, bad),
+        ("initiation", z3.And(enc.domain(enc.x), enc.init(enc.x), z3.Not(inv))),
+        ("consecution", z3.And(*step, inv, enc.transition(guards), z3.Not(after))),
+        ("safety", z3.And(enc.domain(enc.x), inv, bad)),
     ]
-    for q in queries:
-        solver = new_solver(timeout_ms)
+    for what, q in queries:
+        solver = new_solver(limits)
         solver.add(q)
-        if solver.check() != z3.unsat:
-            return False
-    return True
+        answer = solver.check()
+        if answer == z3.unknown:
+            return "unknown", f"z3 ({what} of the invariant): {limits.explain(solver.reason_unknown())}"
+        if answer == z3.sat:
+            return "failed", what
+    return "ok", ""
 
 
 # --------------------------------------------------------------------------- printing

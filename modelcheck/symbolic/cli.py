@@ -1,8 +1,8 @@
 """The ``prove`` subcommand: prove or refute properties with z3 (certificate, Spacer, k-induction, BMC).
 
 Only this module of the symbolic package prints. The lead wires it into modelcheck/cli.py
-with ``add_parser(sub)``; ``run(args)`` returns the exit code (0 proved, 1 violated,
-2 usage or spec error, 3 unknown or engine bug).
+with ``add_parser(sub)``; ``run(args)`` returns the exit code of :mod:`modelcheck.exitcodes`
+(0 proved, 1 violated, 2 usage or spec error, 3 unknown or engine bug, 4 vacuous).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from .. import exitcodes
 from ..atomic import check_writable, write_text
 from ..check import configure
 from ..errors import EngineBug
-from ..loader import parse_settings, positive_float, positive_int
+from ..loader import non_negative_int, parse_settings, positive_float, positive_int
 from ..trace import dumps, format_trace, trace_to_json
-from ..verdict import EXIT_INCONCLUSIVE, PropertyResult, Verdict, exit_code, gating, verdict_word
+from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, PropertyResult, Verdict, exit_code, gating, verdict_word
+from .encode import DEFAULT_RLIMIT, Limits
 from .prove import ENGINES, ProveOptions, ProveRun, prove
 
 SHOWN_CLAUSES = 40
+EXIT_VACUOUS = exitcodes.VACUOUS
 
 EPILOG = exitcodes.epilog("prove")
 
@@ -43,9 +45,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
+    p.add_argument("--max-states", type=positive_int, default=200_000, metavar="N",
+                   help="certificate: most reachable states searched (default 200000); past 2000 the "
+                   "certificate is checked state by state over the symbolic paths")
     p.add_argument("--max-k", type=positive_int, default=30, metavar="K", help="k-induction: largest k (default 30)")
-    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
-                   help="per solver query (default 60)")
+    p.add_argument("--rlimit", type=non_negative_int, default=DEFAULT_RLIMIT, metavar="N",
+                   help=f"z3 resource limit per solver query, deterministic (default {DEFAULT_RLIMIT}; 0: none)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="also a wall-clock limit per solver query (default none: verdicts then depend on load)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                   help="z3's random seed (default 0; recorded)")
     p.add_argument("--no-core", action="store_true", help="do not minimise the assumptions a proof needs")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
@@ -57,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
     check_writable(args.json, "--json")
     spec = configure(args.spec, parse_settings(args.set))
-    options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k,
-                           timeout_ms=int(args.timeout * 1000), minimise=not args.no_core,
+    limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
+    options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
+                           minimise=not args.no_core, max_states=args.max_states,
                            generalise=args.generalise)
     try:
         result = prove(spec, args.property, options)
@@ -75,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
             show_details(result, r)
     if args.json:
         write_text(args.json, dumps(to_json(result)))
-    return exit_code([_bmc_bound_is_the_answer(args.engine, v) for v in gating(result.results, args.property)])
+    code = exit_code([_bmc_bound_is_the_answer(args.engine, v) for v in gating(result.results, args.property)])
+    if code == EXIT_OK and any(r.extra.get("vacuous") for r in result.results):
+        return EXIT_VACUOUS
+    return code
 
 
 def _bmc_bound_is_the_answer(engine: str, verdict: Verdict) -> Verdict:
@@ -87,6 +100,7 @@ def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {verdict_word(r.kind, r.verdict.value):<18} {r.engine:<6} {r.seconds:6.2f}s"
     if r.verdict.value == "PROVED":
         line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
+
         if "k" in r.extra:
             line += f"  (k={r.extra['k']})"
     if r.trace is not None:
@@ -98,8 +112,9 @@ def format_line(r: PropertyResult) -> str:
 
 def show_details(run: ProveRun, r: PropertyResult) -> None:
     if r.extra.get("invariant_kind") == "reachable set":
+        how = "state by state" if r.extra.get("certificate_check") == "state by state" else "by z3"
         print(f"\ninductive invariant for {r.name}: the {r.extra['invariant_states']} reachable states of the "
-              "explicit search, checked by z3 (initiation, consecution, safety) over the spec's symbolic steps")
+              f"explicit search, checked {how} (initiation, consecution, safety) over the spec's symbolic steps")
         if r.extra.get("generalise_failed"):
             print(f"  (no readable clauses: {r.extra['generalise_failed']})")
         print("  in every reachable state:")
@@ -127,6 +142,12 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         what = "witness of" if r.trace.kind == "witness" else "counterexample to"
         print(f"\n{what} {r.name} ({len(r.trace)} steps, replayed in the explicit engine):")
         print(format_trace(run.compiled, r.trace))
+    for kind, trace in r.extra.get("vacuity_traces", {}).items():
+        print(f"\nvacuity of {r.name} ({kind.replace('_', ' ')}): the place, reached in {len(trace)} steps:")
+        print(format_trace(run.compiled, trace))
+    if r.extra.get("vacuity_undetermined"):
+        print(f"  vacuity undetermined for {', '.join(r.extra['vacuity_undetermined'])}: "
+              f"not seen allowed within {r.extra.get('vacuity_states')} states")
     cti = r.extra.get("cti")
     if cti is not None:
         print(f"\ncounterexample to induction for {r.name} (need not start in an initial state):")
@@ -137,7 +158,10 @@ def to_json(run: ProveRun) -> dict[str, Any]:
     spec = run.compiled.spec
     results = []
     for r in run.results:
-        extra = {k: v for k, v in r.extra.items() if k not in ("cti", "without_traces")}
+        extra = {k: v for k, v in r.extra.items() if k not in ("cti", "without_traces", "vacuity_traces")}
+        if r.extra.get("vacuity_traces"):
+            extra["vacuity_traces"] = {kind: trace_to_json(run.compiled, t)
+                                       for kind, t in r.extra["vacuity_traces"].items()}
         if r.extra.get("without_traces"):
             extra["without_traces"] = {name: trace_to_json(run.compiled, t) if t is not None else None
                                        for name, t in r.extra["without_traces"].items()}

@@ -20,8 +20,50 @@ from ..errors import SpecError
 from ..spec import ActionInstance, Compiled, Property
 from ..state import State
 from ..types import FieldType
+from .identity import spec_guard
 from .layout import Leaf, concrete_leaves, decode, domain, flatten, leaves_of, make, width
 from .values import Oracle, Path, PathContext, explore_paths, z3_bool
+
+DEFAULT_RLIMIT = 500_000_000
+"""z3's resource limit per query by default: deterministic, unlike a wall-clock timeout; about a
+minute of z3's work on a 2024 laptop core (200 M units took 23 s on a loaded one)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one solver query may do: z3's deterministic resource limit (``rlimit``, 0: none),
+    an optional wall-clock ``timeout_ms`` (0: none; makes verdicts depend on machine load) and
+    the random ``seed``. Recorded with every result."""
+
+    rlimit: int = DEFAULT_RLIMIT
+    timeout_ms: int = 0
+    seed: int = 0
+
+    def apply(self, target: z3.Solver | z3.Fixedpoint) -> None:
+        """Set these limits on a solver or a fixedpoint engine."""
+        if isinstance(target, z3.Fixedpoint):
+            target.set("spacer.random_seed", self.seed)
+        else:
+            target.set("random_seed", self.seed)
+        if self.rlimit:
+            target.set("rlimit", int(self.rlimit))
+        if self.timeout_ms:
+            target.set("timeout", int(self.timeout_ms))
+
+    def explain(self, reason: str) -> str:
+        """z3's reason for ``unknown``, naming the limit that stopped it (z3 says "canceled" for both)."""
+        text = reason.lower()
+        if "canceled" in text or "cancelled" in text or "timeout" in text or "resource" in text:
+            if self.rlimit and not self.timeout_ms:
+                return f"resource limit (rlimit {self.rlimit}) reached"
+            if self.timeout_ms and not self.rlimit:
+                return f"timeout ({self.timeout_ms / 1000:g} s) reached"
+            return f"resource limit (rlimit {self.rlimit}) or timeout ({self.timeout_ms / 1000:g} s) reached"
+        return reason
+
+    def describe(self) -> dict[str, int]:
+        return {"rlimit": self.rlimit, "timeout_ms": self.timeout_ms, "seed": self.seed}
+
 
 Guards = Mapping[str, z3.BoolRef]
 """Which assumptions to apply: name → the literal that switches it on (``True`` to enforce)."""
@@ -66,7 +108,7 @@ class Encoding:
     """A spec configuration as z3 formulas over named per-step leaves."""
 
     compiled: Compiled
-    timeout_ms: int = 10000
+    limits: Limits = field(default_factory=lambda: Limits())
     fields: list[tuple[str, FieldType, int, int]] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)
     instances: list[InstanceEncoding] = field(default_factory=list)
@@ -82,9 +124,9 @@ class Encoding:
         self.x = self.vars(0)
         self.y = self.vars(1)
         self._vars_cache: dict[int, list[z3.ExprRef]] = {0: self.x, 1: self.y}
-        self.solver = new_solver(self.timeout_ms)
+        self.solver = new_solver(self.limits)
         self.solver.add(self.domain(self.x))
-        self.oracle = Oracle(self.solver)
+        self.oracle = Oracle(self.solver, guard=spec_guard(self.compiled.spec))
         self.assumption_names = [a.name for a in self.compiled.active_assumptions]
         self._props: dict[str, Any] = {}
         for k, inst in enumerate(self.compiled.instances):
@@ -132,8 +174,18 @@ class Encoding:
         return out
 
     def row(self, s: State) -> tuple[Any, ...]:
-        """The leaf values of a concrete state as Python bools and ints (no z3 terms built)."""
-        return tuple(v for (_, ftype, _, _), value in zip(self.fields, s) for v in concrete_leaves(ftype, value))
+        """The leaf values of a concrete state as Python bools and ints (no z3 terms built).
+
+        Each field's leaves are remembered per value (states share most field values), which
+        makes rows for hundreds of thousands of states cheap."""
+        memo = self.__dict__.setdefault("_row_memo", [{} for _ in self.fields])
+        out: list[Any] = []
+        for (_, ftype, _, _), value, seen in zip(self.fields, s, memo):
+            leaves = seen.get(value)
+            if leaves is None:
+                leaves = seen[value] = tuple(concrete_leaves(ftype, value))
+            out += leaves
+        return tuple(out)
 
     def decode(self, model: z3.ModelRef, k: int) -> State:
         """The concrete state at step ``k`` of a z3 model."""
@@ -315,9 +367,10 @@ class Encoding:
         return None
 
 
-def new_solver(timeout_ms: int, logic: str | None = None) -> z3.Solver:
-    """A solver with a fixed seed and a per-query timeout (results must not vary between runs)."""
+def new_solver(limits: Limits | int, logic: str | None = None) -> z3.Solver:
+    """A solver with a fixed seed and the per-query limits (results must not vary between runs).
+
+    An int is the older form, a wall-clock timeout in milliseconds (callers outside this package)."""
     solver = z3.SolverFor(logic) if logic else z3.Solver()
-    solver.set("random_seed", 0)
-    solver.set("timeout", int(timeout_ms))
+    (Limits(rlimit=0, timeout_ms=limits) if isinstance(limits, int) else limits).apply(solver)
     return solver

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import z3
 
 from ..explicit import SearchOptions, explore
-from .encode import Encoding, Guards, new_solver
+from .encode import Encoding, Guards, Limits, new_solver
 
 
 @dataclass
@@ -71,13 +71,13 @@ def _val(v: object) -> z3.ExprRef:
     return z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v)
 
 
-def houdini(enc: Encoding, guards: Guards, timeout_ms: int, max_samples: int = 4000) -> HoudiniOutcome:
+def houdini(enc: Encoding, guards: Guards, limits: Limits, max_samples: int = 4000) -> HoudiniOutcome:
     """The largest inductive subset of the guessed facts (under the assumptions ``guards``)."""
     started = time.perf_counter()
     rows = leaf_values(enc, max_samples)
     cands = candidates(enc, rows)
     out = HoudiniOutcome(candidates=len(cands), samples=len(rows))
-    solver = new_solver(timeout_ms)
+    solver = new_solver(limits)
     solver.add(enc.domain(enc.x))
     solver.add(enc.transition(guards))
     solver.add(z3.Not(enc.fault(guards)))

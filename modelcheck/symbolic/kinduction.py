@@ -18,7 +18,7 @@ from ..errors import SpecError
 from ..spec import Property
 from ..trace import Trace, replay
 from .bmc import Unrolling
-from .encode import Encoding, Guards
+from .encode import Encoding, Guards, Limits
 
 
 @dataclass
@@ -33,7 +33,7 @@ class KindOutcome:
     seconds: float = 0.0
 
 
-def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, timeout_ms: int,
+def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, limits: Limits,
                 check_replay: bool = True) -> KindOutcome:
     """Prove ``prop`` (an ``always`` or step property) by k-induction, for k up to ``max_k``.
 
@@ -43,8 +43,8 @@ def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, timeo
     started = time.perf_counter()
     bad, crash = enc.property_bad(prop, guards)
     bad = z3.Or(bad, crash, enc.fault(guards))
-    base = Unrolling(enc, dict(guards), timeout_ms)
-    step = Unrolling(enc, dict(guards), timeout_ms, from_init=False)
+    base = Unrolling(enc, dict(guards), limits)
+    step = Unrolling(enc, dict(guards), limits, from_init=False)
     for k in range(max_k + 1):
         if k > 0:
             base.extend()
@@ -54,13 +54,14 @@ def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, timeo
             is_prop = z3.is_true(model.eval(enc.at(enc.property_bad(prop, guards)[0], k), model_completion=True))
             trace = base.trace(model, prop if is_prop else None, prop.name, "counterexample")
             if check_replay:
-                replay(enc.compiled, trace)
+                replay(enc.compiled, trace, prop if is_prop else None)
             if not is_prop:
                 raise SpecError(f"reachable after {len(trace)} steps: an action or property raises, or sets a "
                                 "field outside its type", fix="run `modelcheck check` on this configuration")
             return KindOutcome("found", k, trace=trace, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
-            return KindOutcome("unknown", k, reason=f"z3 (base case, k={k}): {base.solver.reason_unknown()}",
+            why = limits.explain(base.solver.reason_unknown())
+            return KindOutcome("unknown", k, reason=f"z3 (base case, k={k}): {why}",
                                seconds=time.perf_counter() - started)
         # step: x0..xk good, distinct, T between them, x(k+1) bad
         step.solver.add(z3.Not(enc.at(bad, k)))
@@ -71,7 +72,8 @@ def k_induction(enc: Encoding, prop: Property, guards: Guards, max_k: int, timeo
         if answer == z3.unsat:
             return KindOutcome("proved", k + 1, seconds=time.perf_counter() - started)
         if answer == z3.unknown:
-            return KindOutcome("unknown", k, reason=f"z3 (inductive step, k={k}): {step.solver.reason_unknown()}",
+            why = limits.explain(step.solver.reason_unknown())
+            return KindOutcome("unknown", k, reason=f"z3 (inductive step, k={k}): {why}",
                                seconds=time.perf_counter() - started)
         if k == max_k:
             model = step.solver.model()

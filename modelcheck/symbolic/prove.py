@@ -6,8 +6,9 @@ the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant
 from Houdini facts; needs no enumeration but times out on the larger virtio-blk
 configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
 proof is a z3 check of initiation, consecution and safety; every counterexample is replayed
-through the spec before it is returned; a solver ``unknown`` or timeout is UNKNOWN with its
-reason, never a proof.
+through the spec, and the property judged again on it, before it is returned; a solver
+``unknown`` or limit is UNKNOWN with its reason, never a proof. A proof that rests on
+assumptions which block an action or add a deadlock is marked vacuous (:mod:`.vacuity`).
 """
 
 from __future__ import annotations
@@ -20,32 +21,36 @@ import z3
 
 from ..errors import EngineBug, SpecError
 from ..spec import Compiled, Property, Spec, compile_spec
-from ..trace import Trace
+from ..trace import Trace, replay
 from ..verdict import PropertyResult, Verdict
 from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
 from .certificate import CertificateOutcome, certify, summary, with_assumptions
 from .chc import readable, spacer
-from .encode import Encoding, enforce
+from .encode import Encoding, Limits, enforce
+from .endings import judge_endings
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
+from .vacuity import Vacuity, check_vacuity
 
 ENGINES = ("certificate", "spacer", "kind", "bmc")
 
 
 @dataclass
 class ProveOptions:
-    """How to prove: the engine, BMC depth, k-induction's largest k, the per-query timeout, and
-    whether the certificate engine also derives readable clauses (``generalise``)."""
+    """How to prove: the engine, BMC depth, k-induction's largest k, the per-query solver limits
+    (deterministic by default), and whether the certificate engine also derives readable
+    clauses (``generalise``)."""
 
     engine: str = "certificate"
     depth: int = 20
     max_k: int = 30
-    timeout_ms: int = 60000
-    trace_budget_s: float = 60.0
+    limits: Limits = field(default_factory=Limits)
+    trace_depth: int = 200  # BMC's deepest try for the trace of a violation another engine found
     minimise: bool = True
     generalise: bool = False
     max_states: int = 200_000
+    table_limit: int = 2000  # certificate: past this many states, checked state by state (not by z3)
 
 
 @dataclass
@@ -56,6 +61,7 @@ class ProveRun:
     encoding: Encoding
     results: list[PropertyResult] = field(default_factory=list)
     encode_seconds: float = 0.0
+    vacuity: Vacuity | None = None  # searched when a proof rests on assumptions
 
 
 def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOptions | None = None) -> ProveRun:
@@ -64,11 +70,31 @@ def prove(spec: Spec, properties: Iterable[str] | None = None, options: ProveOpt
     compiled = compile_spec(spec)
     chosen = compiled.select(list(properties or []))
     started = time.perf_counter()
-    enc = Encoding(compiled, timeout_ms=opts.timeout_ms)
+    enc = Encoding(compiled, limits=opts.limits)
     run = ProveRun(compiled, enc, encode_seconds=time.perf_counter() - started)
     for prop in chosen:
         run.results.append(judge(enc, prop, opts))
+    _mark_vacuous(run, opts)
     return run
+
+
+def _mark_vacuous(run: ProveRun, opts: ProveOptions) -> None:
+    """Flag each proof that rests on assumptions which block an action or add a deadlock."""
+    resting = [r for r in run.results if r.verdict in (Verdict.PROVED, Verdict.HOLDS_UP_TO_BOUND)
+               and r.extra.get("proof_assumptions", r.assumptions)]
+    if not resting:
+        return
+    run.vacuity = check_vacuity(run.compiled, opts.max_states)
+    for r in resting:
+        used = set(r.extra.get("proof_assumptions", r.assumptions))
+        hits = [f for f in run.vacuity.findings if used & set(f.blocked_by)]
+        r.extra["vacuity_states"] = run.vacuity.states
+        if hits:
+            r.extra["vacuous"] = [f.text for f in hits]
+            r.reason = "; ".join(["VACUOUS: " + "; ".join(r.extra["vacuous"]), *([r.reason] if r.reason else [])])
+            r.extra["vacuity_traces"] = {f.kind: f.trace for f in hits if f.trace is not None}
+        if run.vacuity.undetermined:
+            r.extra["vacuity_undetermined"] = list(run.vacuity.undetermined)
 
 
 def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
@@ -77,13 +103,11 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     active = tuple(enc.assumption_names)
     base = dict(name=prop.name, kind=prop.kind, engine=opts.engine, assumptions=active)
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
-                   "encode_seconds": round(enc.stats.seconds, 3)}
-    if prop.kind == "at_end" and opts.engine != "bmc":
-        return PropertyResult(verdict=Verdict.UNKNOWN, reason="the symbolic engine does not judge at_end "
-                              "properties (no check for executions that run forever); use bmc or check",
-                              seconds=0.0, extra=extra, **base)
+                   "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
+    if prop.kind == "at_end" and opts.engine != "certificate":
+        return _judge_endings(enc, prop, opts, base, extra, started)
     if opts.engine == "bmc":
-        out = bmc(enc, prop, opts.depth, enforce(active), opts.timeout_ms)
+        out = bmc(enc, prop, opts.depth, enforce(active), opts.limits)
         extra["bounded_core"] = list(out.core)
         seconds = time.perf_counter() - started
         if out.status == "found":
@@ -107,19 +131,19 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     def attempt(names: tuple[str, ...]) -> tuple[str, object]:
         guards = enforce(names)
         if opts.engine == "certificate":
-            out: object = certify(enc, prop, names, opts.timeout_ms, opts.max_states,
+            out: object = certify(enc, prop, names, opts.limits, opts.max_states, table_limit=opts.table_limit,
                                   clauses=opts.generalise and names == active)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
             if status == "VIOLATED":
                 refuted[names] = out.depth  # type: ignore[attr-defined]
         elif opts.engine == "kind":
-            out = k_induction(enc, prop, guards, opts.max_k, opts.timeout_ms, check_replay=names == active)
+            out = k_induction(enc, prop, guards, opts.max_k, opts.limits, check_replay=names == active)
             return {"proved": "PROVED", "found": "VIOLATED"}.get(out.status, "UNKNOWN"), out  # type: ignore[attr-defined]
         else:
             if names not in facts:
-                facts[names] = houdini(enc, guards, opts.timeout_ms)
+                facts[names] = houdini(enc, guards, opts.limits)
             bad, crash = enc.property_bad(prop, guards)
-            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.timeout_ms, facts[names].facts)
+            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits, facts[names].facts)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
@@ -136,7 +160,11 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             core = minimal_core(active, lambda names: attempt(names)[0])
             base["assumptions"] = core.needed
             extra["without"] = core.without
-            if prop.kind != "sometimes":
+            extra["proof_assumptions"] = list(core.kept)
+            extra["undecided"] = list(core.undecided)
+            if core.undecided:
+                base["reason"] = f"undecided without: {', '.join(core.undecided)}"
+            if prop.kind not in ("sometimes", "at_end"):
                 extra["without_traces"] = {
                     name: _refutation(enc, prop, core.trials[name], opts, refuted.get(core.trials[name], 0))
                     for name, verdict in core.without.items() if verdict == "VIOLATED"}
@@ -144,11 +172,19 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     if prop.kind == "sometimes" and status == "VIOLATED":
         return PropertyResult(verdict=Verdict.VIOLATED, reason="no reachable state is a witness",
                               seconds=time.perf_counter() - started, extra=extra, **base)
+    if prop.kind == "at_end":  # the certificate engine: the explicit search's ending or lasso
+        trace = out.explicit_trace  # type: ignore[attr-defined]
+        if trace is None:
+            return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
+                                  reason="the explicit search found a violation but kept no trace", **base)
+        replay(enc.compiled, trace, prop)
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, depth=len(trace),
+                              seconds=time.perf_counter() - started, extra=extra, **base)
     # a bad state is reachable: find the shortest trace to it (and replay it)
     trace = getattr(out, "trace", None)
     if trace is None or opts.engine != "kind":
         known = out.depth if opts.engine == "certificate" else 0  # type: ignore[attr-defined]
-        found = shortest_trace(enc, prop, enforce(active), opts.timeout_ms, opts.trace_budget_s, known_depth=known)
+        found = shortest_trace(enc, prop, enforce(active), opts.limits, opts.trace_depth, known_depth=known)
         if found.status != "found":
             return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
                                   reason=f"the prover found a bad state reachable but BMC found no trace: "
@@ -166,6 +202,27 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
                           extra=extra, **base)
 
 
+def _judge_endings(enc: Encoding, prop: Property, opts: ProveOptions, base: dict, extra: dict,
+                   started: float) -> PropertyResult:
+    """An ``at_end`` property, whatever the engine: BMC of endings and lassos (:mod:`.endings`)."""
+    base["engine"] = "bmc"
+    out = judge_endings(enc, prop, opts.depth, enforce(base["assumptions"]), opts.limits)
+    seconds = time.perf_counter() - started
+    if out.status == "found":
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=out.trace, depth=len(out.trace or ()),
+                              seconds=seconds, extra=extra, **base)
+    if out.status == "proved":
+        extra["every_execution_ends_within"] = out.depth
+        return PropertyResult(verdict=Verdict.PROVED, depth=out.depth, seconds=seconds, extra=extra,
+                              reason=f"every execution ends within {out.depth} steps; every ending satisfies it",
+                              **base)
+    if out.status == "unknown":
+        return PropertyResult(verdict=Verdict.UNKNOWN, reason=out.reason, depth=out.depth, seconds=seconds,
+                              extra=extra, **base)
+    return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, depth=opts.depth, seconds=seconds, extra=extra,
+                          reason=f"no violating ending and no cycle within {opts.depth} steps (--depth)", **base)
+
+
 def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: object, extra: dict,
                     houdini_facts: HoudiniOutcome | None) -> None:
     """The proof's evidence in ``extra``: the invariant (readable), its size, how it was found."""
@@ -181,6 +238,7 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
     rows = out.rows  # type: ignore[attr-defined]
     gen = out.clauses  # type: ignore[attr-defined]
     extra["invariant_kind"] = "reachable set"
+    extra["certificate_check"] = out.method  # type: ignore[attr-defined]
     extra["invariant_states"] = len(rows)
     extra["explicit_states"] = out.states  # type: ignore[attr-defined]
     extra["check_seconds"] = out.timings  # type: ignore[attr-defined]
@@ -200,7 +258,7 @@ def _refutation(enc: Encoding, prop: Property, names: tuple[str, ...], opts: Pro
     """The shortest counterexample with only ``names`` in force, found by BMC and replayed in the
     spec with exactly those assumptions (None when BMC ran out of time). ``known_depth``: the
     explicit search's shortest length, which BMC confirms instead of climbing to it."""
-    found = shortest_trace(enc, prop, enforce(names), opts.timeout_ms, opts.trace_budget_s,
+    found = shortest_trace(enc, prop, enforce(names), opts.limits, opts.trace_depth,
                            compiled=with_assumptions(enc.compiled, names), known_depth=known_depth)
     return found.trace if found.status == "found" and not found.fault else None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import z3
 
 from ..errors import SpecError, Where
 from ..spec import Disabled
+from .identity import IdentityGuard
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -63,13 +65,14 @@ def unsupported(message: str, fix: str) -> Unsupported:
 class Oracle:
     """Answers "can this path condition hold?" with a solver holding the domain constraints."""
 
-    def __init__(self, solver: z3.Solver, base: Iterable[z3.BoolRef] = ()):
+    def __init__(self, solver: z3.Solver, base: Iterable[z3.BoolRef] = (), guard: IdentityGuard | None = None):
         self.solver = solver
         self.base = list(base)
         self.checks = 0
+        self.guard = guard  # refuses `is`/isinstance/type() on symbolic values in the spec's code
 
     def with_base(self, extra: Iterable[z3.BoolRef]) -> Oracle:
-        return Oracle(self.solver, [*self.base, *extra])
+        return Oracle(self.solver, [*self.base, *extra], self.guard)
 
     def feasible(self, conds: list[z3.BoolRef]) -> bool:
         self.checks += 1
@@ -132,11 +135,13 @@ def explore_paths(run: Callable[[PathContext], Any], oracle: Oracle, limit: int 
     """Run ``run`` once per feasible path (depth first, True before False) and collect the paths."""
     paths: list[Path] = []
     stack: list[tuple[bool, ...]] = [()]
+    watching = oracle.guard.watching if oracle.guard else nullcontext
     while stack:
         prefix = stack.pop()
         ctx = PathContext(prefix, oracle)
         try:
-            value = run(ctx)
+            with watching():
+                value = run(ctx)
             path = Path(tuple(ctx.conditions), "return", value)
         except Disabled:
             path = Path(tuple(ctx.conditions), "disabled")
@@ -353,6 +358,7 @@ class Sym:
         return SymSeq.lift(a).concat(SymSeq.lift(b))
 
     def mc_update(self, tup: Any, i: Any, value: Any) -> Any:
+        _require_index(tup, i, "update", context_of(tup, i, value))
         if isinstance(tup, SymSeq):
             items = tuple(_must(merge(z3_int(i) == j, value, x)) for j, x in enumerate(tup.items))
             return SymSeq(tup.ctx, tup.length, items)
@@ -361,6 +367,7 @@ class Sym:
         return tuple(_must(merge(z3_int(i) == j, value, x)) for j, x in enumerate(tup))
 
     def mc_at(self, tup: Any, i: Any) -> Any:
+        _require_index(tup, i, "at", context_of(tup, i))
         items = tup.items if isinstance(tup, SymSeq) else tup
         if type(i) is int:
             return items[i]
@@ -392,6 +399,16 @@ class Sym:
     def mc_count_true(self, values: list[Any]) -> Any:
         terms = [z3.If(z3_bool(v), 1, 0) for v in values]
         return SymInt(context_of(*values), z3.Sum(*terms) if terms else z3.IntVal(0), 0, len(terms))
+
+
+def _require_index(seq: Any, i: Any, what: str, ctx: PathContext | None) -> None:
+    """Fork on ``0 <= i < len(seq)`` and raise ops' IndexError on the branch where it fails."""
+    length = seq.length if isinstance(seq, SymSeq) else z3.IntVal(len(seq))
+    inside = z3.simplify(z3.And(z3_int(i) >= 0, z3_int(i) < length))
+    if z3.is_true(inside):
+        return
+    if z3.is_false(inside) or ctx is None or not ctx.decide(inside):
+        raise IndexError(f"ops.{what}: index out of range")
 
 
 def _must(v: Any) -> Any:
