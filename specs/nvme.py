@@ -137,6 +137,8 @@ def parse_workload(text: str) -> str:
 class Nvme(Spec):
     """An NVMe controller: SQ/CQ pairs, Write (FUA), Flush, Read, Set Features (VWC), reset, restore."""
 
+    VIEWS = "nvme_views.py"  # what reports show: the question, grid axes, causes, lanes
+
     workload = Param("W0 F", parse=parse_workload,
                      doc=f"commands in program order: Wn, Wnf (FUA write), Rn, F (flush), VWC0/VWC1 "
                      f"(Set Features: write cache off/on); at most {MAX_COMMANDS}")

@@ -222,3 +222,31 @@ def test_bmc_refutes_each_bug_profile_with_the_shortest_trace(profile, settings,
     assert result.verdict is VIOLATED
     assert len(result.trace) == len(steps)
     replay(run.compiled, result.trace)
+
+
+# --------------------------------------------------------------------------- views
+
+
+@pytest.mark.parametrize(("profile", "settings", "prop", "steps"), BUGS)
+def test_views_name_each_bug_and_draw_it(profile, settings, prop, steps):
+    from modelcheck.results.svg import sequence_svg
+    from modelcheck.views import views_of
+
+    views = views_of(Nvme)
+    letter = views.cause(prop, steps, {**settings, "profile": profile})
+    assert letter == {"flush-not-sent": "N", "vwc-ignored": "V", "restore-drops-kick": "K"}[profile]
+    spec = configure(NVME, {**settings, "profile": profile})
+    run = check(spec, [prop])
+    picture = sequence_svg(run.compiled, run.results[0].trace, case=profile, params=spec.params, verdict="VIOLATED")
+    for title in ("Host", "SQ / CQ pairs", "NVMe controller", "Block layer and medium"):
+        assert f">{title}<" in picture
+    shown = {"flush-not-sent": "not durable: W0", "vwc-ignored": "not durable: W0",
+             "restore-drops-kick": "never fetched: W0 (no kick)"}[profile]
+    assert shown in picture
+
+
+def test_a_host_that_does_not_wait_is_named_as_the_cause():
+    from modelcheck.views import views_of
+
+    steps = ["submit W0", "submit F1", "fetch W0", "fetch F1", "execute F1 ok", "complete F1"]
+    assert views_of(Nvme).cause("flush_covers_submitted_writes", steps, {"profile": "qemu"}) == "H"
