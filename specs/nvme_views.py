@@ -63,10 +63,11 @@ SENTENCES = {
     ("nowait", "flush_contract"): Sentence("A host that does not wait (`guest=nowait`)",
                                            "keeps the flush contract", "loses it", "loses the flush contract"),
     ("waits", "flush_covers_submitted_writes"): Sentence(
-        "Its flushes (`flush_covers_submitted_writes`: every write submitted before a flush is durable once "
-        "the flush is seen complete)", "cover every earlier write", "do not"),
+        "A waiting host", "has every write it submitted before a flush covered by it "
+        "(`flush_covers_submitted_writes`)", "does not", "does not have its earlier writes covered"),
     ("nowait", "flush_covers_submitted_writes"): Sentence(
-        "Its flushes cover the writes submitted before them", "always", "not always"),
+        "A host that does not wait", "has every write it submitted before a flush covered by it",
+        "does not", "does not have the writes still in flight at its flush covered"),
 }
 
 
@@ -79,8 +80,9 @@ def _parse(step: str) -> tuple[str, str, str]:
 def cause(prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
     """The letter of :data:`CAUSES` that a counterexample's steps show, the profile's bug first.
 
-    K for a hang after a restore; V when the cache was reported off and a write then
-    executed under ``vwc-ignored``; N when a flush executed under ``flush-not-sent``; H when
+    K for a hang after a restore; V when the cache was reported off under ``vwc-ignored``
+    and a write was then not durable; N when a flush property failed under
+    ``flush-not-sent``; H when
     a flush executed before a write submitted earlier had; R when a reset is in the trace.
     """
     parsed = [_parse(s) for s in steps]
@@ -88,20 +90,21 @@ def cause(prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
     profile = params.get("profile")
     if prop == "every_command_completes" and "restore" in acts and profile == "restore-drops-kick":
         return "K"
-    if profile == "vwc-ignored" and any(a == "execute" and c.startswith("VWC0") for a, c, _ in parsed):
+    executed = {c for a, c, _ in parsed if a == "execute"}
+    if prop == "cache_off_writes_durable" and profile == "vwc-ignored" and "VWC0" in executed:
         return "V"
-    if profile == "flush-not-sent" and any(a == "execute" and c.startswith("F") for a, c, _ in parsed):
+    if prop.startswith("flush") and profile == "flush-not-sent" and any(c.startswith("F") for c in executed):
         return "N"
     submitted: list[str] = []
-    executed: set[str] = set()
+    written: set[str] = set()
     for act, cmd, _ in parsed:
         if act == "submit":
             submitted.append(cmd)
         elif act == "execute" and cmd.startswith("W"):
-            executed.add(cmd)
+            written.add(cmd)
         elif act == "execute" and cmd.startswith("F") and cmd in submitted:
             earlier = [w for w in submitted[: submitted.index(cmd)] if w.startswith("W")]
-            if any(w not in executed for w in earlier):
+            if any(w not in written for w in earlier):
                 return "H"
     if "reset" in acts:
         return "R"
