@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 from modelcheck import action, require
-from modelcheck.check import check, configure
+from modelcheck.check import SearchOptions, check, configure
 from modelcheck.loader import load_spec_class
 from modelcheck.ops import update
 from modelcheck.symbolic.prove import ProveOptions, prove
@@ -250,3 +250,13 @@ def test_a_host_that_does_not_wait_is_named_as_the_cause():
 
     steps = ["submit W0", "submit F1", "fetch W0", "fetch F1", "execute F1 ok", "complete F1"]
     assert views_of(Nvme).cause("flush_covers_submitted_writes", steps, {"profile": "qemu"}) == "H"
+
+
+@pytest.mark.parametrize("settings", [QEMU[1][0], QEMU[2][0], {"workload": "W0 W1 R0 F", "guest": "nowait",
+                                                                 "queues": 2, "qdepth": 3}])
+def test_hints_leave_out_no_enabled_step(settings):
+    spec = configure(NVME, settings)
+    plain = check(spec, list(PROPERTIES))
+    hinted = check(spec, list(PROPERTIES), SearchOptions(check_hints=True))
+    assert [(r.verdict, r.states, r.transitions) for r in hinted.results] == \
+        [(r.verdict, r.states, r.transitions) for r in plain.results]
