@@ -1,7 +1,9 @@
 """Check matrices: a committed TOML grid of configurations, expanded into cases and run.
 
 A matrix file names a spec and one or more grids. Each grid maps parameter names to a
-value or a list of values; its cases are the cartesian product, in file order. Cases
+value or a list of values; its cases are the cartesian product, in file order. A grid may
+name another spec (``spec = "nvme.py"``, relative to the matrix file); its defaults are
+then the table ``[defaults."nvme.py"]`` instead of the main spec's ``[defaults]``. Cases
 run in worker processes (one per core by default) and come back as plain records
 (JSON-ready dicts), in the same order whatever the number of workers.
 """
@@ -27,7 +29,7 @@ from .explicit.memory import default_budget
 from .loader import load_spec_class
 from .trace import format_trace, trace_to_json
 
-RESERVED_KEYS = {"name", "properties", "quick", "max_states", "prove", "prove_engine"}
+RESERVED_KEYS = {"name", "spec", "properties", "quick", "max_states", "prove", "prove_engine"}
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,9 @@ def load_matrix(path: str | Path) -> Matrix:
     spec_ref = data.get("spec")
     if not isinstance(spec_ref, str):
         raise UsageError(f"{path}: missing 'spec = \"file.py\"' (relative to the matrix file)")
-    spec_path = str((path.parent / spec_ref).as_posix()) if not Path(spec_ref).is_absolute() else spec_ref
-    spec_cls = load_spec_class(spec_path)
-    declared = spec_cls.parameters()
-    defaults = data.get("defaults", {})
+    spec_path = _spec_path(path, spec_ref)
+    all_defaults = data.get("defaults", {})
+    main_defaults = {k: v for k, v in all_defaults.items() if not isinstance(v, dict)}
     grids = data.get("grid", [])
     if not isinstance(grids, list) or not grids:
         raise UsageError(f"{path}: no [[grid]] tables")
@@ -79,6 +80,17 @@ def load_matrix(path: str | Path) -> Matrix:
     seen: set[str] = set()
     for g, grid in enumerate(grids, 1):
         group = grid.get("name", f"grid{g}")
+        grid_spec = grid.get("spec", spec_ref)
+        if not isinstance(grid_spec, str):
+            raise UsageError(f"{path}: grid {group!r}: 'spec' must be a file name such as \"nvme.py\"")
+        if grid_spec == spec_ref:
+            case_spec, defaults = spec_path, main_defaults
+        else:
+            case_spec, defaults = _spec_path(path, grid_spec), all_defaults.get(grid_spec, {})
+            if not isinstance(defaults, dict):
+                raise UsageError(f"{path}: [defaults] {grid_spec!r} must be a table: [defaults.\"{grid_spec}\"]")
+        spec_cls = load_spec_class(case_spec)
+        declared = spec_cls.parameters()
         merged = {**defaults, **{k: v for k, v in grid.items() if k not in RESERVED_KEYS}}
         for key in merged:
             if key not in declared:
@@ -92,10 +104,15 @@ def load_matrix(path: str | Path) -> Matrix:
                 continue
             seen.add(name)
             spec_cls(**dict(settings))  # a bad value fails here, before anything runs
-            matrix.cases.append(Case(name, group, spec_path, settings, tuple(grid.get("properties", ())),
+            matrix.cases.append(Case(name, group, case_spec, settings, tuple(grid.get("properties", ())),
                                      bool(grid.get("quick", False)), grid.get("max_states"),
                                      tuple(grid.get("prove", ())), grid.get("prove_engine", "certificate")))
     return matrix
+
+
+def _spec_path(matrix: Path, ref: str) -> str:
+    """A spec file named in a matrix, relative to the matrix file unless absolute."""
+    return str((matrix.parent / ref).as_posix()) if not Path(ref).is_absolute() else ref
 
 
 def case_name(group: str, settings: tuple[tuple[str, Any], ...], defaults: dict[str, Any]) -> str:

@@ -156,9 +156,10 @@ def real_device(doc: dict[str, Any], files: dict[str, str], spec_paths: dict[str
                 device: Device) -> list[Block]:
     """The report's real-device section: the conformance report, and the counterexample the spec's
     views name (``Views.replay``) replayed on QEMU (a line saying why not, when it cannot be)."""
-    views, _ = tree.spec_views(spec_paths, doc)
     replayed = None
-    if views.replay:
+    views = next((v for v in (tree.spec_views(spec_paths, part)[0] for _, part in tree.split_by_spec(doc))
+                  if v.replay), None)
+    if views is not None and views.replay:
         case, prop = views.replay
         rec = next((r for r in doc["records"] if r["case"] == case and r["property"] == prop and r["trace"]), None)
         if rec is None:

@@ -9,7 +9,7 @@ of a violation links to its counterexample's sequence diagram and names its caus
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..verdict import verdict_word
@@ -87,6 +87,42 @@ def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
     for group in answer.ordered(case["group"] for case in cases.values()):
         out += _group_table(group, cases, best, found, checked, witnesses, first=(*views.axes, *views.explain))
     return out
+
+
+def parts(pieces: Sequence[tuple[str, str, list[Block]]]) -> list[Block]:
+    """Several specs' reports as one: a part per spec, ``(key, title, blocks)`` each.
+
+    Each part's own title becomes a level-2 heading (anchor ``spec-<key>``), its other
+    headings go one level down, and its anchors and in-page links get the prefix
+    ``<key>-``, so that two specs with a property of the same name never share an anchor.
+    """
+    out: list[Block] = [Heading(1, "modelcheck results"),
+                        Para(["One part per spec of the matrix: ",
+                              *[x for i, (key, title, _) in enumerate(pieces)
+                                for x in ([", "] if i else []) + [Link(title, f"#spec-{key}")]], "."])]
+    for key, title, blocks_ in pieces:
+        out.append(Heading(2, title, f"spec-{key}"))
+        out += [_shifted(b, f"{key}-") for b in blocks_ if not (isinstance(b, Heading) and b.level == 1)]
+    return out
+
+
+def _shifted(block: Block, prefix: str) -> Block:
+    """``block`` one heading level down, its anchors and ``#`` links prefixed."""
+    def link(part: Inline) -> Inline:
+        if isinstance(part, Link) and part.href.startswith("#") and len(part.href) > 1:
+            return replace(part, href=f"#{prefix}{part.href[1:]}")
+        return part
+
+    if isinstance(block, Heading):
+        return replace(block, level=min(block.level + 1, 6), anchor=f"{prefix}{block.anchor}" if block.anchor else "")
+    if isinstance(block, Para):
+        return replace(block, parts=[link(p) for p in block.parts])
+    if isinstance(block, Bullets):
+        return replace(block, items=[[link(p) for p in item] for item in block.items])
+    if isinstance(block, Table):
+        return replace(block, rows=[[[link(p) for p in cell] for cell in row] for row in block.rows],
+                       anchors=[f"{prefix}{a}" if a else "" for a in block.anchors])
+    return block
 
 
 def _kind(records: list[Mapping[str, Any]], prop: str) -> str:

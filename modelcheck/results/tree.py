@@ -87,17 +87,51 @@ def data_files(doc: Mapping[str, Any], case_records: list[Mapping[str, Any]], sp
 
 def add_report(files: dict[str, str], doc: Mapping[str, Any], spec_paths: Mapping[str, str],
                *, real_device: Sequence[Block] = ()) -> None:
-    """Add REPORT.md and index.html to ``files`` (built by :func:`data_files`), with the
-    real-device section that the ``run`` command made (the tree never runs a device)."""
-    views, notes = spec_views(spec_paths, doc)
-    content = report.blocks(doc, graph_files=sorted(p for p in files if p.startswith("graphs/")),
-                            views=views, notes=notes, real_device=real_device)
+    """Add REPORT.md and index.html to ``files`` (built by :func:`data_files`): one part per spec
+    when the matrix has several, the real-device section that the ``run`` command made in the
+    part of the spec whose views name a replay (the tree never runs a device)."""
+    graph_files = sorted(p for p in files if p.startswith("graphs/"))
+    pieces = []
+    placed = False
+    for spec_name, part in split_by_spec(doc):
+        views, notes = spec_views(spec_paths, part)
+        groups = {c["group"] for c in part["cases"].values()}
+        mine = [g for g in graph_files if g.split("/", 1)[1].split("~", 1)[0] in groups]
+        section = real_device if views.replay and not placed else ()
+        placed = placed or bool(section)
+        pieces.append((spec_name, report.blocks(part, graph_files=mine, views=views, notes=notes,
+                                                real_device=section)))
+    if len(pieces) == 1:
+        content = pieces[0][1]
+    else:
+        content = report.parts([(name.lower(), f"{name} ({store.portable_path(spec_file(spec_paths, doc, name))})",
+                                 blocks) for name, blocks in pieces])
     files["REPORT.md"] = to_markdown(content)
     files["index.html"] = html.render(content)
 
 
+def split_by_spec(doc: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The verdicts document cut into one per spec (by class name, in the matrix's order)."""
+    names: list[str] = []
+    for case in doc["cases"].values():
+        if case["spec"] not in names:
+            names.append(case["spec"])
+    if len(names) <= 1:
+        return [(names[0] if names else "", dict(doc))]
+    out = []
+    for name in names:
+        cases = {k: c for k, c in doc["cases"].items() if c["spec"] == name}
+        out.append((name, {**doc, "cases": cases, "records": [r for r in doc["records"] if r["case"] in cases]}))
+    return out
+
+
+def spec_file(spec_paths: Mapping[str, str], doc: Mapping[str, Any], name: str) -> str:
+    """The spec file of the first case whose spec class is ``name``."""
+    return next(spec_paths[c] for c, case in doc["cases"].items() if case["spec"] == name)
+
+
 def spec_views(spec_paths: Mapping[str, str], doc: Mapping[str, Any]) -> tuple[Views, report.SpecNotes]:
-    """The views and docstrings of the matrix's spec (its first case's; reports speak of one spec)."""
+    """The views and docstrings of a document's spec (its first case's; each part of a report speaks of one)."""
     if not doc["cases"]:
         return DEFAULT, report.SpecNotes()
     case = next(iter(doc["cases"]))
