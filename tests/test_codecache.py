@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import VIRTIO
 
-from modelcheck import Int, Spec, action, always, codecache, require
+from modelcheck import Int, Spec, action, always, require
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.compiled import cache as codecache
 from modelcheck.explicit.compiled.expander import PATH_LIMIT, compile_source, flat_expander
 from modelcheck.explicit.flat import flat_fields
 from modelcheck.spec import compile_spec
