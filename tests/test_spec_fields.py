@@ -21,7 +21,8 @@ CONFIGURATIONS = [
     ("nvme.py", {"workload": "VWC0 W0f R0 F", "queues": 2}),
 ]
 # words the harness uses for its own concepts, which a spec may also use as a field name
-OWN_WORDS = {"kind": "a property's kind (always, always_on_step, sometimes, at_end)"}
+OWN_WORDS = {"kind": "a property's kind (always, always_on_step, sometimes, at_end)",
+             "observed": "a key of conformance.json: what the real device was seen to do"}
 STATE_NAMES = {"s", "state", "before", "after", "first", "last", "initial"}
 
 
