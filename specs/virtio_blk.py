@@ -668,6 +668,17 @@ class VirtioBlk(Spec):
         return after.flight == expected
 
     @always_on_step
+    def restart_after_resume(self, before, step, after):
+        """Parked requests go back in flight only from the bottom half that a transition to
+        running schedules: a restart runs while the VM runs, with a restart pending (QEMU's
+        ``virtio_blk_dma_restart_cb`` is a vm state change handler that schedules
+        ``virtio_blk_dma_restart_bh`` only when ``running`` is true; ``cont`` is that
+        transition)."""
+        if step.action != "restart":
+            return True
+        return all_of([before.restart_pending, self.running(before)])
+
+    @always_on_step
     def read_your_writes(self, before, step, after):
         """A read returns the value of every write the guest saw succeed before submitting it,
         or of a write the guest did not order before that one."""
