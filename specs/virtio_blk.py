@@ -50,6 +50,11 @@ issue notes:
   that saw an error submits nothing more, so the difference never shows).
 - A read records the value it returned (``returned``), so that read your writes judges
   what the guest got, not what the cache and disk held.
+- ``flush_error`` says what a failed flush leaves behind: ``transient`` nothing, ``lossy``
+  the cached data dropped, ``sticky`` dropped and every later flush failed by QEMU
+  (``handle_aiocb_flush`` in block/file-posix.c and its ``page_cache_inconsistent``): settle
+  (``do_vm_stop`` ignores ``bdrv_flush_all``'s error) makes nothing durable, and a
+  migration fails (``vm_stop_force_state`` flushes again and returns the error).
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ from modelcheck.symmetry import Symmetry
 
 NONE = -1  # no value: a clean cache slot, or a sector never written
 POLICIES = ("stop", "enospc", "report", "ignore")
+FLUSH_ERRORS = ("transient", "lossy", "sticky")
 MAX_REQUESTS = 10
 MAX_ANY = 6  # longest symbolic program (workload any:N)
 
@@ -200,6 +206,10 @@ class VirtioBlk(Spec):
     failures = Param(1, allowed=range(0, 5), doc="writes that may fail with ENOSPC")
     eio_failures = Param(0, allowed=range(0, 5), doc="writes that may fail with EIO")
     flush_failures = Param(0, allowed=range(0, 5), doc="flushes that may fail with EIO")
+    flush_error = Param("transient", allowed=FLUSH_ERRORS,
+                        doc="what a failed flush does on the host: transient (nothing; a retry may succeed), "
+                        "lossy (the cached data is dropped, a later flush may succeed), sticky (dropped, and "
+                        "QEMU fails every later flush: file-posix's page_cache_inconsistent)")
     read_failures = Param(0, allowed=range(0, 5), doc="reads that may fail with EIO")
     migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
     queues = Param(1, allowed=range(1, 3), doc="virtqueues (num-queues); request r goes on queue r % queues, "
@@ -218,6 +228,7 @@ class VirtioBlk(Spec):
         self.sector = tuple(sectors.index(int(t[1:])) if t != "F" else None for t in tokens)
         self.p = PROFILES[self.profile]
         self.fifo = self.order == "fifo"
+        self.sticky = self.flush_error == "sticky"
         self.device = self.n  # id of the device's own flush (flush-after-restart)
         self.names = self._names(tokens) if self.kind else tuple(f"r{r}" for r in range(self.n))
         self.writes = tuple(r for r in range(self.n) if self.may_be(r, "W"))
@@ -279,6 +290,9 @@ class VirtioBlk(Spec):
             "flush_eio_left": Int(0, self.flush_failures),
             "read_eio_left": Int(0, self.read_failures),
             "migrations_left": Int(0, self.migrations),
+            # sticky flush errors: a flush failed, so QEMU fails every later one (only then a field,
+            # so that other configurations keep their states)
+            **({"flush_broken": Bool()} if self.sticky else {}),
             # queue 1's avail position and used ring (queue 0's are fetched and used)
             **({"fetched1": Int(0, n), "used1": Seq(self.Req, n)} if self.queues > 1 else {}),
         }
@@ -294,6 +308,7 @@ class VirtioBlk(Spec):
                 returned=(NONE,) * len(self.reads),
                 nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
                 read_eio_left=self.read_failures, migrations_left=self.migrations,
+                **({"flush_broken": False} if self.sticky else {}),
                 **({"fetched1": 0, "used1": ()} if self.queues > 1 else {}),
             )
 
@@ -360,9 +375,16 @@ class VirtioBlk(Spec):
         return all_of([s.observed[r], s.status[r] == "ioerr"])
 
     def flush_cache(self, s):
-        """Every cached sector made durable: the (cache, disk) pair after a flush."""
+        """Every cached sector made durable: the (cache, disk) pair after a flush.
+
+        Under sticky flush errors, once a flush failed nothing is made durable: file-posix's
+        ``handle_aiocb_flush`` returns the saved errno without calling ``fdatasync``, for the
+        guest's flushes, ``do_vm_stop``'s ``bdrv_flush_all`` (settle) and the device's own."""
         disk = tuple(ite(c != NONE, c, d) for c, d in zip(s.cache, s.disk))
-        return (NONE,) * len(self.sectors), disk
+        if not self.sticky:
+            return (NONE,) * len(self.sectors), disk
+        return (tuple(ite(s.flush_broken, c, NONE) for c in s.cache),
+                tuple(ite(s.flush_broken, d, f) for d, f in zip(s.disk, disk)))
 
     def restart_sequence(self, rq):
         """The order in which ``restart`` puts the parked requests back in flight.
@@ -545,6 +567,8 @@ class VirtioBlk(Spec):
         if self.p.settle:
             require(s.settled)
         require(s.migrations_left > 0)
+        if self.sticky:
+            require(negate(s.flush_broken))  # vm_stop_force_state's bdrv_flush_all fails: migration fails
         cache, disk = self.flush_cache(s)
         rq = reverse(s.rq) if self.p.load == "front" else s.rq
         return s.replace(cache=cache, disk=disk, rq=rq, migrations_left=s.migrations_left - 1)
@@ -564,6 +588,18 @@ class VirtioBlk(Spec):
             require(kind == "W")
             require(s.nospc_left > 0)
             changes["nospc_left"] = s.nospc_left - 1
+        elif result == "eio" and kind == "F" and self.flush_error != "transient":
+            require(r != self.device)
+            if self.sticky:  # once broken, QEMU fails the flush itself and spends no budget
+                require(any_of([s.flush_eio_left > 0, s.flush_broken]))
+                changes["flush_eio_left"] = ite(s.flush_broken, s.flush_eio_left, s.flush_eio_left - 1)
+                changes["flush_broken"] = True
+                # fdatasync ran (and the host dropped the dirty data) only if not yet broken
+                changes["cache"] = tuple(ite(s.flush_broken, c, NONE) for c in s.cache)
+            else:
+                require(s.flush_eio_left > 0)
+                changes["flush_eio_left"] = s.flush_eio_left - 1
+                changes["cache"] = (NONE,) * len(self.sectors)  # the host dropped the dirty data
         elif result == "eio":
             require(r != self.device)
             budget = "eio_left" if kind == "W" else "flush_eio_left" if kind == "F" else "read_eio_left"
@@ -572,6 +608,8 @@ class VirtioBlk(Spec):
         elif kind == "W":
             changes["cache"] = update(s.cache, self.sector[r], r)
         elif kind == "F":
+            if self.sticky and r != self.device:
+                require(negate(s.flush_broken))
             changes["cache"], changes["disk"] = self.flush_cache(s)
         else:
             sec = self.sector[r]
