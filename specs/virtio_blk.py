@@ -50,6 +50,10 @@ issue notes:
   that saw an error submits nothing more, so the difference never shows).
 - A read records the value it returned (``returned``), so that read your writes judges
   what the guest got, not what the cache and disk held.
+- Fairness (for liveness claims): every step of the guest, the device, the backend's
+  ``execute`` and the operator's ``cont`` (``resume``) is weakly fair; ``writeback`` and
+  ``migrate`` are the environment's choices and may never happen. Any ``execute`` step
+  counts, a failed one too: a host that fails a request forever is not excluded.
 - ``flush_error`` says what a failed flush leaves behind: ``transient`` nothing, ``lossy``
   the cached data dropped, ``sticky`` dropped and every later flush failed by QEMU
   (``handle_aiocb_flush`` in block/file-posix.c and its ``page_cache_inconsistent``): settle
@@ -445,7 +449,7 @@ class VirtioBlk(Spec):
     def cached_sectors(self, s):
         return [i for i, v in enumerate(s.cache) if v != NONE]
 
-    @action(r="Req", hint=next_to_submit)
+    @action(r="Req", hint=next_to_submit, fair="weak")
     def submit(self, s, r):
         require(self.running(s))
         require(r == s.submitted)
@@ -458,7 +462,7 @@ class VirtioBlk(Spec):
                 ordered = update(ordered, self.pair_index[(a, r)], s.observed[a])
         return s.replace(submitted=s.submitted + 1, ordered=ordered)
 
-    @action(r="Req", hint=used_head)
+    @action(r="Req", hint=used_head, fair="weak")
     def observe(self, s, r):
         ring = getattr(s, self.used_field(r))
         require(self.running(s))
@@ -486,7 +490,7 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- device
 
-    @action(r="Req", hint=next_to_fetch)
+    @action(r="Req", hint=next_to_fetch, fair="weak")
     def fetch(self, s, r):
         position = getattr(s, self.avail_field(r))
         require(self.running(s))
@@ -496,7 +500,7 @@ class VirtioBlk(Spec):
             require(all_of(s.status[a] != "none" for a in range(r)))
         return s.replace(**{self.avail_field(r): position + 1}, flight=self.enter(s.flight, r))
 
-    @action(r="Req", hint=requests_in_flight)
+    @action(r="Req", hint=requests_in_flight, fair="weak")
     def complete(self, s, r):
         outcome = s.outcome[r]
         require(self.in_flight(s, r))
@@ -517,7 +521,7 @@ class VirtioBlk(Spec):
         return s.replace(flight=flight, outcome=outcomes, status=update(s.status, r, shown),
                          **{self.used_field(r): append(getattr(s, self.used_field(r)), r)})
 
-    @action
+    @action(fair="weak")
     def complete_device_flush(self, s):
         """The device's own flush (flush-after-restart) completes; the guest never sees it."""
         require(self.p.device_flush)
@@ -527,12 +531,12 @@ class VirtioBlk(Spec):
             require(head(s.flight) == self.device)
         return s.replace(flight=self.leave(s.flight, self.device), outcome=update(s.outcome, self.device, "none"))
 
-    @action
+    @action(fair="weak")
     def stop(self, s):
         require(s.vm == "stopping")
         return s.replace(vm="stopped", settled=False)
 
-    @action
+    @action(fair="weak")
     def settle(self, s):
         require(self.p.settle)
         require(s.vm == "stopped")
@@ -541,7 +545,7 @@ class VirtioBlk(Spec):
         cache, disk = self.flush_cache(s)
         return s.replace(settled=True, cache=cache, disk=disk)
 
-    @action
+    @action(fair="weak")  # the operator sends cont; one who never does is a variant, not a default
     def resume(self, s):
         require(s.vm == "stopped")
         require(self.flight_empty(s))
@@ -549,7 +553,7 @@ class VirtioBlk(Spec):
             require(s.settled)
         return s.replace(vm="running", restart_pending=True)
 
-    @action
+    @action(fair="weak")
     def restart(self, s):
         require(self.running(s))
         require(s.restart_pending)
@@ -575,7 +579,7 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- backend
 
-    @action(r="AnyReq", result=("ok", "nospc", "eio"), hint=executable)
+    @action(r="AnyReq", result=("ok", "nospc", "eio"), hint=executable, fair="weak")
     def execute(self, s, r, result):
         require(r < self.n or self.p.device_flush)
         require(self.in_flight(s, r))

@@ -192,3 +192,25 @@ def test_z3_says_unknown_on_a_liveness_property_never_holds():
     for engine in ("certificate", "bmc"):
         result = prove(Spinner(), None, ProveOptions(engine=engine)).results[0]
         assert result.verdict is UNKNOWN
+
+
+class StrandsWithProgress(WithProgress):
+    """``virtio_blk_dma_restart_bh`` runs but never walks ``s->rq`` (as in tests/test_mutants.py)."""
+
+    @action(fair="weak")
+    def restart(self, s):
+        require(self.running(s))
+        require(s.restart_pending)
+        return s.replace(restart_pending=False)
+
+
+def test_progress_refutes_a_device_that_strands_a_parked_request():
+    run = check(configure(StrandsWithProgress, {"workload": "W0 F", "qdepth": 1, "migrations": 0}), ["progress"])
+    result = run.results[0]
+    assert result.verdict is VIOLATED and result.trace.loop_start is None  # a dead end
+    assert labels(run)[-3:] == ["settle", "resume", "restart"]
+
+
+def test_the_spec_declares_the_environments_choices_unfair():
+    fair = compile_spec(configure(VirtioBlk, {})).fairness
+    assert "migrate" not in fair and "writeback" not in fair and fair["resume"] == "weak"
