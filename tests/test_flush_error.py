@@ -42,6 +42,11 @@ VERDICTS = {
     ("sticky", "stop", "nodrain"): (VIOLATED, HOLDS, VIOLATED),
     ("sticky", "report", "drain"): (HOLDS, HOLDS, HOLDS),
     ("sticky", "report", "nodrain"): (VIOLATED, HOLDS, HOLDS),
+    # werror=ignore completes the failed flush with OK: the data is lost on either host
+    ("lossy", "ignore", "drain"): (VIOLATED, VIOLATED, HOLDS),
+    ("lossy", "ignore", "nodrain"): (VIOLATED, VIOLATED, HOLDS),
+    ("sticky", "ignore", "drain"): (VIOLATED, VIOLATED, HOLDS),
+    ("sticky", "ignore", "nodrain"): (VIOLATED, VIOLATED, HOLDS),
 }
 
 
