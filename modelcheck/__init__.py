@@ -10,6 +10,8 @@ from .spec import (
     always_on_step,
     assumption,
     at_end,
+    eventually,
+    leads_to,
     require,
     sometimes,
 )
@@ -20,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Bool", "EngineBug", "Enum", "Int", "ModelcheckError", "Param", "ResultsError", "Seq", "Spec",
     "SpecError", "Step", "Tuple", "UsageError", "action", "always", "always_on_step", "assumption",
-    "at_end", "require", "sometimes",
+    "at_end", "eventually", "leads_to", "require", "sometimes",
 ]

@@ -119,6 +119,7 @@ Domain = str | Iterable[Any] | Callable[[Any], Iterable[Any]] | FieldType
 class ActionMeta:
     args: tuple[tuple[str, Domain], ...]
     hint: Callable[[Any, Any], Iterable[Any]] | None = None
+    fair: str | None = None
 
 
 class PropertyKind(StrEnum):
@@ -128,6 +129,12 @@ class PropertyKind(StrEnum):
     STEP = "step"  # true of every step taken
     SOMETIMES = "sometimes"  # true in some reachable state (a witness)
     AT_END = "at_end"  # true where every execution ends, and none runs forever
+    EVENTUALLY = "eventually"  # every fair execution reaches a state where it is true
+    LEADS_TO = "leads_to"  # every fair execution from a state where p holds reaches one where q holds
+
+
+LIVENESS = (PropertyKind.EVENTUALLY, PropertyKind.LEADS_TO)
+FAIRNESS = ("weak",)  # fairness an action may declare
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ class AssumptionMeta:
 
 
 def action(func: Callable | None = None, /, *, hint: Callable[[Any, Any], Iterable[Any]] | None = None,
-           **domains: Domain) -> Any:
+           fair: str | None = None, **domains: Domain) -> Any:
     """Mark a method as an action ``(self, s, *args) -> next state``.
 
     Keyword arguments give each argument's finite domain: a field type, an iterable,
@@ -154,10 +161,14 @@ def action(func: Callable | None = None, /, *, hint: Callable[[Any, Any], Iterab
     ``s``. It must include every argument for which the action is enabled; the engine
     still runs the guards, and ``SearchOptions(check_hints=True)`` verifies the hint.
     The symbolic engine ignores it.
+
+    ``fair="weak"`` declares weak fairness, for liveness properties: no execution keeps the
+    action enabled forever without taking it (any of its steps counts). Actions without it
+    may be postponed forever (the environment's choices: failures, migrations).
     """
 
     def mark(f: Callable) -> Callable:
-        f._mc_action = ActionMeta(tuple(domains.items()), hint)  # type: ignore[attr-defined]
+        f._mc_action = ActionMeta(tuple(domains.items()), hint, fair)  # type: ignore[attr-defined]
         return f
 
     return mark(func) if func is not None else mark
@@ -182,6 +193,13 @@ sometimes = _property(PropertyKind.SOMETIMES)
 
 at_end = _property(PropertyKind.AT_END)
 """Mark ``(self, s) -> bool`` as true where every execution ends (and none runs forever)."""
+
+eventually = _property(PropertyKind.EVENTUALLY)
+"""Mark ``(self, s) -> bool`` as true in some state of every fair execution (liveness)."""
+
+leads_to = _property(PropertyKind.LEADS_TO)
+"""Mark ``(self, s) -> (p, q)`` as *p leads to q*: every fair execution that reaches a state
+where ``p`` holds later (or there) reaches one where ``q`` holds (liveness)."""
 
 
 def assumption(func: Callable | None = None, /, *, when: Callable[[Any], bool] | None = None) -> Any:
@@ -341,6 +359,7 @@ class Compiled:
     assumptions: dict[str, Assumption]
     arg_types: dict[tuple[str, str], FieldType | None] = field(default_factory=dict)
     hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = field(default_factory=dict)
+    fairness: dict[str, str] = field(default_factory=dict)  # action -> "weak"
 
     @property
     def active_assumptions(self) -> tuple[Assumption, ...]:
@@ -408,6 +427,7 @@ def compile_spec(spec: Spec) -> Compiled:
     assumptions: dict[str, Assumption] = {}
     arg_types: dict[tuple[str, str], FieldType | None] = {}
     hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = {}
+    fairness: dict[str, str] = {}
     for name in _members_in_order(cls):
         func = getattr(cls, name)
         where = Where.of(func, owner)
@@ -417,6 +437,11 @@ def compile_spec(spec: Spec) -> Compiled:
             actions.append(name)
             if meta.hint is not None:
                 hints[name] = meta.hint
+            if meta.fair is not None:
+                if meta.fair not in FAIRNESS:
+                    raise SpecError(f"fairness {meta.fair!r} is not supported", where=where,
+                                    fix=f"use fair={FAIRNESS[0]!r} or leave the action unfair")
+                fairness[name] = meta.fair
             domains = []
             for arg, domain in meta.args:
                 values, ftype = _resolve_domain(spec, domain, where, arg)
@@ -448,7 +473,7 @@ def compile_spec(spec: Spec) -> Compiled:
     for s in initial:
         check_state(state_cls, s, Where.of(cls.initial, owner), "initial()")
     return Compiled(spec, state_cls, initial, tuple(actions), tuple(instances), properties,
-                    assumptions, arg_types, hints)
+                    assumptions, arg_types, hints, fairness)
 
 
 def check_state(state_cls: type[State], s: Any, where: Where | None, what: str) -> None:

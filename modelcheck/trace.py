@@ -83,7 +83,9 @@ def format_trace(compiled: Compiled, trace: Trace) -> str:
         lines.extend(pad + c for c in changes[1:])
         prev = s
     if trace.loop_start is not None:
-        lines.append(f"{' ' * width}  ... and back to step {trace.loop_start}, forever")
+        back = "the initial state" if trace.loop_start == 0 else f"the state after step {trace.loop_start}"
+        lines.append(f"{' ' * width}  from step {trace.loop_start + 1} the execution repeats forever "
+                     f"(step {len(trace)} returns to {back})")
     return "\n".join(lines)
 
 
@@ -228,7 +230,36 @@ def rejudge(compiled: Compiled, trace: Trace, prop: Property) -> None:
         if any(True for _ in allowed_steps(compiled, last)):
             raise EngineBug(f"the counterexample to {prop.name} ends in a state that still has a step")
         return
+    if prop.kind in ("eventually", "leads_to"):
+        _rejudge_liveness(compiled, trace, prop, states)
+        return
     raise EngineBug(f"property {prop.name}: unknown kind {prop.kind}")
+
+
+def _rejudge_liveness(compiled: Compiled, trace: Trace, prop: Property, states: list[Any]) -> None:
+    """A liveness counterexample: from a state where the claim starts (the initial state for
+    ``eventually``), no state reaches the goal, and the trace either ends with no allowed step
+    or loops fairly (each weakly fair action taken in the loop or disabled in one of its states)."""
+    spec = compiled.spec
+    if prop.kind == "eventually":
+        start, goal = 0, [prop.func(spec, s) for s in states]
+    else:
+        pairs = [prop.func(spec, s) for s in states]
+        goal = [q for _, q in pairs]
+        starts = [i for i, (p, q) in enumerate(pairs) if p and not q]
+        start = starts[0] if starts else len(states)
+    if start == len(states) or any(goal[start:]):
+        raise EngineBug(f"the counterexample to {prop.name} reaches its goal")
+    if trace.loop_start is None:
+        if any(True for _ in allowed_steps(compiled, states[-1])):
+            raise EngineBug(f"the counterexample to {prop.name} ends in a state that still has a step")
+        return
+    loop = states[trace.loop_start:]
+    taken = {step.action for step, _ in trace.steps[trace.loop_start:]}
+    for action in compiled.fairness:
+        disabled = any(all(step.action != action for step, _ in allowed_steps(compiled, s)) for s in loop)
+        if action not in taken and not disabled:
+            raise EngineBug(f"the loop of the counterexample to {prop.name} is unfair to {action}")
 
 
 def allowed_steps(compiled: Compiled, s: State) -> Iterator[tuple[Step, State]]:

@@ -50,6 +50,15 @@ issue notes:
   that saw an error submits nothing more, so the difference never shows).
 - A read records the value it returned (``returned``), so that read your writes judges
   what the guest got, not what the cache and disk held.
+- Fairness (for liveness claims): every step of the guest, the device, the backend's
+  ``execute`` and the operator's ``cont`` (``resume``) is weakly fair; ``writeback`` and
+  ``migrate`` are the environment's choices and may never happen. Any ``execute`` step
+  counts, a failed one too: a host that fails a request forever is not excluded.
+- ``flush_error`` says what a failed flush leaves behind: ``transient`` nothing, ``lossy``
+  the cached data dropped, ``sticky`` dropped and every later flush failed by QEMU
+  (``handle_aiocb_flush`` in block/file-posix.c and its ``page_cache_inconsistent``): settle
+  (``do_vm_stop`` ignores ``bdrv_flush_all``'s error) makes nothing durable, and a
+  migration fails (``vm_stop_force_state`` flushes again and returns the error).
 """
 
 from __future__ import annotations
@@ -97,6 +106,7 @@ from modelcheck.symmetry import Symmetry
 
 NONE = -1  # no value: a clean cache slot, or a sector never written
 POLICIES = ("stop", "enospc", "report", "ignore")
+FLUSH_ERRORS = ("transient", "lossy", "sticky")
 MAX_REQUESTS = 10
 MAX_ANY = 6  # longest symbolic program (workload any:N)
 
@@ -200,6 +210,10 @@ class VirtioBlk(Spec):
     failures = Param(1, allowed=range(0, 5), doc="writes that may fail with ENOSPC")
     eio_failures = Param(0, allowed=range(0, 5), doc="writes that may fail with EIO")
     flush_failures = Param(0, allowed=range(0, 5), doc="flushes that may fail with EIO")
+    flush_error = Param("transient", allowed=FLUSH_ERRORS,
+                        doc="what a failed flush does on the host: transient (nothing; a retry may succeed), "
+                        "lossy (the cached data is dropped, a later flush may succeed), sticky (dropped, and "
+                        "QEMU fails every later flush: file-posix's page_cache_inconsistent)")
     read_failures = Param(0, allowed=range(0, 5), doc="reads that may fail with EIO")
     migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
     queues = Param(1, allowed=range(1, 3), doc="virtqueues (num-queues); request r goes on queue r % queues, "
@@ -218,6 +232,7 @@ class VirtioBlk(Spec):
         self.sector = tuple(sectors.index(int(t[1:])) if t != "F" else None for t in tokens)
         self.p = PROFILES[self.profile]
         self.fifo = self.order == "fifo"
+        self.sticky = self.flush_error == "sticky"
         self.device = self.n  # id of the device's own flush (flush-after-restart)
         self.names = self._names(tokens) if self.kind else tuple(f"r{r}" for r in range(self.n))
         self.writes = tuple(r for r in range(self.n) if self.may_be(r, "W"))
@@ -279,6 +294,9 @@ class VirtioBlk(Spec):
             "flush_eio_left": Int(0, self.flush_failures),
             "read_eio_left": Int(0, self.read_failures),
             "migrations_left": Int(0, self.migrations),
+            # sticky flush errors: a flush failed, so QEMU fails every later one (only then a field,
+            # so that other configurations keep their states)
+            **({"flush_broken": Bool()} if self.sticky else {}),
             # queue 1's avail position and used ring (queue 0's are fetched and used)
             **({"fetched1": Int(0, n), "used1": Seq(self.Req, n)} if self.queues > 1 else {}),
         }
@@ -294,6 +312,7 @@ class VirtioBlk(Spec):
                 returned=(NONE,) * len(self.reads),
                 nospc_left=self.failures, eio_left=self.eio_failures, flush_eio_left=self.flush_failures,
                 read_eio_left=self.read_failures, migrations_left=self.migrations,
+                **({"flush_broken": False} if self.sticky else {}),
                 **({"fetched1": 0, "used1": ()} if self.queues > 1 else {}),
             )
 
@@ -360,9 +379,16 @@ class VirtioBlk(Spec):
         return all_of([s.observed[r], s.status[r] == "ioerr"])
 
     def flush_cache(self, s):
-        """Every cached sector made durable: the (cache, disk) pair after a flush."""
+        """Every cached sector made durable: the (cache, disk) pair after a flush.
+
+        Under sticky flush errors, once a flush failed nothing is made durable: file-posix's
+        ``handle_aiocb_flush`` returns the saved errno without calling ``fdatasync``, for the
+        guest's flushes, ``do_vm_stop``'s ``bdrv_flush_all`` (settle) and the device's own."""
         disk = tuple(ite(c != NONE, c, d) for c, d in zip(s.cache, s.disk))
-        return (NONE,) * len(self.sectors), disk
+        if not self.sticky:
+            return (NONE,) * len(self.sectors), disk
+        return (tuple(ite(s.flush_broken, c, NONE) for c in s.cache),
+                tuple(ite(s.flush_broken, d, f) for d, f in zip(s.disk, disk)))
 
     def restart_sequence(self, rq):
         """The order in which ``restart`` puts the parked requests back in flight.
@@ -423,7 +449,7 @@ class VirtioBlk(Spec):
     def cached_sectors(self, s):
         return [i for i, v in enumerate(s.cache) if v != NONE]
 
-    @action(r="Req", hint=next_to_submit)
+    @action(r="Req", hint=next_to_submit, fair="weak")
     def submit(self, s, r):
         require(self.running(s))
         require(r == s.submitted)
@@ -436,7 +462,7 @@ class VirtioBlk(Spec):
                 ordered = update(ordered, self.pair_index[(a, r)], s.observed[a])
         return s.replace(submitted=s.submitted + 1, ordered=ordered)
 
-    @action(r="Req", hint=used_head)
+    @action(r="Req", hint=used_head, fair="weak")
     def observe(self, s, r):
         ring = getattr(s, self.used_field(r))
         require(self.running(s))
@@ -464,7 +490,7 @@ class VirtioBlk(Spec):
 
     # ----------------------------------------------------------------- device
 
-    @action(r="Req", hint=next_to_fetch)
+    @action(r="Req", hint=next_to_fetch, fair="weak")
     def fetch(self, s, r):
         position = getattr(s, self.avail_field(r))
         require(self.running(s))
@@ -474,7 +500,7 @@ class VirtioBlk(Spec):
             require(all_of(s.status[a] != "none" for a in range(r)))
         return s.replace(**{self.avail_field(r): position + 1}, flight=self.enter(s.flight, r))
 
-    @action(r="Req", hint=requests_in_flight)
+    @action(r="Req", hint=requests_in_flight, fair="weak")
     def complete(self, s, r):
         outcome = s.outcome[r]
         require(self.in_flight(s, r))
@@ -495,7 +521,7 @@ class VirtioBlk(Spec):
         return s.replace(flight=flight, outcome=outcomes, status=update(s.status, r, shown),
                          **{self.used_field(r): append(getattr(s, self.used_field(r)), r)})
 
-    @action
+    @action(fair="weak")
     def complete_device_flush(self, s):
         """The device's own flush (flush-after-restart) completes; the guest never sees it."""
         require(self.p.device_flush)
@@ -505,12 +531,12 @@ class VirtioBlk(Spec):
             require(head(s.flight) == self.device)
         return s.replace(flight=self.leave(s.flight, self.device), outcome=update(s.outcome, self.device, "none"))
 
-    @action
+    @action(fair="weak")
     def stop(self, s):
         require(s.vm == "stopping")
         return s.replace(vm="stopped", settled=False)
 
-    @action
+    @action(fair="weak")
     def settle(self, s):
         require(self.p.settle)
         require(s.vm == "stopped")
@@ -519,7 +545,7 @@ class VirtioBlk(Spec):
         cache, disk = self.flush_cache(s)
         return s.replace(settled=True, cache=cache, disk=disk)
 
-    @action
+    @action(fair="weak")  # the operator sends cont; one who never does is a variant, not a default
     def resume(self, s):
         require(s.vm == "stopped")
         require(self.flight_empty(s))
@@ -527,7 +553,7 @@ class VirtioBlk(Spec):
             require(s.settled)
         return s.replace(vm="running", restart_pending=True)
 
-    @action
+    @action(fair="weak")
     def restart(self, s):
         require(self.running(s))
         require(s.restart_pending)
@@ -545,13 +571,15 @@ class VirtioBlk(Spec):
         if self.p.settle:
             require(s.settled)
         require(s.migrations_left > 0)
+        if self.sticky:
+            require(negate(s.flush_broken))  # vm_stop_force_state's bdrv_flush_all fails: migration fails
         cache, disk = self.flush_cache(s)
         rq = reverse(s.rq) if self.p.load == "front" else s.rq
         return s.replace(cache=cache, disk=disk, rq=rq, migrations_left=s.migrations_left - 1)
 
     # ----------------------------------------------------------------- backend
 
-    @action(r="AnyReq", result=("ok", "nospc", "eio"), hint=executable)
+    @action(r="AnyReq", result=("ok", "nospc", "eio"), hint=executable, fair="weak")
     def execute(self, s, r, result):
         require(r < self.n or self.p.device_flush)
         require(self.in_flight(s, r))
@@ -564,6 +592,18 @@ class VirtioBlk(Spec):
             require(kind == "W")
             require(s.nospc_left > 0)
             changes["nospc_left"] = s.nospc_left - 1
+        elif result == "eio" and kind == "F" and self.flush_error != "transient":
+            require(r != self.device)
+            if self.sticky:  # once broken, QEMU fails the flush itself and spends no budget
+                require(any_of([s.flush_eio_left > 0, s.flush_broken]))
+                changes["flush_eio_left"] = ite(s.flush_broken, s.flush_eio_left, s.flush_eio_left - 1)
+                changes["flush_broken"] = True
+                # fdatasync ran (and the host dropped the dirty data) only if not yet broken
+                changes["cache"] = tuple(ite(s.flush_broken, c, NONE) for c in s.cache)
+            else:
+                require(s.flush_eio_left > 0)
+                changes["flush_eio_left"] = s.flush_eio_left - 1
+                changes["cache"] = (NONE,) * len(self.sectors)  # the host dropped the dirty data
         elif result == "eio":
             require(r != self.device)
             budget = "eio_left" if kind == "W" else "flush_eio_left" if kind == "F" else "read_eio_left"
@@ -572,6 +612,8 @@ class VirtioBlk(Spec):
         elif kind == "W":
             changes["cache"] = update(s.cache, self.sector[r], r)
         elif kind == "F":
+            if self.sticky and r != self.device:
+                require(negate(s.flush_broken))
             changes["cache"], changes["disk"] = self.flush_cache(s)
         else:
             sec = self.sector[r]
@@ -666,6 +708,17 @@ class VirtioBlk(Spec):
         if self.p.device_flush:
             expected = ite(is_empty(before.rq), expected, append(expected, self.device))
         return after.flight == expected
+
+    @always_on_step
+    def restart_after_resume(self, before, step, after):
+        """Parked requests go back in flight only from the bottom half that a transition to
+        running schedules: a restart runs while the VM runs, with a restart pending (QEMU's
+        ``virtio_blk_dma_restart_cb`` is a vm state change handler that schedules
+        ``virtio_blk_dma_restart_bh`` only when ``running`` is true; ``cont`` is that
+        transition)."""
+        if step.action != "restart":
+            return True
+        return all_of([before.restart_pending, self.running(before)])
 
     @always_on_step
     def read_your_writes(self, before, step, after):

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
      "modelcheck.symbolic"),  # the z3 core the compiled backend runs spec code on
     # the explicit engine, bottom up
     ("modelcheck.explicit.flat", "modelcheck.explicit.options", "modelcheck.explicit.successors",
-     "modelcheck.explicit.memory", "modelcheck.explicit.cycles"),
+     "modelcheck.explicit.memory", "modelcheck.explicit.cycles", "modelcheck.explicit.liveness"),
     ("modelcheck.explicit.exploration", "modelcheck.explicit.compact", "modelcheck.explicit.interpreted"),
     ("modelcheck.explicit.stores", "modelcheck.explicit.parallel", "modelcheck.explicit.reductions",
      "modelcheck.explicit.compiled"),

@@ -26,7 +26,7 @@ from conftest import VIRTIO
 from modelcheck import action, require
 from modelcheck.check import check, configure
 from modelcheck.loader import load_spec_class
-from modelcheck.ops import append, reverse, update
+from modelcheck.ops import all_of, any_of, append, is_empty, negate, reverse, update
 from modelcheck.trace import replay
 from modelcheck.verdict import Verdict
 
@@ -132,6 +132,20 @@ class StrandsParkedRequests(VirtioBlk):
         return s.replace(restart_pending=False)
 
 
+class RestartsWhileStopped(VirtioBlk):
+    """The restart bottom half may run while the VM is stopped, before ``cont``: the parked
+    requests execute again on a stopped VM (a restart scheduled from somewhere other than
+    the transition to running)."""
+
+    @action
+    def restart(self, s):
+        require(any_of([s.restart_pending, all_of([s.vm == "stopped", negate(is_empty(s.rq))])]))
+        flight = s.flight
+        for r in self.restart_sequence(s.rq):
+            flight = self.enter(flight, r)
+        return s.replace(flight=flight, rq=(), parked=(), restart_pending=False)
+
+
 class NeverResumes(VirtioBlk):
     """Management never sends ``cont`` after an I/O error stop."""
 
@@ -178,10 +192,11 @@ CASES = [
          tiny(workload="W0 W1", qdepth=2, guest="nodrain", profile="fifo", failures=2), 12),
     Case(StrandsParkedRequests, "completion", tiny(), 8),
     Case(NeverResumes, "completion", tiny(), 6),
+    Case(RestartsWhileStopped, "restart_after_resume", tiny(), 6),
 ]
 
 PROPERTIES = ("barrier", "flush_contract", "barrier_order", "conservation", "restart_order",
-              "read_your_writes", "completion")
+              "restart_after_resume", "read_your_writes", "completion")
 
 
 def test_every_property_has_a_mutant():
@@ -253,3 +268,13 @@ def test_restart_order_sees_the_order_the_restart_step_produced():
     assert check(configure(VirtioBlk, settings), ["restart_order"]).results[0].verdict is Verdict.HOLDS
     result = check(configure(RestartActionReversed, settings), ["restart_order"]).results[0]
     assert result.verdict is Verdict.VIOLATED
+
+
+def test_a_restart_while_stopped_is_caught_only_by_restart_after_resume():
+    """Before restart_after_resume, this mutant passed every property; only state counts differed."""
+    settings = tiny(migrations=1)
+    others = [p for p in PROPERTIES if p != "restart_after_resume"]
+    run = check(configure(RestartsWhileStopped, settings), [*others, "restart_after_resume"])
+    assert [r.verdict for r in run.results] == [Verdict.HOLDS] * len(others) + [Verdict.VIOLATED]
+    assert labels(RestartsWhileStopped, "restart_after_resume") == [
+        "submit W0", "fetch W0", "execute W0 nospc", "complete W0", "stop", "restart"]

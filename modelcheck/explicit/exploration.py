@@ -16,11 +16,12 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import EngineBug
-from ..spec import Compiled, Disabled, Property, PropertyKind
+from ..spec import LIVENESS, Compiled, Disabled, Property, PropertyKind
 from ..state import State
 from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
+from .liveness import refute
 from .memory import show
 
 
@@ -188,6 +189,8 @@ class Exploration:
                 reason = f"no witness within the bound ({self._bound_text()})"
                 return PropertyResult(verdict=Verdict.UNKNOWN, reason=reason, **base)
             return PropertyResult(verdict=Verdict.VIOLATED, reason="no reachable state is a witness", **base)
+        if prop.kind in LIVENESS:
+            return self._liveness_result(prop, base)
         trace = None
         if prop.kind == PropertyKind.STEP and name in self.violated_step:
             src, k, dst = self.violated_step[name]
@@ -209,6 +212,26 @@ class Exploration:
                                   "that never end were not looked for; use the full store", **base)
         if self.bounded:
             return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, reason=self._bound_text(), **base)
+        return PropertyResult(verdict=Verdict.HOLDS, **base)
+
+    def _liveness_result(self, prop: Property, base: dict[str, Any]) -> PropertyResult:
+        """A liveness verdict from the full store's graph (:mod:`.liveness`)."""
+        if self.compact or self.edges is None or self.canonical is not None or not self.shortest:
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step: the full "
+                                  "store with its edges, no symmetry or partial-order reduction", **base)
+        found = refute(self, prop)
+        if found is not None:
+            head = self.trace_to(found.trigger, prop.name)
+            path = tuple((self.compiled.instances[k].step, self.states[t]) for k, t in found.path)
+            if found.loop is None:
+                return PropertyResult(verdict=Verdict.VIOLATED, trace=Trace(head.initial, head.steps + path,
+                                                                            prop.name), **base)
+            stem = Trace(head.initial, head.steps + path, prop.name)
+            return PropertyResult(verdict=Verdict.VIOLATED, trace=self._lasso_trace(stem, found.loop, prop.name),
+                                  **base)
+        if self.bounded:
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
+                                  f"({self._bound_text()})", **base)
         return PropertyResult(verdict=Verdict.HOLDS, **base)
 
     def _replay_step_to_value(self, current: State, k: int, recorded: State, prop: Property) -> tuple[Any, State]:

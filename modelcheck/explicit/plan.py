@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import UsageError
-from ..spec import Compiled, Property, PropertyKind
+from ..spec import LIVENESS, Compiled, Property, PropertyKind
 from .compact import PackedLevel, level_factory
 from .compiled.expander import flat_expander
 from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
@@ -265,6 +265,9 @@ def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
         backend, why = Backend.INTERPRETED, f"a state bound of {options.max_states:,}: too few states for code to pay"
     else:
         backend, why = _fastest(options, c_compiler() if compiler is None else compiler or None)
+    if not forced and any(p.kind in LIVENESS for p in props):
+        backend, why = Backend.INTERPRETED, "a liveness property needs every state and step (fair cycles)"
+        return Plan(compiled, props, options, backend, StoreKind(options.store or StoreKind.FULL), why, None, False)
     store = StoreKind(options.store) if options.store else \
         StoreKind.COMPACT if backend == Backend.NATIVE else StoreKind.FULL
     endings = any(p.kind == PropertyKind.AT_END for p in props)

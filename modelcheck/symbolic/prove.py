@@ -104,6 +104,9 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     base = dict(name=prop.name, kind=prop.kind, engine=opts.engine, assumptions=active)
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
                    "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
+    if prop.kind in ("eventually", "leads_to"):
+        return PropertyResult(verdict=Verdict.UNKNOWN, reason="z3 does not judge liveness properties yet (no lasso "
+                              "BMC); the explicit search does (modelcheck check)", extra=extra, **base)
     if prop.kind == "at_end" and opts.engine != "certificate":
         return _judge_endings(enc, prop, opts, base, extra, started)
     if opts.engine == "bmc":
