@@ -22,6 +22,9 @@ from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import cap_to_cores, parse_settings, positive_int
+from .profile import Row as ProfileRow
+from .profile import profile
+from .profile import to_json as profile_json
 from .simulate import simulate
 from .simulate import to_json as simulation_json
 from .spec import compile_spec
@@ -63,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
+    p.add_argument("--profile", action="store_true",
+                   help="per action: steps generated, distinct new states, the BFS level where it adds most "
+                        "(a table after the verdicts; per instance too in --json)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="auto (default): the interpreted search, moving to generated code (native where a C "
                         "compiler exists, else compiled Python) once the space is large; or force one")
@@ -212,6 +218,8 @@ def run_check(args: argparse.Namespace) -> int:
     if never:
         print(f"never enabled: {', '.join(never)}")
     print(f"terminal states: {len(run.exploration.terminal)}")
+    if args.profile:
+        print(format_profile(profile(run.exploration)[0]))
     if not args.quiet:
         for result in run.results:
             if result.trace is not None:
@@ -219,8 +227,21 @@ def run_check(args: argparse.Namespace) -> int:
                 print(f"\n{what} {result.name} ({len(result.trace)} steps):")
                 print(format_trace(run.compiled, result.trace))
     if args.json:
-        write_text(args.json, dumps(run_to_json(run)))
+        data = run_to_json(run)
+        if args.profile:
+            data["profile"] = profile_json(*profile(run.exploration))
+        write_text(args.json, dumps(data))
     return exit_code(gating_verdicts(run.results, args.property))
+
+
+def format_profile(rows: list[ProfileRow]) -> str:
+    """The per-action profile as a short table (most new states first)."""
+    width = max([len(r.name) for r in rows] + [6])
+    lines = [f"\n{'action':<{width}}  {'generated':>10}  {'new states':>10}  peak level (new there)"]
+    for r in sorted(rows, key=lambda r: (-r.new, -r.generated)):
+        peak = f"{r.peak_level} ({r.peak_new})" if r.peak_level >= 0 else "-"
+        lines.append(f"{r.name:<{width}}  {r.generated:>10}  {r.new:>10}  {peak}")
+    return "\n".join(lines)
 
 
 def gating_verdicts(results: list[PropertyResult], named: list[str]) -> list:
