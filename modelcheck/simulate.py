@@ -5,8 +5,9 @@ each walk starts in an initial state and takes a uniformly chosen allowed step (
 allowed by every active assumption) up to a depth bound. A walk is judged as it goes, by the
 plain Python run of each property over concrete states. A violation is replayed through the
 spec (:func:`modelcheck.trace.replay`, which judges the property again), then shrunk by delta
-debugging of its steps (a shorter step sequence that is still enabled and still violates), and
-the shrunk trace is replayed again.
+debugging of its steps (a shorter step sequence that is still enabled and still violates),
+then shortened by breadth-first searches of bounded size from each state on it (a shorter
+way to a violation from a state near it), and the shrunk trace is replayed again.
 
 Walks are deterministic for a seed: walk ``i`` draws from its own generator seeded with
 ``(seed, i)``, so the same seed and ``walks`` give the same walks, violation and coverage. A
@@ -34,6 +35,7 @@ from .state import State
 from .trace import Trace, replay, trace_to_json
 
 JUDGED = ("always", "step", "at_end")  # sometimes properties (witnesses) are not judged by walks
+BFS_BUDGET = 20_000  # states per breadth-first search when shortening a violation
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,56 @@ def shrink(compiled: Compiled, trace: Trace, prop: Property) -> Trace:
     return best
 
 
+def shorten_by_search(compiled: Compiled, trace: Trace, prop: Property, budget: int = BFS_BUDGET) -> Trace:
+    """A shorter trace found by breadth-first search from the states on ``trace``, if one is cheap to find.
+
+    From each state ``i`` of the trace in turn, a BFS of at most ``budget`` states looks for a
+    violation in fewer than ``len(trace) - i`` steps; the best one replaces the trace's tail.
+    The result is the shortest violation within those searches, not a proven shortest one.
+    """
+    best = trace
+    states = list(trace.states())
+    i = 0
+    while i < len(best):
+        found = _bfs(compiled, states[i], prop, len(best) - i - 1, budget)
+        if found is not None:
+            best = Trace(best.initial, best.steps[:i] + found, prop.name)
+            states = list(best.states())
+        i += 1
+    return best
+
+
+def _bfs(compiled: Compiled, start: State, prop: Property, max_steps: int,
+         budget: int) -> tuple[tuple[Step, State], ...] | None:
+    """Steps from ``start`` to a violation of ``prop`` in at most ``max_steps`` steps (None if not seen)."""
+    parent: dict[State, tuple[State, Step] | None] = {start: None}
+    level = [start]
+    for _ in range(max_steps):
+        nxt_level = []
+        for s in level:
+            for inst, nxt in _allowed(compiled, s):
+                if nxt in parent:
+                    continue
+                parent[nxt] = (s, inst.step)
+                terminal = prop.kind == "at_end" and not _allowed(compiled, nxt)
+                if _violated(compiled, prop, s, inst.step, nxt, terminal):
+                    path = []
+                    at = nxt
+                    while parent[at] is not None:
+                        before, step = parent[at]
+                        path.append((step, at))
+                        at = before
+                    return tuple(reversed(path))
+                nxt_level.append(nxt)
+                if len(parent) > budget:
+                    return None
+        level = nxt_level
+    return None
+
+
 def _confirm(compiled: Compiled, prop: Property, trace: Trace, walk: int) -> Violation:
     replay(compiled, trace, prop)
-    shrunk = shrink(compiled, trace, prop)
+    shrunk = shorten_by_search(compiled, shrink(compiled, trace, prop), prop)
     replay(compiled, shrunk, prop)
     return Violation(prop.name, walk, trace, shrunk)
 

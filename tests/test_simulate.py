@@ -11,7 +11,7 @@ from test_results_support import VIRTIO
 from modelcheck.check import check, configure
 from modelcheck.cli import main
 from modelcheck.errors import UsageError
-from modelcheck.simulate import run_steps, shrink, simulate, to_json
+from modelcheck.simulate import run_steps, shorten_by_search, shrink, simulate, to_json
 from modelcheck.spec import compile_spec
 from modelcheck.trace import replay
 from modelcheck.verdict import Verdict
@@ -43,6 +43,21 @@ def test_shrink_keeps_a_trace_that_is_already_minimal() -> None:
     shortest = check(compiled.spec, ["barrier"]).results[0].trace
     assert shrink(compiled, shortest, barrier).steps == shortest.steps
     assert run_steps(compiled, shortest.initial, [st for st, _ in shortest.steps][1:], barrier) is None
+
+
+def test_search_near_the_trace_reaches_the_shortest_where_delta_debugging_stops() -> None:
+    """restart_order after an EIO: ddmin stops at a 1-minimal 16 steps; BFS from its states finds 14."""
+    spec = configure(SPEC, {"workload": "W0 F W1", "guest": "nodrain", "eio_failures": 1})
+    compiled = compile_spec(spec)
+    prop = compiled.properties["restart_order"]
+    shortest = check(spec, ["restart_order"]).results[0].trace
+    sim = simulate(compiled, [prop], depth=60, seed=1, walks=100)
+    v = sim.violation
+    assert v is not None and len(v.trace) == 16
+    minimal = shrink(compiled, v.trace, prop)
+    assert len(minimal) == 16 > len(shortest) == 14
+    assert len(v.shrunk) == len(shorten_by_search(compiled, minimal, prop)) == 14
+    replay(compiled, v.shrunk, prop)
 
 
 def test_the_same_seed_gives_the_same_walks(tmp_path) -> None:
