@@ -22,6 +22,11 @@ from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import cap_to_cores, parse_settings, positive_int
+from .profile import Row as ProfileRow
+from .profile import profile
+from .profile import to_json as profile_json
+from .simulate import simulate
+from .simulate import to_json as simulation_json
 from .spec import compile_spec
 from .trace import dumps, format_trace, trace_to_json
 from .verdict import EXIT_USAGE, PropertyResult, Verdict, exit_code, gating, verdict_word
@@ -61,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--json", metavar="FILE", help="also write verdicts and traces as JSON to FILE")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only, no traces")
+    p.add_argument("--profile", action="store_true",
+                   help="per action: steps generated, distinct new states, the BFS level where it adds most "
+                        "(a table after the verdicts; per instance too in --json)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="auto (default): the interpreted search, moving to generated code (native where a C "
                         "compiler exists, else compiled Python) once the space is large; or force one")
@@ -96,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     _bound_args(p)
     p.add_argument("--format", choices=("dot", "graphml"), default="dot")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: standard output; graphml needs a file)")
+
+    p = _command(sub, "simulate", "seeded random walks: find violations when a space is too big to enumerate "
+                 "(finding none is not a proof)", run_simulate)
+    _spec_args(p)
+    p.add_argument("--property", "-p", action="append", default=[], metavar="NAME",
+                   help="judge only this property (repeatable; default: all; sometimes properties are not judged)")
+    p.add_argument("--depth", type=positive_int, default=50, metavar="D", help="steps per walk at most (default 50)")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--walks", type=positive_int, metavar="N", help="run N walks (deterministic for a seed)")
+    budget.add_argument("--time", type=positive_int, metavar="S",
+                        help="walk for S seconds (how many walks depends on the machine)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0); one process")
+    p.add_argument("--json", metavar="FILE", help="also write the violation, its traces and the coverage as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no traces")
 
     from .conformance import cli as conformance_cli
 
@@ -196,6 +218,8 @@ def run_check(args: argparse.Namespace) -> int:
     if never:
         print(f"never enabled: {', '.join(never)}")
     print(f"terminal states: {len(run.exploration.terminal)}")
+    if args.profile:
+        print(format_profile(profile(run.exploration)[0]))
     if not args.quiet:
         for result in run.results:
             if result.trace is not None:
@@ -203,8 +227,21 @@ def run_check(args: argparse.Namespace) -> int:
                 print(f"\n{what} {result.name} ({len(result.trace)} steps):")
                 print(format_trace(run.compiled, result.trace))
     if args.json:
-        write_text(args.json, dumps(run_to_json(run)))
+        data = run_to_json(run)
+        if args.profile:
+            data["profile"] = profile_json(*profile(run.exploration))
+        write_text(args.json, dumps(data))
     return exit_code(gating_verdicts(run.results, args.property))
+
+
+def format_profile(rows: list[ProfileRow]) -> str:
+    """The per-action profile as a short table (most new states first)."""
+    width = max([len(r.name) for r in rows] + [6])
+    lines = [f"\n{'action':<{width}}  {'generated':>10}  {'new states':>10}  peak level (new there)"]
+    for r in sorted(rows, key=lambda r: (-r.new, -r.generated)):
+        peak = f"{r.peak_level} ({r.peak_new})" if r.peak_level >= 0 else "-"
+        lines.append(f"{r.name:<{width}}  {r.generated:>10}  {r.new:>10}  {peak}")
+    return "\n".join(lines)
 
 
 def gating_verdicts(results: list[PropertyResult], named: list[str]) -> list:
@@ -238,6 +275,39 @@ def run_to_json(run: CheckRun) -> dict[str, Any]:
         "never_enabled": run.exploration.never_enabled,
         "terminal_states": len(run.exploration.terminal),
     }
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    check_writable(args.json, "--json")
+    spec = configure(args.spec, parse_settings(args.set))
+    compiled = compile_spec(spec)
+    chosen = compiled.select(args.property)
+    sim = simulate(compiled, chosen, args.depth, args.seed, walks=args.walks, seconds=args.time)
+    print(spec.describe())
+    print(f"simulation: {sim.walks} walks, {sim.steps} steps, depth <= {sim.depth}, seed {sim.seed}, "
+          f"one process, {sim.seconds:.2f}s")
+    if sim.not_judged:
+        print(f"not judged by walks: {', '.join(sim.not_judged)}")
+    v = sim.violation
+    if v is None:
+        print(f"no violation found of {', '.join(sim.properties) or 'any property'} (not a proof)")
+    else:
+        print(f"{v.prop} VIOLATED in walk {v.walk}: {len(v.trace)} steps, shrunk to {len(v.shrunk)} "
+              "(both replayed)")
+    cov, est = sim.coverage, sim.coverage.estimate
+    total = len(cov.instances_hit) + len(cov.instances_never_hit)
+    print(f"coverage: {cov.distinct_states} distinct states; action instances hit {len(cov.instances_hit)}"
+          f"/{total}; estimated reachable states {est.states:.0f} (Chapman capture-recapture: "
+          f"{est.first} and {est.second} states in two batches, {est.both} in both; tends to underestimate)")
+    if cov.instances_never_hit:
+        print(f"never hit: {', '.join(cov.instances_never_hit)}")
+    print("distinct values: " + ", ".join(f"{k}={n}" for k, n in cov.field_values.items()))
+    if v is not None and not args.quiet:
+        print(f"\nshrunk counterexample to {v.prop} ({len(v.shrunk)} steps):")
+        print(format_trace(compiled, v.shrunk))
+    if args.json:
+        write_text(args.json, dumps(simulation_json(compiled, sim)))
+    return exitcodes.OK if v is None else exitcodes.VIOLATION
 
 
 class _progress_bar:

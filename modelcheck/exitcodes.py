@@ -49,6 +49,12 @@ TABLE: dict[str, dict[int, str]] = {
                  "step of an action, allows no step from the initial states, or adds a deadlock (shown with a trace)",
         INTERRUPTED: _INTERRUPTED,
     },
+    "simulate": {
+        OK: "no violation found within the walks (not a proof: the walks may have missed it)",
+        VIOLATION: "a walk violated a property (its trace and the shrunk trace were replayed)",
+        USAGE: _USAGE,
+        INTERRUPTED: _INTERRUPTED,
+    },
     "run": {
         OK: "results written (violations found are results, not failures)",
         USAGE: _USAGE + "; an unusable --output or a corrupt conformance.json in it (checked before any work)",

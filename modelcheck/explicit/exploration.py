@@ -61,7 +61,8 @@ class Exploration:
     hit_state_bound: bool = False
     hit_memory_bound: int = 0  # the memory budget (bytes) the search reached; 0: not reached
     hit_depth_bound: bool = False
-    fired: dict[str, int] = field(default_factory=dict)
+    fired: dict[str, int] = field(default_factory=dict)  # steps per action
+    fired_instances: list[int] = field(default_factory=list)  # steps per action instance (every backend)
     violated_at: dict[str, int] = field(default_factory=dict)  # always, at_end, sometimes (witness)
     violated_step: dict[str, tuple[int, int, State]] = field(default_factory=dict)
     lasso: tuple[int, list[tuple[int, int]]] | None = None  # (entry state, cycle edges)

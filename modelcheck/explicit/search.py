@@ -57,6 +57,7 @@ def search(ex: Exploration, successors: Successors, store: Store, levels: Levels
             gc.enable()
         levels.close()
     ex.transitions = store.steps
+    ex.fired_instances = list(store.fired)
     ex.fired = dict.fromkeys(ex.compiled.actions, 0)
     for k, n in enumerate(store.fired):
         ex.fired[ex.compiled.instances[k].name] += n

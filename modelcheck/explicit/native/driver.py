@@ -313,6 +313,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     finally:
         c.mc_free(ctx)
     ex.transitions = transitions
+    ex.fired_instances = [int(n) for n in fired]
     ex.fired = dict.fromkeys(ex.compiled.actions, 0)
     for k, n in enumerate(fired):
         ex.fired[instances[k].name] += n
