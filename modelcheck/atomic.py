@@ -16,13 +16,21 @@ def check_writable(path: str | Path | None, flag: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{target}: is a directory; give {flag} a file name")
+    problem = unwritable_parent(target, flag)
+    if problem:
+        raise UsageError(problem)
+
+
+def unwritable_parent(target: Path, flag: str) -> str | None:
+    """Why ``target`` could not be created in its nearest existing ancestor (None: it could)."""
     ancestor = target.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UsageError(f"{target}: {ancestor} is not a directory; choose another {flag}")
+        return f"{target}: {ancestor} is not a directory; choose another {flag}"
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{target}: cannot write in {ancestor} (permission denied); choose another {flag}")
+        return f"{target}: cannot write in {ancestor} (permission denied); choose another {flag}"
+    return None
 
 
 def umask_mode(mode: int = 0o666) -> int:

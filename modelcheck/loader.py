@@ -82,27 +82,23 @@ def parse_settings(items: list[str]) -> dict[str, str]:
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive")
-    return value
+    return _whole_number(text, 1, "is not positive")
 
 
 def non_negative_int(text: str) -> int:
     """An argparse type: a whole number of at least 0 (0 where the option says it means none)."""
+    return _whole_number(text, 0, "is negative")
+
+
+def _whole_number(text: str, least: int, below: str) -> int:
     import argparse
 
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} {below}")
     return value
 
 

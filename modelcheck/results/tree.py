@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import umask_mode
+from ..atomic import umask_mode, unwritable_parent
 from ..check import configure
 from ..errors import ResultsError
 from ..spec import compile_spec
@@ -201,13 +201,9 @@ def check_output(target: str | Path) -> None:
     """ResultsError now, before any work, when ``target`` could not be replaced by a results tree later."""
     target = Path(target)
     _check_replaceable(target)
-    ancestor = target.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ResultsError(f"{target}: {ancestor} is not a directory; choose another --output")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ResultsError(f"{target}: cannot write in {ancestor} (permission denied); choose another --output")
+    problem = unwritable_parent(target, "--output")
+    if problem:
+        raise ResultsError(problem)
 
 
 def _check_replaceable(target: Path) -> None:
