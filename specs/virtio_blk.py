@@ -32,6 +32,7 @@ Actions and their QEMU counterparts:
 ``settle``                ``do_vm_stop``: ``bdrv_drain_all`` + ``bdrv_flush_all``
 ``resume``                QMP ``cont``
 ``restart``               ``virtio_blk_dma_restart_bh``
+``restart_per_queue m``   9.0 with ``contexts=per-queue``: each queue's bottom half, interleaved (merge m)
 ``migrate``               ``virtio_blk_save`` on the source, ``virtio_blk_load`` on the destination
 ========================  ===============================================================
 
@@ -64,7 +65,8 @@ issue notes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
+from itertools import combinations, product
+from math import comb
 
 from modelcheck import (
     Bool,
@@ -82,6 +84,7 @@ from modelcheck import (
     require,
     sometimes,
 )
+from modelcheck.errors import UsageError
 from modelcheck.ops import (
     all_of,
     any_of,
@@ -109,6 +112,7 @@ POLICIES = ("stop", "enospc", "report", "ignore")
 FLUSH_ERRORS = ("transient", "lossy", "sticky")
 MAX_REQUESTS = 10
 MAX_ANY = 6  # longest symbolic program (workload any:N)
+RESTARTS = ("restart", "restart_per_queue")  # the actions that put parked requests back in flight
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,10 @@ class VirtioBlk(Spec):
     migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
     queues = Param(1, allowed=range(1, 3), doc="virtqueues (num-queues); request r goes on queue r % queues, "
                    "each queue with its own avail and used ring")
+    contexts = Param("shared", allowed=("shared", "per-queue"),
+                     doc="AioContexts of the virtqueues: shared (one for the device) or per-queue "
+                     "(iothread-vq-mapping gives each virtqueue its own iothread, so qemu-9.0's per-queue "
+                     "restarts interleave); needs queues=2; no effect on profiles that restart from one list")
 
     # ----------------------------------------------------------------- configuration
 
@@ -251,6 +259,14 @@ class VirtioBlk(Spec):
         self.AnyReq = Int(0, self.n, names={**dict(enumerate(self.names)), self.n: "DF"})
         self.Sector = Int(0, len(sectors) - 1, names={i: f"s{sec}" for i, sec in enumerate(sectors)})
         self.queue = tuple(r % self.queues for r in range(self.n))  # the virtqueue of each request
+        if self.contexts == "per-queue" and self.queues == 1:
+            raise UsageError("contexts=per-queue needs two virtqueues; fix: add --set queues=2 "
+                             "or leave contexts at shared")
+        # Only a profile that restarts per queue (qemu-9.0) has restarts to interleave; the
+        # others walk the device-wide list in one bottom half whatever the contexts.
+        self.per_queue = self.contexts == "per-queue" and self.p.restart_reversed
+        half = (self.n + 1) // 2  # requests on queue 0 (the most that can be parked there)
+        self.Merge = Int(0, comb(self.n, half) - 1 if self.per_queue else 0)
 
     @staticmethod
     def _names(tokens: list[str]) -> tuple[str, ...]:
@@ -396,17 +412,36 @@ class VirtioBlk(Spec):
         Up to 8.2 one bottom half walks the device-wide ``s->rq`` head first, whatever
         queue each request came from. Since 9.0 ``virtio_blk_dma_restart_cb`` splits the
         list per virtqueue by pushing each request to the front of its queue's list, and a
-        bottom half per queue walks that list head first: queue 0's before queue 1's when
-        both queues share one AioContext (no iothread-vq-mapping). Queues in different
-        AioContexts would interleave; this spec does not model that. With two queues the
-        split is computed over concrete values only (explicit engine).
+        bottom half per queue, scheduled in that queue's AioContext, walks that list head
+        first. When both queues share one AioContext (``contexts=shared``, no
+        iothread-vq-mapping) queue 0's bottom half runs first: queue 0's requests, then
+        queue 1's. With ``contexts=per-queue`` see ``interleaved``. With two queues the
+        split is computed over concrete values only (explicit and compiled engines).
         """
         if not self.p.restart_reversed:
             return rq
         if self.queues == 1:
             return reverse(rq)
+        return self.interleaved(rq, 0)
+
+    def interleaved(self, rq, merge):
+        """qemu-9.0, two queues: the per-queue sequences merged in interleaving ``merge``.
+
+        With ``contexts=per-queue`` the two bottom halves run on different iothreads, so
+        their submissions interleave in any way that keeps each queue's own order; merge 0
+        is queue 0's sequence then queue 1's (the shared context's order), the others are
+        the remaining placements of queue 0's requests (``merges`` lists them)."""
         back = reverse(rq)
-        return tuple(r for r in back if self.queue[r] == 0) + tuple(r for r in back if self.queue[r] == 1)
+        first = tuple(r for r in back if self.queue[r] == 0)
+        second = tuple(r for r in back if self.queue[r] == 1)
+        slots = list(combinations(range(len(back)), len(first)))[merge]
+        ones, twos = iter(first), iter(second)
+        return tuple(next(ones) if i in slots else next(twos) for i in range(len(back)))
+
+    def merges(self, s):
+        """The interleavings of the two queues' restarts in a concrete state (hint of restart_per_queue)."""
+        zeros = sum(1 for r in s.rq if self.queue[r] == 0)
+        return tuple(range(comb(len(s.rq), zeros)))
 
     def policy(self, s, r):
         return self.rerror if self.kind_of(s, r) == "R" else self.werror
@@ -555,10 +590,22 @@ class VirtioBlk(Spec):
 
     @action(fair="weak")
     def restart(self, s):
+        require(not self.per_queue)
+        return self._restart(s, self.restart_sequence(s.rq))
+
+    @action(m="Merge", hint=merges, fair="weak")
+    def restart_per_queue(self, s, m):
+        """qemu-9.0 with contexts=per-queue: the per-queue bottom halves run on their own
+        iothreads; the parked requests go back in flight in interleaving ``m``."""
+        require(self.per_queue)
+        require(m < len(self.merges(s)))
+        return self._restart(s, self.interleaved(s.rq, m))
+
+    def _restart(self, s, sequence):
         require(self.running(s))
         require(s.restart_pending)
         flight = s.flight
-        for r in self.restart_sequence(s.rq):
+        for r in sequence:
             flight = self.enter(flight, r)
         if self.p.device_flush:
             flight = ite(is_empty(s.rq), flight, self.enter(flight, self.device))
@@ -699,10 +746,12 @@ class VirtioBlk(Spec):
         must be the queue before it followed by the parked requests in failure order (and
         the device's own flush, where the profile adds one). Under order=any in-flight is
         a set, so the order the step used is not in the state: the profile's
-        ``restart_sequence`` is judged instead."""
-        if step.action != "restart":
+        ``restart_sequence`` (with the step's interleaving) is judged instead."""
+        if step.action not in RESTARTS:
             return True
         if not self.fifo:
+            if step.action == "restart_per_queue":
+                return self.interleaved(before.rq, step["m"]) == before.parked
             return self.restart_sequence(before.rq) == before.parked
         expected = concat(before.flight, before.parked)
         if self.p.device_flush:
@@ -716,7 +765,7 @@ class VirtioBlk(Spec):
         ``virtio_blk_dma_restart_cb`` is a vm state change handler that schedules
         ``virtio_blk_dma_restart_bh`` only when ``running`` is true; ``cont`` is that
         transition)."""
-        if step.action != "restart":
+        if step.action not in RESTARTS:
             return True
         return all_of([before.restart_pending, self.running(before)])
 

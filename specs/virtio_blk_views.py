@@ -243,7 +243,7 @@ class VirtioSequence(SequenceView):
         label = self.compiled.show_step(step)
         if not self.virtio:
             return super().arrow(step, before, after)
-        req = self.compiled.show_arg(step.action, "r", step.args[0][1]) if step.args else ""
+        req = self.compiled.show_arg(step.action, "r", step.args[0][1]) if step.args and step.args[0][0] == "r" else ""
         act = step.action
         if act == "submit":
             return Arrow("guest", "virtqueue", f"submit {req}")
@@ -281,10 +281,10 @@ class VirtioSequence(SequenceView):
             return Arrow("backend", "device", "device's own flush completes (not shown to the guest)")
         if act == "writeback":
             return Arrow("backend", "backend", f"{label}: cache → durable (eviction)")
-        if act == "restart":
+        if act in ("restart", "restart_per_queue"):
             moved = self._show("rq", before.rq)
             failed = f" (they failed in order {self._show('parked', before.parked)})" if "parked" in self.types else ""
-            return Arrow("device", "backend", f"restart: {moved} back in flight{failed}")
+            return Arrow("device", "backend", f"{label}: {moved} back in flight{failed}")
         if act == "settle":
             return Arrow("device", "backend", "settle: drain + flush all (cache → durable)")
         across = {"stop": "VM stops (the requested stop takes effect)", "resume": "resume (QMP cont): VM runs again",
