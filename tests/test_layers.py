@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.explicit.exploration", "modelcheck.explicit.compact", "modelcheck.explicit.interpreted"),
     ("modelcheck.explicit.stores", "modelcheck.explicit.parallel", "modelcheck.explicit.reductions",
      "modelcheck.explicit.compiled"),
-    ("modelcheck.explicit.native",),
+    ("modelcheck.explicit.native", "modelcheck.explicit.levels"),
     ("modelcheck.explicit.search",),
     ("modelcheck.explicit.plan",),
     ("modelcheck.explicit.engine", "modelcheck.explicit"),

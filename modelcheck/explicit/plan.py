@@ -40,13 +40,14 @@ from .compiled.expander import flat_expander
 from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicalizer
 from .exploration import Exploration
 from .interpreted import Expander
+from .levels import PackedPooled, Pooled, Serial
 from .memory import default_budget
 from .native import driver
 from .options import SearchOptions
 from .parallel import PackedPool, Pool
 from .reductions.hooks import build_reduction
 from .stores import CompactStore, FullStore, ProvisoStore, SeenStore, Store
-from .successors import PackedPooled, Pooled, Serial, Successors
+from .successors import Successors
 
 TIER = 10_000  # states the interpreted search may store before the default moves to generated code
 
