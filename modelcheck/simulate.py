@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import UsageError
-from .spec import ActionInstance, Compiled, Disabled, Property, Step
+from .spec import Compiled, Disabled, Property, Step
 from .state import State
-from .trace import Trace, replay, trace_to_json
+from .trace import Trace, allowed_steps, replay, trace_to_json
 
 JUDGED = ("always", "step", "at_end")  # sometimes properties (witnesses) are not judged by walks
 BFS_BUDGET = 20_000  # states per breadth-first search when shortening a violation
@@ -137,19 +137,6 @@ def simulate(compiled: Compiled, properties: Sequence[Property], depth: int, see
                       [p.name for p in properties if p.kind not in JUDGED])
 
 
-def _allowed(compiled: Compiled, s: State) -> list[tuple[ActionInstance, State]]:
-    spec = compiled.spec
-    out = []
-    for inst in compiled.instances:
-        try:
-            nxt = inst.func(spec, s, *inst.args)
-        except Disabled:
-            continue
-        if all(a.func(spec, s, inst.step, nxt) for a in compiled.active_assumptions):
-            out.append((inst, nxt))
-    return out
-
-
 def _violated(compiled: Compiled, prop: Property, before: State | None, step: Step | None, after: State,
               terminal: bool) -> bool:
     spec = compiled.spec
@@ -168,15 +155,15 @@ def _walk(compiled: Compiled, judged: Sequence[Property], rng: random.Random,
     before: State | None = None
     step: Step | None = None
     while True:
-        options = _allowed(compiled, s)
+        options = list(allowed_steps(compiled, s))
         for prop in judged:
             if _violated(compiled, prop, before, step, s, not options):
                 return Trace(initial, tuple(taken), prop.name), prop
         if not options or len(taken) >= depth:
             return Trace(initial, tuple(taken)), None
-        inst, nxt = options[rng.randrange(len(options))]
-        taken.append((inst.step, nxt))
-        before, step, s = s, inst.step, nxt
+        chosen, nxt = options[rng.randrange(len(options))]
+        taken.append((chosen, nxt))
+        before, step, s = s, chosen, nxt
 
 
 def run_steps(compiled: Compiled, initial: State, steps: Iterable[Step], prop: Property) -> Trace | None:
@@ -191,7 +178,7 @@ def run_steps(compiled: Compiled, initial: State, steps: Iterable[Step], prop: P
     last: Step | None = None
     steps = list(steps)
     for n in range(len(steps) + 1):
-        terminal = prop.kind == "at_end" and not _allowed(compiled, s)
+        terminal = prop.kind == "at_end" and not _any_step(compiled, s)
         if _violated(compiled, prop, before, last, s, terminal):
             return Trace(initial, tuple(taken), prop.name)
         if n == len(steps):
@@ -259,12 +246,12 @@ def _bfs(compiled: Compiled, start: State, prop: Property, max_steps: int,
     for _ in range(max_steps):
         nxt_level = []
         for s in level:
-            for inst, nxt in _allowed(compiled, s):
+            for taken_step, nxt in allowed_steps(compiled, s):
                 if nxt in parent:
                     continue
-                parent[nxt] = (s, inst.step)
-                terminal = prop.kind == "at_end" and not _allowed(compiled, nxt)
-                if _violated(compiled, prop, s, inst.step, nxt, terminal):
+                parent[nxt] = (s, taken_step)
+                terminal = prop.kind == "at_end" and not _any_step(compiled, nxt)
+                if _violated(compiled, prop, s, taken_step, nxt, terminal):
                     path = []
                     at = nxt
                     while parent[at] is not None:
@@ -306,3 +293,8 @@ def to_json(compiled: Compiled, sim: Simulation) -> dict:
                          "states": round(est.states, 1)},
         },
     }
+
+
+def _any_step(compiled: Compiled, s: State) -> bool:
+    """Whether some step is allowed in ``s`` (an ending is a state with none)."""
+    return any(True for _ in allowed_steps(compiled, s))
