@@ -120,23 +120,12 @@ def _search(graph: Graph, want: Expectation, free: str | None, limit: int,
             seen[0] = len(parent)
             yield node, _path(graph, parent, node)
         for k, dst, events in graph.succ[sid]:
-            moved = list(pos)
-            recorded = rec
-            ok = True
-            for chan, event in events:
-                if chan == free:
-                    recorded = (*recorded, event)
-                    continue
-                i = index[chan]
-                if moved[i] >= ends[i] or expected[i][moved[i]] != event:
-                    ok = False
-                    break
-                moved[i] += 1
-            if not ok:
+            step = _advance(events, pos, index, expected, ends, free)
+            if step is None:
                 continue
-            if free == "disk":
-                recorded = graph.disk[dst]
-            nxt = (dst, tuple(moved), recorded)
+            moved, freed = step
+            recorded = graph.disk[dst] if free == "disk" else (*rec, *freed)
+            nxt = (dst, moved, recorded)
             if nxt not in parent:
                 if len(parent) >= limit:
                     raise SearchLimit(f"more than {limit} product nodes; give a smaller scenario")
@@ -194,6 +183,7 @@ def matched(graph: Graph, want: Expectation, limit: int = 2_000_000) -> Matched:
     Empty when the observation matches no path.
     """
     chans = list(CHANNELS)
+    positions = {c: i for i, c in enumerate(chans)}
     expected = [want.channel(c) for c in chans]
     ends = tuple(len(e) for e in expected)
     index: dict[tuple[int, tuple[int, ...]], int] = {}
@@ -213,17 +203,10 @@ def matched(graph: Graph, want: Expectation, limit: int = 2_000_000) -> Matched:
         if pos == ends and graph.idle[sid] and graph.disk[sid] == want.disk:
             accepting.append(n)
         for k, dst, events in graph.succ[sid]:
-            moved = list(pos)
-            ok = True
-            for chan, event in events:
-                i = chans.index(chan)
-                if moved[i] >= ends[i] or expected[i][moved[i]] != event:
-                    ok = False
-                    break
-                moved[i] += 1
-            if not ok:
+            step = _advance(events, pos, positions, expected, ends)
+            if step is None:
                 continue
-            nxt = (dst, tuple(moved))
+            nxt = (dst, step[0])
             m = index.get(nxt)
             if m is None:
                 if len(nodes) >= limit:
@@ -275,3 +258,20 @@ def validate(graph: Graph, want: Expectation, limit: int = 2_000_000, explain: b
     if best is None:
         best = Mismatch("all", [], [], -1, [])
     return Validation(False, mismatch=best, product_nodes=nodes)
+
+
+def _advance(events: Any, pos: tuple[int, ...], index: dict[str, int], expected: list[Any], ends: tuple[int, ...],
+             free: str | None = None) -> tuple[tuple[int, ...], tuple[Any, ...]] | None:
+    """The channel positions after a transition's ``events`` and the events of the ``free``
+    channel (recorded, not matched); None when an event is not the next one a channel expects."""
+    moved = list(pos)
+    freed = []
+    for chan, event in events:
+        if chan == free:
+            freed.append(event)
+            continue
+        i = index[chan]
+        if moved[i] >= ends[i] or expected[i][moved[i]] != event:
+            return None
+        moved[i] += 1
+    return tuple(moved), tuple(freed)
