@@ -9,7 +9,7 @@ builds one z3 term instead of many paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 CONCRETE = frozenset({bool, int, str, tuple, type(None)})
@@ -108,6 +108,24 @@ def at(tup: Any, i: Any) -> Any:
         in_range(i, len(tup), "at")
         return tup[i]
     return _symbolic(tup, i).mc_at(tup, i)
+
+
+def first(seq: Any, pred: Callable[[Any], Any], default: Any) -> Any:
+    """The first item ``x`` of ``seq`` with ``pred(x)`` true, else ``default``, without forking
+    on the length of a symbolic ``seq``.
+
+    ``pred`` must be pure and must not raise for any value of the item's type: the symbolic
+    engine applies it to every slot of the sequence, also to the slots past its length, whose
+    values mean nothing (their answer is masked). A loop ``for x in seq`` over a symbolic
+    sequence forks the path once per possible length instead, which multiplies the paths of
+    everything after it (the compiled backend's code generation pays for each path).
+    """
+    if type(seq) is tuple:
+        result = default
+        for x in reversed(seq):
+            result = ite(pred(x), x, result)
+        return result
+    return seq.mc_first(seq, pred, default)
 
 
 def in_range(i: int, length: int, what: str) -> None:

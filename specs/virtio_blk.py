@@ -94,6 +94,7 @@ from modelcheck.ops import (
     contains,
     count,
     count_true,
+    first,
     head,
     implies,
     is_empty,
@@ -671,13 +672,10 @@ class VirtioBlk(Spec):
     def oldest_unexecuted(self, s):
         """Under order=fifo: the earliest request in flight that has not executed yet (-1: none).
 
-        Folded from the back with ite() rather than returned from a loop, so that a symbolic
-        run forks only on the queue's length, not on every request's outcome (the compiled
-        backend's code generation runs this once per path)."""
-        oldest = -1
-        for q in reversed(list(s.flight)):
-            oldest = ite(at(s.outcome, q) == "none", q, oldest)  # at(): one z3 term for a symbolic q
-        return oldest
+        ``first`` rather than a loop over the queue, so that a symbolic run does not fork on
+        the queue's length (the compiled backend's code generation pays for every path);
+        ``at`` makes one z3 term of the outcome at a symbolic request id."""
+        return first(s.flight, lambda q: at(s.outcome, q) == "none", -1)
 
     @action(sector="Sector", hint=cached_sectors)
     def writeback(self, s, sector):

@@ -75,20 +75,32 @@ class Oracle:
         return Oracle(self.solver, [*self.base, *extra], self.guard)
 
     def feasible(self, conds: list[z3.BoolRef]) -> bool:
+        return self.witness(conds) is not False
+
+    def witness(self, conds: list[z3.BoolRef]) -> z3.ModelRef | bool:
+        """A model of the base and ``conds``; ``False`` when they are unsatisfiable; ``True``
+        when the solver could not say (unknown counts as feasible: keeping a path is always
+        sound, dropping one is not)."""
         self.checks += 1
-        # unknown counts as feasible: keeping a path is always sound, dropping one is not
-        return self.solver.check(*self.base, *conds) != z3.unsat
+        answer = self.solver.check(*self.base, *conds)
+        if answer == z3.sat:
+            return self.solver.model()
+        return answer != z3.unsat
 
 
 class PathContext:
     """One run of spec code along one path: its decisions and its path condition."""
 
-    def __init__(self, prefix: tuple[bool, ...], oracle: Oracle):
+    def __init__(self, prefix: tuple[bool, ...], oracle: Oracle, model: z3.ModelRef | None = None):
         self.prefix = prefix
         self.oracle = oracle
         self.decisions: list[bool] = []
         self.conditions: list[z3.BoolRef] = []
         self.branch_points: list[int] = []
+        # a model of the base and the path condition once the prefix is replayed (None: none
+        # known); it answers one side of each later decision without the solver
+        self.model = model
+        self.branch_models: dict[int, z3.ModelRef | None] = {}  # the False side's model, per branch point
 
     def decide(self, cond: z3.BoolRef) -> bool:
         """Which way this path goes where Python asks for the truth of ``cond``."""
@@ -101,13 +113,26 @@ class PathContext:
         if i < len(self.prefix):
             choice = self.prefix[i]
         else:
-            can_true = self.oracle.feasible([*self.conditions, cond])
-            can_false = self.oracle.feasible([*self.conditions, z3.Not(cond)])
-            if can_true and can_false:
+            # One solver call per decision where a model of the path so far is known: the
+            # side the model takes is feasible, so only the other side is asked.
+            told = self.model.eval(cond) if self.model is not None else None
+            if told is not None and z3.is_true(told):
+                on_true: z3.ModelRef | bool = self.model
+                on_false = self.oracle.witness([*self.conditions, z3.Not(cond)])
+            elif told is not None and z3.is_false(told):
+                on_false = self.model
+                on_true = self.oracle.witness([*self.conditions, cond])
+            else:
+                on_true = self.oracle.witness([*self.conditions, cond])
+                on_false = self.oracle.witness([*self.conditions, z3.Not(cond)])
+            if on_true is not False and on_false is not False:
                 self.branch_points.append(i)
-            elif not can_true and not can_false:
+                self.branch_models[i] = on_false if isinstance(on_false, z3.ModelRef) else None
+            elif on_true is False and on_false is False:
                 raise Infeasible()
-            choice = can_true
+            choice = on_true is not False
+            taken = on_true if choice else on_false
+            self.model = taken if isinstance(taken, z3.ModelRef) else None
         self.decisions.append(choice)
         self.conditions.append(cond if choice else z3.Not(cond))
         return choice
@@ -134,11 +159,11 @@ class Path:
 def explore_paths(run: Callable[[PathContext], Any], oracle: Oracle, limit: int = 20000) -> list[Path]:
     """Run ``run`` once per feasible path (depth first, True before False) and collect the paths."""
     paths: list[Path] = []
-    stack: list[tuple[bool, ...]] = [()]
+    stack: list[tuple[tuple[bool, ...], z3.ModelRef | None]] = [((), None)]
     watching = oracle.guard.watching if oracle.guard else nullcontext
     while stack:
-        prefix = stack.pop()
-        ctx = PathContext(prefix, oracle)
+        prefix, model = stack.pop()
+        ctx = PathContext(prefix, oracle, model)
         try:
             with watching():
                 value = run(ctx)
@@ -160,7 +185,7 @@ def explore_paths(run: Callable[[PathContext], Any], oracle: Oracle, limit: int 
             raise SpecError(f"more than {limit} paths through one function", where=spec_line(),
                             fix="use modelcheck.ops helpers (all_of, any_of, ite) instead of branches")
         for i in reversed(ctx.branch_points):
-            stack.append((*ctx.decisions[:i], False))
+            stack.append(((*ctx.decisions[:i], False), ctx.branch_models.get(i)))
     return paths
 
 
@@ -301,6 +326,9 @@ def merge(c: z3.BoolRef, a: Any, b: Any) -> Any:
 
 def select(items: tuple[Any, ...], index: z3.ArithRef) -> Any:
     """``items[index]`` for a symbolic index (out of range reads the last item)."""
+    fast = _select_uniform(items, index)
+    if fast is not None:
+        return fast
     result = items[-1]
     for j in range(len(items) - 2, -1, -1):
         result = merge(index == j, items[j], result)
@@ -308,6 +336,28 @@ def select(items: tuple[Any, ...], index: z3.ArithRef) -> Any:
             raise unsupported("cannot index a sequence of mixed values symbolically",
                               "keep every element of one type")
     return result
+
+
+def _select_uniform(items: tuple[Any, ...], index: z3.ArithRef) -> Any:
+    """``select`` as one chain of ``If`` terms when every item is a name of one enumeration or
+    every item an integer (a state's field read at a symbolic position, as a request's outcome
+    at a request id taken from a queue): what the chain of ``merge`` calls builds, without a
+    simplification per item, which made such reads the main cost of code generation. ``None``:
+    the items are not that uniform."""
+    if all(isinstance(x, SymEnum) for x in items) and len({x.names for x in items}) == 1:
+        expr = items[-1].expr
+        for j in range(len(items) - 2, -1, -1):
+            expr = z3.If(index == j, items[j].expr, expr)
+        return SymEnum(context_of(*items), expr, items[0].names)
+    if all(type(x) is int or type(x) is SymInt for x in items):
+        spans = [bounds(x) for x in items]
+        lo = None if any(a is None for a, _ in spans) else min(a for a, _ in spans)
+        hi = None if any(b is None for _, b in spans) else max(b for _, b in spans)
+        iexpr = z3_int(items[-1])
+        for j in range(len(items) - 2, -1, -1):
+            iexpr = z3.If(index == j, z3_int(items[j]), iexpr)
+        return SymInt(context_of(*items), iexpr, lo, hi)
+    return None
 
 
 # --------------------------------------------------------------------------- the values
@@ -373,6 +423,14 @@ class Sym:
             return items[i]
         return select(tuple(items), z3_int(i))
 
+    def mc_first(self, seq: Any, pred: Callable[[Any], Any], default: Any) -> Any:
+        s = SymSeq.lift(seq)
+        result = default
+        for j in range(s.cap - 1, -1, -1):
+            hit = z3.And(z3.IntVal(j) < s.length, z3_bool(pred(s.items[j])))
+            result = _must(merge(hit, s.items[j], result))
+        return result
+
     def mc_all_of(self, values: list[Any]) -> Any:
         return wrap_bool(context_of(*values), z3.And(*[z3_bool(v) for v in values]))
 
@@ -403,6 +461,9 @@ class Sym:
 
 def _require_index(seq: Any, i: Any, what: str, ctx: PathContext | None) -> None:
     """Fork on ``0 <= i < len(seq)`` and raise ops' IndexError on the branch where it fails."""
+    lo, hi = bounds(i)
+    if type(seq) is tuple and lo is not None and hi is not None and lo >= 0 and hi < len(seq):
+        return  # the index's declared range is inside: no solver call (the common case)
     length = seq.length if isinstance(seq, SymSeq) else z3.IntVal(len(seq))
     inside = z3.simplify(z3.And(z3_int(i) >= 0, z3_int(i) < length))
     if z3.is_true(inside):
