@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-compiled", metavar="FILE", help="write the generated Python successor code (if any) to FILE")
     p.add_argument("--native", dest="backend", action="store_const", const="native",
                    help="force the compiled code and a compact-store search as C (needs a C compiler; same "
-                        "result; one process; falls back to the Python search with a note)")
+                        "result; one process, a level expanded on every core, or on --workers threads; falls back to "
+                        "the Python search with a note)")
     p.add_argument("--symmetry", action="store_true",
                    help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
     p.add_argument("--por", action="store_true",
@@ -208,8 +209,6 @@ def run_check(args: argparse.Namespace) -> int:
         write_text(args.dump_compiled, ex.code_source)
     if ex.native:
         print(ex.native)
-        if args.workers > 1:
-            print("native search: one process (--workers applies to the Python search)")
     elif args.backend == "native" and not ex.fallback:
         print(f"native search not used, searched in Python: {ex.native_fallback}")
     for result in run.results:

@@ -126,15 +126,17 @@ def case_name(group: str, settings: tuple[tuple[str, Any], ...], defaults: dict[
     return "~".join(parts).replace("/", "_")
 
 
-def run_case(case: Case, memory: int | None = 0) -> dict[str, Any]:
+def run_case(case: Case, memory: int | None = 0, threads: int | None = None) -> dict[str, Any]:
     """Check one case with the explicit engine (the default search, within the ``memory``
-    budget: 0 for the default share of the machine); a JSON-ready record (picklable, for workers)."""
+    budget: 0 for the default share of the machine, and on ``threads``: ``None`` for every
+    core); a JSON-ready record (picklable, for workers)."""
     started = time.perf_counter()
     spec = configure(case.spec, case.params)
     # z3 first, in a process that has made no terms yet: the default search may generate code
     # with z3 (or read it from the cache), which must not change which counterexample z3 picks
     proved = prove_records(case, spec) if case.prove else []
-    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto", memory=memory))
+    run = check(spec, case.properties, SearchOptions(max_states=case.max_states, backend="auto", memory=memory,
+                                                              threads=threads))
     records = []
     for r in run.results:
         records.append({
@@ -201,8 +203,10 @@ def run_cases(cases: list[Case], jobs: int | None = None,
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with pool:
         out = []
-        budget = default_budget(min(jobs, len(cases)))  # cases side by side share the machine
-        for record in pool.imap(functools.partial(run_case, memory=budget), cases, chunksize=1):
+        side = min(jobs, len(cases))  # cases side by side share the machine: memory and cores
+        threads = max((os.cpu_count() or 1) // side, 1)
+        for record in pool.imap(functools.partial(run_case, memory=default_budget(side), threads=threads), cases,
+                                chunksize=1):
             out.append(record)
             if on_done:
                 on_done(record)

@@ -20,6 +20,7 @@ from modelcheck import Int, Spec, action, always, always_on_step, require
 from modelcheck.check import check, configure
 from modelcheck.errors import SpecError
 from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.native import driver
 from modelcheck.explicit.native.c_source import NotC, c_function
 from modelcheck.explicit.native.driver import compiler
 
@@ -65,6 +66,27 @@ def test_virtio_blk_same_search_every_property(settings):
 @pytest.mark.parametrize("settings", [SMALL, NODRAIN, ANY], ids=["small", "nodrain", "any"])
 def test_pinned_configurations(settings):
     assert_same(*both(configure(VIRTIO, settings)))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("settings", [SMALL, ANY], ids=["small", "any"])
+def test_the_same_search_on_any_number_of_threads(settings, threads, monkeypatch):
+    """Threads expand a level in chunks (small ones here, so that levels span many) and the
+    states are admitted in the one-thread order: ids, parents, steps and traces do not change."""
+    monkeypatch.setattr(driver, "CHUNK", 97)
+    python, native = both(configure(VIRTIO, settings), threads=threads)
+    assert_same(python, native)
+    assert f"{threads} threads" in native.exploration.plan or threads == 1
+
+
+def test_a_bound_and_a_fault_cut_where_one_thread_cuts(monkeypatch):
+    monkeypatch.setattr(driver, "CHUNK", 5)
+    assert_same(*both(configure(VIRTIO, SMALL), threads=3, max_states=500))
+    with pytest.raises(SpecError) as one:
+        check(Crashes(), None, SearchOptions(native=True, store="compact", threads=1))
+    with pytest.raises(SpecError) as three:
+        check(Crashes(), None, SearchOptions(native=True, store="compact", threads=3))
+    assert str(one.value) == str(three.value)
 
 
 @pytest.mark.parametrize("bounds", [{"max_states": 500}, {"max_depth": 7}, {"max_states": 1}],

@@ -41,7 +41,9 @@ class SearchOptions:
     the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why);
     ``native`` runs the compiled mode's code and the compact-store search as C
     (:mod:`modelcheck.explicit.native.driver`: same states, ids, verdicts and traces; one process; when it
-    cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why).
+    cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why);
+    ``threads`` is how many threads the native search expands a level on (same result):
+    ``None`` for ``workers`` when more than one, else every core this process may run on.
     """
 
     max_states: int | None = None
@@ -58,4 +60,5 @@ class SearchOptions:
     por: bool = False
     compiled: bool = False
     native: bool = False
+    threads: int | None = None
     on_progress: Callable[[Progress], None] | None = None

@@ -28,6 +28,7 @@ Combinations and fallbacks, all decided here:
 from __future__ import annotations
 
 import dataclasses
+import os
 from array import array
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -116,6 +117,14 @@ class Plan:
                                    max_states=self.tier, compiled=False, native=False)
         return Plan(self.compiled, self.properties, opts, Backend.INTERPRETED, StoreKind.FULL, "")
 
+    @property
+    def threads(self) -> int:
+        """The native search's threads: ``SearchOptions.threads``, else the workers asked for when
+        more than one, else every core this process may run on (the answer is the same)."""
+        if self.options.threads is not None:
+            return max(self.options.threads, 1)
+        return self.options.workers if self.options.workers > 1 else usable_cores()
+
     def describe(self, ended_in_tier: int | None = None) -> str:
         """The one line ``check`` prints: which backend and store searched, and why (for a tiered
         plan whose first tier answered, ``ended_in_tier`` is its number of states)."""
@@ -135,9 +144,11 @@ class Plan:
             elif self.why:
                 head += f" ({self.why})"
         extra = [", ".join(self.reductions)] if self.reductions else []
-        if self.options.workers > 1:
-            one = self.library is not None and ended_in_tier is None
-            extra.append("one process" if one else f"{self.options.workers} processes")
+        native = self.library is not None and ended_in_tier is None
+        if native and self.threads > 1:
+            extra.append(f"{self.threads} threads")
+        elif self.options.workers > 1:
+            extra.append("one process" if native else f"{self.options.workers} processes")
         return head + ("; " + "; ".join(extra) if extra else "")
 
     # ------------------------------------------------------------------ building the parts
@@ -293,6 +304,14 @@ def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str
     if options.store == StoreKind.FULL:
         return Backend.COMPILED, "the native search keeps the compact store only"
     return Backend.NATIVE, f"C compiler {compiler}"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system says)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def c_compiler() -> str | None:

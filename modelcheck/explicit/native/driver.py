@@ -59,11 +59,12 @@ from ..memory import resident
 from ..options import Progress
 from .c_source import NotC, c_function
 
-FLAGS = ("-O1", "-shared", "-fPIC", "-std=gnu99", "-w")
+FLAGS = ("-O1", "-shared", "-fPIC", "-pthread", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
          ("int32_t", -(1 << 31), (1 << 31) - 1), ("int64_t", -(1 << 63), (1 << 63) - 1))
 MARKER = "/* @EXPAND@ */"
 MAX_PROPERTIES = 64  # MC_MAXPROPS: properties are bits of a mask
+CHUNK = 8192  # states the threads expand between two admissions (mc_threads)
 
 
 class NativeUnavailable(Exception):
@@ -196,7 +197,7 @@ class Library:
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
                                 ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
-                                ("mc_release", None, [PTR, ctypes.c_int])):
+                                ("mc_release", None, [PTR, ctypes.c_int]), ("mc_threads", I64, [PTR, I64, I64])):
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -250,14 +251,16 @@ MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
-                   on_progress: Any, started: float, edges: bool = False, budget: int | None = None) -> None:
+                   on_progress: Any, started: float, edges: bool = False, budget: int | None = None,
+                   threads: int = 1) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
     With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
     states already stored and looks for a cycle (``ex.lasso``, ``ex.ends_checked``).
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
-    between levels).
+    between levels). ``threads`` expand each level together (``mc_threads``); the states are
+    still admitted in the one-thread order, so the answer does not depend on it.
     """
     c = lib.lib
     width = flat.layout.width
@@ -266,6 +269,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     ctx = c.mc_new(-1 if max_states is None else max_states, 1 if edges else 0)
     if not ctx:
         raise MemoryError("the native search could not allocate its tables")
+    c.mc_threads(ctx, threads, CHUNK)
     try:
         for x in flat.initial:
             sid = c.mc_seed(ctx, (I64 * lib.width)(*x))

@@ -17,6 +17,10 @@
  *   - per property, the first state (or step) that violates or witnesses it, as the Python
  *     search's setdefault records it.
  *
+ * With several threads (mc_threads), a level is cut into chunks; the threads expand a chunk's
+ * states side by side (successor function, packing, fingerprints), then the calling thread
+ * admits them one by one in state order, so every id is the one-thread search's.
+ *
  * The fingerprint set is open addressing with linear probing over 64-bit keys, at most half
  * full (0 is kept apart). Nothing here allocates per state but the growing arrays.
  *
@@ -25,6 +29,7 @@
  * int32 (source, target) pair; with the parent array (the steps that found a state) they are
  * the whole reachability graph, which mc_cycle peels (Kahn) to find whether it has a cycle.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,7 @@
 #define MC_FAULT (-1)
 #define MC_NOMEM (-2)
 #define MC_MAXPROPS 64
+#define MC_MAXTHREADS 16
 
 typedef struct {
     int64_t *succ;  /* MC_INSTANCES rows of MC_WIDTH leaves */
@@ -139,7 +145,27 @@ static int vec_room(Vec *v, size_t more)
 
 /* ------------------------------------------------------------------ the search */
 
+/* What expanding one state gave, for the admission that follows a parallel expansion. */
 typedef struct {
+    int32_t n, terminal;
+    uint64_t marks;  /* bad | hit | (terminal ? ends : 0) */
+} Head;
+
+struct Ctx;
+
+/* One thread's share of a chunk of the frontier, [lo, hi): its states' heads, then their
+ * successors' packed rows, fingerprints, action instances and step bits, in order. */
+typedef struct {
+    const struct Ctx *c;
+    int64_t lo, hi, fault_sid;  /* fault_sid: the first state handed back to Python, or -1 */
+    int successors, nomem;
+    Vec head, rows, fps, inst, sb;
+    int64_t succ[MC_INSTANCES * MC_WIDTH];
+    int32_t oinst[MC_INSTANCES];
+    uint64_t osb[MC_INSTANCES];
+} Part;
+
+typedef struct Ctx {
     int64_t max_states;  /* -1: no bound */
     int64_t size, lo, hi, transitions, fault_sid;
     uint32_t depth;
@@ -159,6 +185,9 @@ typedef struct {
     uint64_t sb[MC_INSTANCES];
     mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
     uint64_t succ_fp[MC_INSTANCES];
+    int threads;  /* expanding threads (1: the calling thread alone) */
+    int64_t chunk;  /* states all threads expand between two admissions */
+    Part *parts[MC_MAXTHREADS];
 } Ctx;
 
 static inline size_t slot_of(uint64_t fp, size_t mask)
@@ -205,6 +234,22 @@ static void vec_init(Vec *v, size_t item)
     v->item = item;
 }
 
+static void free_parts(Ctx *c)
+{
+    for (int i = 0; i < MC_MAXTHREADS; i++) {
+        Part *p = c->parts[i];
+        if (p) {
+            free(p->head.p);
+            free(p->rows.p);
+            free(p->fps.p);
+            free(p->inst.p);
+            free(p->sb.p);
+            free(p);
+            c->parts[i] = NULL;
+        }
+    }
+}
+
 void mc_free(Ctx *c)
 {
     if (!c)
@@ -215,6 +260,7 @@ void mc_free(Ctx *c)
         free(vs[i]->p);
     free(c->table);
     free(c->ids);
+    free_parts(c);
     free(c);
 }
 
@@ -330,6 +376,154 @@ int64_t mc_seed(Ctx *c, const int64_t *x)
     return c->size - 1;
 }
 
+/* Expand levels on n threads (1..MC_MAXTHREADS; 1 by default), chunk states at a time: the
+ * same ids, parents, steps and evidence, since states are still admitted one by one in the
+ * order the one-thread search admits them; only their expansion (the generated successor
+ * function, packing and fingerprints: most of a level's time) runs on several threads.
+ * Returns the count set. */
+int64_t mc_threads(Ctx *c, int64_t n, int64_t chunk)
+{
+    c->threads = n < 1 ? 1 : n > MC_MAXTHREADS ? MC_MAXTHREADS : (int)n;
+    c->chunk = chunk < 1 ? 1 : chunk;
+    return c->threads;
+}
+
+/* Expand the states [p->lo, p->hi) of the current level into p (a thread's body). */
+static void *expand_part(void *arg)
+{
+    Part *p = arg;
+    const Ctx *c = p->c;
+    int64_t x[MC_WIDTH];
+    Out o = {p->succ, p->oinst, p->osb, 0, 0, 0, 0};
+    p->head.n = p->rows.n = p->fps.n = p->inst.n = p->sb.n = 0;
+    p->fault_sid = -1;
+    p->nomem = 0;
+    for (int64_t sid = p->lo; sid < p->hi; sid++) {
+        const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
+        for (int i = 0; i < MC_WIDTH; i++)
+            x[i] = row[i];
+        int n = mc_expand(x, p->successors, &o);
+        if (n == MC_FAULT) {
+            p->fault_sid = sid;
+            break;
+        }
+        if (vec_room(&p->head, 1) || vec_room(&p->rows, (size_t)n) || vec_room(&p->fps, (size_t)n)
+            || vec_room(&p->inst, (size_t)n) || vec_room(&p->sb, (size_t)n)) {
+            p->nomem = 1;
+            break;
+        }
+        Head h = {n, o.terminal, o.bad | o.hit | (o.terminal ? o.ends : 0)};
+        VEC_PUSH(p->head, Head, h);
+        for (int j = 0; j < n; j++) {
+            mc_cell *out = (mc_cell *)p->rows.p + (p->rows.n + (size_t)j) * MC_WIDTH;
+            pack(out, p->succ + (size_t)j * MC_WIDTH);
+            ((uint64_t *)p->fps.p)[p->fps.n + (size_t)j] = fp_row(out);
+            ((int32_t *)p->inst.p)[p->inst.n + (size_t)j] = p->oinst[j];
+            ((uint64_t *)p->sb.p)[p->sb.n + (size_t)j] = p->osb[j];
+        }
+        p->rows.n += (size_t)n;
+        p->fps.n += (size_t)n;
+        p->inst.n += (size_t)n;
+        p->sb.n += (size_t)n;
+    }
+    return NULL;
+}
+
+/* Admit what p found, state by state, as the one-thread loop of mc_level does. */
+static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
+{
+    const Head *heads = (const Head *)p->head.p;
+    const uint64_t *fps = (const uint64_t *)p->fps.p, *sbs = (const uint64_t *)p->sb.p;
+    const int32_t *insts = (const int32_t *)p->inst.p;
+    const mc_cell *rows = (const mc_cell *)p->rows.p;
+    size_t off = 0;
+    int64_t sid = p->lo;
+    for (size_t h = 0; h < p->head.n; h++, sid++) {
+        int n = heads[h].n;
+        if (heads[h].terminal) {
+            if (vec_room(&c->terminal, 1))
+                return MC_NOMEM;
+            VEC_PUSH(c->terminal, int64_t, sid);
+        }
+        for (uint64_t m = heads[h].marks; m; m &= m - 1) {
+            int i = __builtin_ctzll(m);
+            if (c->first[i] < 0)
+                c->first[i] = sid;
+        }
+        *steps += n;
+        for (int j = 0; j < n; j++, off++) {
+            if (off + 8 < p->fps.n)
+                __builtin_prefetch(c->table + slot_of(fps[off + 8], c->mask));
+            int32_t k = insts[off];
+            c->fired[k]++;
+            for (uint64_t b = sbs[off]; b; b &= b - 1) {
+                int i = __builtin_ctzll(b);
+                if (c->step_sid[i] < 0) {
+                    c->step_sid[i] = sid;
+                    c->step_k[i] = k;
+                    for (int l = 0; l < MC_WIDTH; l++)
+                        c->step_t[i][l] = rows[off * MC_WIDTH + (size_t)l];
+                }
+            }
+            int fresh = admit_fp(c, fps[off], sid);
+            if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)fps[off], rows + off * MC_WIDTH)))
+                return MC_NOMEM;
+        }
+    }
+    if (p->fault_sid >= 0) {
+        c->fault_sid = p->fault_sid;
+        return MC_FAULT;
+    }
+    return p->nomem ? MC_NOMEM : 0;
+}
+
+/* mc_level's loop on c->threads threads: the level in chunks of c->chunk states, each split
+ * among the threads and expanded at once, then admitted in state order by this thread. */
+static int64_t level_parallel(Ctx *c, int successors)
+{
+    int64_t steps = 0;
+    int t = c->threads;
+    for (int i = 0; i < t; i++)
+        if (!c->parts[i]) {
+            Part *p = calloc(1, sizeof(Part));
+            if (!p)
+                return MC_NOMEM;
+            vec_init(&p->head, sizeof(Head));
+            vec_init(&p->rows, sizeof(mc_cell) * MC_WIDTH);
+            vec_init(&p->fps, sizeof(uint64_t));
+            vec_init(&p->inst, sizeof(int32_t));
+            vec_init(&p->sb, sizeof(uint64_t));
+            c->parts[i] = p;
+        }
+    for (int64_t lo = c->lo; lo < c->hi; lo += c->chunk) {
+        int64_t hi = lo + c->chunk < c->hi ? lo + c->chunk : c->hi, share = (hi - lo + t - 1) / t;
+        pthread_t tid[MC_MAXTHREADS];
+        int started[MC_MAXTHREADS] = {0};
+        for (int i = 0; i < t; i++) {
+            Part *p = c->parts[i];
+            p->c = c;
+            p->successors = successors;
+            p->lo = lo + i * share < hi ? lo + i * share : hi;
+            p->hi = p->lo + share < hi ? p->lo + share : hi;
+            if (i > 0)
+                started[i] = pthread_create(&tid[i], NULL, expand_part, p) == 0;
+        }
+        expand_part(c->parts[0]);
+        for (int i = 1; i < t; i++) {
+            if (started[i])
+                pthread_join(tid[i], NULL);
+            else
+                expand_part(c->parts[i]);  /* no thread to be had: expand it here */
+        }
+        for (int i = 0; i < t; i++) {
+            int64_t r = admit_part(c, c->parts[i], &steps);
+            if (r < 0)
+                return r;
+        }
+    }
+    return steps;
+}
+
 /* Expand the current level (with or without successors) and admit the next; returns the
  * level's steps, MC_FAULT (a step or property the C code hands back: fault_sid names the
  * state) or MC_NOMEM. The first call takes the seeded states as the current level. */
@@ -349,6 +543,12 @@ int64_t mc_level(Ctx *c, int successors)
     Out o = {c->succ, c->inst, c->sb, 0, 0, 0, 0};
     int64_t steps = 0;
     c->next.n = 0;
+    if (c->threads > 1 && c->hi - c->lo >= 2 * c->threads) {
+        steps = level_parallel(c, successors);
+        if (steps < 0)
+            return steps;
+        goto admitted;
+    }
     for (int64_t sid = c->lo; sid < c->hi; sid++) {
         const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
         for (int i = 0; i < MC_WIDTH; i++)
@@ -393,6 +593,7 @@ int64_t mc_level(Ctx *c, int successors)
                 return MC_NOMEM;
         }
     }
+admitted:;
     Vec t = c->cur;
     c->cur = c->next;
     c->next = t;
@@ -416,6 +617,7 @@ void mc_end(Ctx *c)
     c->table = NULL;
     c->ids = NULL;
     c->mask = 0;
+    free_parts(c);
     free(c->cur.p);
     free(c->next.p);
     c->cur.p = c->next.p = NULL;
