@@ -159,7 +159,14 @@ typedef struct {
     uint64_t sb[MC_INSTANCES];
     mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
     uint64_t succ_fp[MC_INSTANCES];
+    unsigned char ready_seen[MC_READY];  /* symmetry: readiness vectors seen, and the first state of each */
+    int64_t ready_row[MC_READY][MC_WIDTH];
 } Ctx;
+
+/* @CANONICAL@ */
+#ifndef MC_CANONICAL  /* no symmetry: a successor is its own representative */
+#define MC_CANONICAL(c, x) ((void)0)
+#endif
 
 static inline size_t slot_of(uint64_t fp, size_t mask)
 {
@@ -372,6 +379,7 @@ int64_t mc_level(Ctx *c, int successors)
         steps += n;
         for (int j = 0; j < n; j++) {  /* fingerprints first, their slots fetched meanwhile */
             mc_cell *row = c->rows + (size_t)j * MC_WIDTH;
+            MC_CANONICAL(c, c->succ + (size_t)j * MC_WIDTH);
             pack(row, c->succ + (size_t)j * MC_WIDTH);
             c->succ_fp[j] = fp_row(row);
             __builtin_prefetch(c->table + slot_of(c->succ_fp[j], c->mask));
@@ -498,6 +506,7 @@ int64_t mc_terminals(Ctx *c) { return (int64_t)c->terminal.n; }
 int64_t mc_width(void) { return MC_WIDTH; }
 int64_t mc_instances(void) { return MC_INSTANCES; }
 int64_t mc_cell_size(void) { return sizeof(mc_cell); }
+int64_t mc_ready_vectors(void) { return MC_READY; }
 const void *mc_array(Ctx *c, int which)
 {
     switch (which) {
@@ -513,6 +522,8 @@ const void *mc_array(Ctx *c, int which)
     case 9: return c->step_t;
     case 10: return c->left.p;
     case 11: return c->pairs.p;
+    case 12: return c->ready_seen;
+    case 13: return c->ready_row;
     }
     return NULL;
 }
