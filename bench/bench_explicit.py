@@ -505,7 +505,8 @@ def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], ou
     payload = {"machine": info, "configs": {c: dataclasses.asdict(CONFIGS[c]) for c in
                                             dict.fromkeys(r["config"] for r in rows)}, "runs": clean}
     (out / f"{name}.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    lines = ["# modelcheck explicit engine vs SPIN (virtio-blk, issue 6)", "",
+    title = "issue 19: the xlarge configuration" if name == "xlarge" else "issue 6"
+    lines = [f"# modelcheck explicit engine vs SPIN (virtio-blk, {title})", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
              f"{info['spin'] or 'no SPIN'}; load average at start {info['load_average'][0]:.2f}"
              + (f", at the end {info['load_end'][0]:.2f}" if info.get("load_end") else "") + f"; {info['date']}.",
@@ -515,7 +516,7 @@ def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], ou
         lines.append(f"- **{name}**: `{cfg.workload}`, qdepth {cfg.qdepth}, {cfg.guest}, {cfg.profile}, "
                      f"failures {cfg.failures}, flush_failures {cfg.flush_failures}, migrations {cfg.migrations}, "
                      f"evict {cfg.evict}, order {cfg.order}: `{cfg.property}`")
-    lines += ["", *table(rows), "", "Agreement:", "", *notes, "", "Goals (issue 6):", "", *goals(rows), ""]
+    lines += ["", *table(rows), "", "Agreement:", "", *notes, "", "Goals (issues 6 and 19):", "", *goals(rows), ""]
     plot(rows, out / f"{name}.svg")
     lines += [f"![seconds to verdict per configuration and mode]({name}.svg)", ""]
     (out / f"{name}.md").write_text("\n".join(lines))

@@ -142,6 +142,42 @@ def test_a_violated_step_property_has_the_same_trace():
     assert_same(python, native)
 
 
+class Wide(Spec):
+    """A counter stepping by 2**33 (a leaf wider than 32 bits: the frontier keeps rows of cells)."""
+
+    def fields(self):
+        return {"n": Int(0, 5 << 33), "b": Int(-2, 1)}
+
+    def initial(self):
+        yield self.state(n=0, b=-2)
+
+    @action
+    def up(self, s):
+        require(s.n < 5 << 33)
+        return s.replace(n=s.n + (1 << 33))
+
+    @action
+    def flip(self, s):
+        require(s.b < 1)
+        return s.replace(b=s.b + 1)
+
+    @always
+    def small(self, s):
+        return s.n < 4 << 33 or s.b < 1
+
+
+def test_the_frontier_is_bit_packed_unless_a_leaf_is_too_wide():
+    """Each frontier row holds a leaf in the bits its range needs (Jumps: 3 + 3 bits, one byte);
+    past 32 bits a leaf keeps the cells; either way the Python search's answers."""
+    from modelcheck.explicit.native.driver import _frontier_head
+
+    assert "#define MC_FRONTIER_BYTES 1\n" in _frontier_head(2, [(0, 5), (-3, 3)])
+    assert "MC_BITS 0" in _frontier_head(1, [(0, 5 << 33)])
+    assert "MC_BITS 0" in _frontier_head(2, None)
+    for spec in (Jumps(), Wide()):
+        assert_same(*both(spec))
+
+
 @pytest.mark.parametrize("cls", [Crashes, RaisesFirst])
 def test_a_crash_or_type_fault_is_the_specs_own_error(cls):
     with pytest.raises(SpecError) as python:

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EngineBug
+from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
 from ..cycles import lasso_among
 from ..flat import leaf_range
@@ -83,9 +84,11 @@ class Fault(Exception):
         self.sid = sid
 
 
-def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], canonical: Any = None) -> str:
+def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], canonical: Any = None,
+             ranges: list[tuple[int, int]] | None = None) -> str:
     """The whole C text for one configuration: constants, the translated ``expand``, the search
-    (and, under symmetry, the compiled mode's ``canonical`` printed as C)."""
+    (and, under symmetry, the compiled mode's ``canonical`` printed as C). ``ranges``: each
+    leaf's least and greatest value, for the bit-packed frontier (None: rows of cells)."""
     cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
     if cell is None:
         raise NativeUnavailable(f"leaf values {leaves[0]}..{leaves[1]} do not fit 64 bits")
@@ -104,8 +107,21 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
     head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
             f"#define MC_READY {vectors}\n"
-            f"typedef {cell} mc_cell;\n")
+            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges)}")
     return head + runtime.replace(MARKER, expand).replace(SYMMETRY_MARKER, symmetric)
+
+
+def _frontier_head(width: int, ranges: list[tuple[int, int]] | None) -> str:
+    """The bit-packed frontier's constants: per leaf its least value and its bits (MC_BITS 0 when
+    the ranges are not known or a leaf needs more than 32 bits)."""
+    if ranges is None or len(ranges) != width or width == 0:
+        return "#define MC_BITS 0\n"
+    bits = [max(hi - lo, 0).bit_length() for lo, hi in ranges]
+    if max(bits) > 32:
+        return "#define MC_BITS 0\n"
+    return (f"#define MC_BITS 1\n#define MC_FRONTIER_BYTES {max(1, (sum(bits) + 7) // 8)}\n"
+            f"static const int64_t mc_lo[MC_WIDTH] = {{{', '.join(str(lo) for lo, _ in ranges)}}};\n"
+            f"static const unsigned char mc_nbits[MC_WIDTH] = {{{', '.join(map(str, bits))}}};\n")
 
 
 def compiler() -> list[str]:
@@ -209,7 +225,8 @@ class Library:
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
                                 ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
-                                ("mc_release", None, [PTR, ctypes.c_int]), ("mc_ready_vectors", I64, [])):
+                                ("mc_release", None, [PTR, ctypes.c_int]), ("mc_ready_vectors", I64, []),
+                                ("mc_via_size", I64, [])):
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -235,7 +252,9 @@ def library(source: str, width: int, instances: int, state_class: Any, propertie
         leaves = leaf_range(state_class)
     except TypeError as err:
         raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
-    text = c_source(source, width, instances, leaves, canonical)
+    ranges = [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
+              for name, ftype in state_class.types.items() for leaf in leaves_of(name, ftype)]
+    text = c_source(source, width, instances, leaves, canonical, ranges)
     vectors = int(text.split("#define MC_READY ", 1)[1].split("\n", 1)[0])
     built = build(text)
     try:
@@ -263,6 +282,7 @@ class Status(IntEnum):
 
     FAULT = -1  # the C code handed a state back (mc_fault_sid names it)
     NOMEM = -2  # an allocation failed, or ids would pass int32
+    SEED_FAULT = -3  # mc_seed: an initial state the frontier cannot hold (a leaf outside its range)
 
 
 MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
@@ -290,10 +310,13 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             sid = c.mc_seed(ctx, (I64 * lib.width)(*x))
             if sid == MC_NOMEM:
                 raise MemoryError("the native search ran out of memory")
+            if sid == Status.SEED_FAULT:
+                raise Fault(c.mc_fault_sid(ctx))
             if sid >= 0:
                 ex.initial_ids.append(sid)
         transitions, d = 0, 0
         level = c.mc_size(ctx)
+        counts = [level]  # states per depth (the C search keeps no depth per state)
         while level:
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
@@ -307,6 +330,8 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
                 raise MemoryError("the native search ran out of memory (or past 2**31 - 1 states)")
             transitions += steps
             level = c.mc_frontier(ctx)
+            if level:
+                counts.append(level)
             if on_progress is not None:
                 on_progress(Progress(c.mc_size(ctx), level, d, transitions, time.perf_counter() - started))
             d += 1
@@ -320,8 +345,10 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         flags = read(lib, ctx, 10, "B", size) if left else None
         pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
         ex.parent = read(lib, ctx, 0, "i", size)
-        ex.via = read(lib, ctx, 1, "i", size)
-        ex.depth = read(lib, ctx, 2, "I", size)
+        ex.via = read(lib, ctx, 1, "h" if c.mc_via_size() == 2 else "i", size)
+        ex.depth = array("I")
+        for depth, n in enumerate(counts):
+            ex.depth += array("I", [depth]) * n
         ex.fingerprints = read(lib, ctx, 3, "q", size)
         ex.terminal = read(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
         fired = read(lib, ctx, 5, "q", len(instances))

@@ -17,8 +17,13 @@
  *   - per property, the first state (or step) that violates or witnesses it, as the Python
  *     search's setdefault records it.
  *
- * The fingerprint set is open addressing with linear probing over 64-bit keys, at most half
- * full (0 is kept apart). Nothing here allocates per state but the growing arrays.
+ * The fingerprint set is open addressing with linear probing over 64-bit keys, at most three
+ * quarters full (0 is kept apart); it grows by freeing itself and refilling from the per-state
+ * fingerprint array, so old and new never coexist. Per state the search keeps a parent (int32),
+ * an instance (int16 when they fit), a fingerprint (int64) and its slot; depths are counted per
+ * level by the caller; frontier rows are bit-packed (each leaf in the bits its type's range
+ * needs) and the expanded level's buffer is freed at once. Nothing here allocates per state but
+ * the growing arrays (realloc'd; untouched capacity costs no resident memory).
  *
  * With edges on (a search judging an `at_end` property, which fails on any cycle), the set
  * also keeps each fingerprint's id, and every step into a state already stored is kept as an
@@ -31,6 +36,7 @@
 
 #define MC_FAULT (-1)
 #define MC_NOMEM (-2)
+#define MC_SEED_FAULT (-3)  /* mc_seed: -1 says "seen", so a fault there has a code of its own */
 #define MC_MAXPROPS 64
 
 typedef struct {
@@ -105,6 +111,62 @@ static inline void pack(mc_cell *row, const int64_t *x)
         row[i] = (mc_cell)x[i];
 }
 
+/* A frontier row: with MC_BITS, each leaf in the bits its range needs (mc_lo, mc_nbits, from
+ * the field types), MC_FRONTIER_BYTES a state; else the packed cells. Fingerprints are always
+ * of the cells. A leaf outside its range cannot be packed: frontier_put says so, and the
+ * state is handed back to Python (MC_FAULT), which decides it. */
+#if MC_BITS
+static inline int frontier_put(unsigned char *dst, const mc_cell *row)
+{
+    uint64_t acc = 0;
+    int nb = 0;
+    for (int i = 0; i < MC_WIDTH; i++) {
+        uint64_t v = (uint64_t)((int64_t)row[i] - mc_lo[i]);
+        if (v >> mc_nbits[i])
+            return -1;
+        acc |= v << nb;
+        nb += mc_nbits[i];
+        while (nb >= 8) {
+            *dst++ = (unsigned char)acc;
+            acc >>= 8;
+            nb -= 8;
+        }
+    }
+    if (nb)
+        *dst = (unsigned char)acc;
+    return 0;
+}
+
+static inline void frontier_get(int64_t *x, const unsigned char *src)
+{
+    uint64_t acc = 0;
+    int nb = 0;
+    for (int i = 0; i < MC_WIDTH; i++) {
+        while (nb < mc_nbits[i]) {
+            acc |= (uint64_t)*src++ << nb;
+            nb += 8;
+        }
+        x[i] = (int64_t)(acc & ((UINT64_C(1) << mc_nbits[i]) - 1)) + mc_lo[i];
+        acc >>= mc_nbits[i];
+        nb -= mc_nbits[i];
+    }
+}
+#else
+#define MC_FRONTIER_BYTES ROW_BYTES
+static inline int frontier_put(unsigned char *dst, const mc_cell *row)
+{
+    memcpy(dst, row, ROW_BYTES);
+    return 0;
+}
+
+static inline void frontier_get(int64_t *x, const unsigned char *src)
+{
+    const mc_cell *row = (const mc_cell *)src;
+    for (int i = 0; i < MC_WIDTH; i++)
+        x[i] = row[i];
+}
+#endif
+
 /* The fingerprint of flat state x (Python rebuilds traces with it). */
 int64_t mc_fingerprint(const int64_t *x)
 {
@@ -139,12 +201,19 @@ static int vec_room(Vec *v, size_t more)
 
 /* ------------------------------------------------------------------ the search */
 
+/* A state's instance (the step that found it): two bytes when the instances fit. */
+#if MC_INSTANCES < 32768
+typedef int16_t mc_via;
+#else
+typedef int32_t mc_via;
+#endif
+
 typedef struct {
     int64_t max_states;  /* -1: no bound */
     int64_t size, lo, hi, transitions, fault_sid;
     uint32_t depth;
     int hit_state_bound;
-    Vec parent, via, depthv, fps, terminal, cur, next, pairs, left;
+    Vec parent, via, fps, terminal, cur, next, pairs, left;  /* depths: Python counts each level's states */
     uint64_t *table;
     int32_t *ids;  /* with edges on: the id of table[i]'s state */
     size_t mask, used;
@@ -176,32 +245,31 @@ static inline size_t slot_of(uint64_t fp, size_t mask)
     return (size_t)fp & mask;
 }
 
+/* Double the fingerprint set, at most three quarters full. The old table is freed first and
+ * the new one filled from the per-state fingerprint array (every admitted state is there), so
+ * the two never coexist: growing costs no memory peak. */
 static int table_grow(Ctx *c)
 {
     size_t size = (c->mask + 1) * 2;
-    uint64_t *t = calloc(size, sizeof(uint64_t));
-    int32_t *ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
-    if (!t || (c->edges && !ids)) {
-        free(t);
-        free(ids);
-        return -1;
-    }
-    for (size_t i = 0; i <= c->mask; i++) {
-        uint64_t fp = c->table[i];
-        if (fp) {
-            size_t j = slot_of(fp, size - 1);
-            while (t[j])
-                j = (j + 1) & (size - 1);
-            t[j] = fp;
-            if (ids)
-                ids[j] = c->ids[i];
-        }
-    }
     free(c->table);
     free(c->ids);
-    c->table = t;
-    c->ids = ids;
+    c->table = calloc(size, sizeof(uint64_t));
+    c->ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
+    if (!c->table || (c->edges && !c->ids))
+        return -1;
     c->mask = size - 1;
+    const uint64_t *fps = (const uint64_t *)c->fps.p;
+    for (size_t id = 0; id < c->fps.n; id++) {
+        uint64_t fp = fps[id];
+        if (!fp)
+            continue;  /* the state whose fingerprint is 0 is kept apart */
+        size_t j = slot_of(fp, c->mask);
+        while (c->table[j])
+            j = (j + 1) & c->mask;
+        c->table[j] = fp;
+        if (c->ids)
+            c->ids[j] = (int32_t)id;
+    }
     return 0;
 }
 
@@ -216,8 +284,7 @@ void mc_free(Ctx *c)
 {
     if (!c)
         return;
-    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs,
-                 &c->left};
+    Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->left};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         free(vs[i]->p);
     free(c->table);
@@ -233,12 +300,11 @@ Ctx *mc_new(int64_t max_states, int edges)
     c->max_states = max_states;
     c->fault_sid = -1;
     vec_init(&c->parent, sizeof(int32_t));
-    vec_init(&c->via, sizeof(int32_t));
-    vec_init(&c->depthv, sizeof(uint32_t));
+    vec_init(&c->via, sizeof(mc_via));
     vec_init(&c->fps, sizeof(int64_t));
     vec_init(&c->terminal, sizeof(int64_t));
-    vec_init(&c->cur, sizeof(mc_cell) * MC_WIDTH);
-    vec_init(&c->next, sizeof(mc_cell) * MC_WIDTH);
+    vec_init(&c->cur, MC_FRONTIER_BYTES);
+    vec_init(&c->next, MC_FRONTIER_BYTES);
     vec_init(&c->pairs, 2 * sizeof(int32_t));
     vec_init(&c->left, 1);
     c->edges = edges;
@@ -268,10 +334,13 @@ static int edge(Ctx *c, int64_t src, int32_t dst)
 }
 
 /* Insert fp (a step from src) when absent and the state bound allows a new state; 1 if it is
- * new (its id is c->size), 0 if seen (or cut by the bound), MC_NOMEM. */
+ * new (its id is c->size: the caller records it at once), 0 if seen (or cut by the bound),
+ * MC_NOMEM. The set grows before a probe, while every state in it is in the fps array. */
 static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
 {
     size_t i = 0;
+    if ((c->used + 1) * 4 > (c->mask + 1) * 3 && table_grow(c))
+        return MC_NOMEM;
     if (fp == 0) {
         if (c->has_zero)
             return edge(c, src, c->zero_id);
@@ -296,8 +365,7 @@ static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
         c->table[i] = fp;
         if (c->ids)
             c->ids[i] = (int32_t)c->size;
-        if (++c->used * 2 > c->mask + 1 && table_grow(c))
-            return MC_NOMEM;
+        c->used++;
     }
     return 1;
 }
@@ -306,20 +374,19 @@ static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell
 {
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
-    if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->depthv, 1) || vec_room(&c->fps, 1)
-        || vec_room(&c->next, 1))
+    if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->fps, 1) || vec_room(&c->next, 1))
         return MC_NOMEM;
     VEC_PUSH(c->parent, int32_t, parent);
-    VEC_PUSH(c->via, int32_t, via);
-    VEC_PUSH(c->depthv, uint32_t, c->depth + (parent >= 0));
+    VEC_PUSH(c->via, mc_via, (mc_via)via);
     VEC_PUSH(c->fps, int64_t, fp);
-    memcpy((mc_cell *)c->next.p + c->next.n * MC_WIDTH, row, ROW_BYTES);
+    if (frontier_put((unsigned char *)c->next.p + c->next.n * MC_FRONTIER_BYTES, row))
+        return MC_FAULT;  /* a leaf outside its type's range */
     c->next.n++;
     c->size++;
     return 0;
 }
 
-/* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM. Initial states
+/* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM, MC_SEED_FAULT. Initial states
  * form level 0; mc_level moves them to the frontier. */
 int64_t mc_seed(Ctx *c, const int64_t *x)
 {
@@ -332,8 +399,13 @@ int64_t mc_seed(Ctx *c, const int64_t *x)
     c->max_states = saved;
     if (fresh <= 0)
         return fresh == 0 ? -1 : fresh;
-    if (record(c, -1, -1, fp, row))
-        return MC_NOMEM;
+    int r = record(c, -1, -1, fp, row);
+    if (r == MC_FAULT) {  /* a leaf outside its type's range */
+        c->fault_sid = c->size;
+        return MC_SEED_FAULT;
+    }
+    if (r)
+        return r;
     return c->size - 1;
 }
 
@@ -357,9 +429,7 @@ int64_t mc_level(Ctx *c, int successors)
     int64_t steps = 0;
     c->next.n = 0;
     for (int64_t sid = c->lo; sid < c->hi; sid++) {
-        const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
-        for (int i = 0; i < MC_WIDTH; i++)
-            x[i] = row[i];
+        frontier_get(x, (const unsigned char *)c->cur.p + (size_t)(sid - c->lo) * MC_FRONTIER_BYTES);
         int n = mc_expand(x, successors, &o);
         if (n == MC_FAULT) {
             c->fault_sid = sid;
@@ -396,15 +466,21 @@ int64_t mc_level(Ctx *c, int successors)
                 }
             }
             int fresh = admit_fp(c, c->succ_fp[j], sid);
-            if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j],
-                                               c->rows + (size_t)j * MC_WIDTH)))
+            if (fresh < 0)
                 return MC_NOMEM;
+            int r = fresh ? record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH) : 0;
+            if (r == MC_FAULT)
+                c->fault_sid = sid;
+            if (r)
+                return r;
         }
     }
     Vec t = c->cur;
     c->cur = c->next;
     c->next = t;
-    c->next.n = 0;
+    free(c->next.p);  /* the expanded level: its rows go, so the two frontier buffers never both hold the largest */
+    c->next.p = NULL;
+    c->next.n = c->next.cap = 0;
     c->lo = c->hi;
     c->hi = c->size;
     c->depth++;
@@ -490,8 +566,8 @@ int64_t mc_pairs(Ctx *c) { return (int64_t)c->pairs.n; }
 
 void mc_release(Ctx *c, int which)
 {
-    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal};
-    if (which >= 0 && which < 5) {
+    Vec *vs[] = {&c->parent, &c->via, NULL, &c->fps, &c->terminal};
+    if (which >= 0 && which < 5 && vs[which]) {
         free(vs[which]->p);
         vs[which]->p = NULL;
         vs[which]->n = vs[which]->cap = 0;
@@ -507,12 +583,13 @@ int64_t mc_width(void) { return MC_WIDTH; }
 int64_t mc_instances(void) { return MC_INSTANCES; }
 int64_t mc_cell_size(void) { return sizeof(mc_cell); }
 int64_t mc_ready_vectors(void) { return MC_READY; }
+int64_t mc_via_size(void) { return sizeof(mc_via); }
 const void *mc_array(Ctx *c, int which)
 {
     switch (which) {
     case 0: return c->parent.p;
     case 1: return c->via.p;
-    case 2: return c->depthv.p;
+    case 2: return NULL;  /* depths: Python counts each level's states */
     case 3: return c->fps.p;
     case 4: return c->terminal.p;
     case 5: return c->fired;
