@@ -66,12 +66,28 @@ MODES: dict[str, dict[str, Any]] = {
     "compiled-symmetry-parallel": {"compiled": True, "symmetry": True, "workers": os.cpu_count() or 1},
     "native-cold": {"native": True},
     "native": {"native": True},
+    "native-symmetry": {"native": True, "symmetry": True},
     "default-cold": {"backend": "auto"},  # what `modelcheck check` does with no engine flag, empty cache
+    "simulate": {"simulate": True},  # random walks on every core for --sim-seconds (not exhaustive)
 }
 COLD = {"compiled-cold", "native-cold", "default-cold"}  # run with an empty code cache (then filled)
 PLAIN_MODES = ("plain", "compiled-cold", "compiled", "native-cold", "native")  # the per-core speed goal
+SAMPLED = {"simulate"}  # modes that do not enumerate: no state count or verdict to agree on
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
-MEMLIM_MB = 8192
+MEMLIM_MB = 8192  # pan's memory limit for small, medium and large
+BIG = {"xlarge", "xlarge-w5"}  # configurations where pan's limit is the machine's memory
+XLARGE_MODES = "native,native-symmetry,simulate"  # what --configs xlarge runs by default (with SPIN)
+
+
+def memlim_mb(config: str) -> int:
+    """pan's -DMEMLIM: :data:`MEMLIM_MB`, or for the big configurations all of this machine's memory."""
+    if config not in BIG:
+        return MEMLIM_MB
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        total_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                        if line.startswith("MemTotal:"))
+        return total_kb // 1024
+    return MEMLIM_MB
 
 
 # --------------------------------------------------------------------------- children
@@ -130,8 +146,11 @@ def available_modes() -> dict[str, str]:
             for mode, opts in MODES.items()}
 
 
-def worker(config: str, mode: str, store: str) -> None:
+def worker(config: str, mode: str, store: str, sim_seconds: float = 60.0) -> None:
     """In the child: one check, printed as one JSON line (states, transitions, verdict, RSS)."""
+    if mode == "simulate":
+        simulate_worker(config, sim_seconds)
+        return
     import modelcheck.explicit.compiled.expander  # noqa: F401  (z3 and the code generator: imports, not per-state memory)
     from modelcheck.check import check, configure
     from modelcheck.explicit import SearchOptions
@@ -168,10 +187,35 @@ def worker(config: str, mode: str, store: str) -> None:
                       "rss": peak, "children_rss": children, "options": {k: v for k, v in opts.items()}, **code}))
 
 
-def bench_mode(config: str, mode: str, store: str, timeout: float, cache: Path) -> dict[str, Any]:
+def simulate_worker(config: str, seconds: float) -> None:
+    """In the child: ``modelcheck simulate`` for ``seconds`` on every core (depth 60, seed 1); the
+    row's states are the distinct states the walks saw, its transitions the steps they took."""
+    from modelcheck.check import configure
+    from modelcheck.simulate import simulate
+    from modelcheck.spec import compile_spec
+
+    cfg = CONFIGS[config]
+    compiled = compile_spec(configure(SPEC, cfg.settings()))
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    started = time.perf_counter()
+    sim = simulate(compiled, compiled.select([cfg.property]), 60, 1, seconds=seconds, workers=os.cpu_count() or 1)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    est = sim.coverage.estimate
+    print(json.dumps({"states": sim.coverage.distinct_states, "transitions": sim.steps, "depth": sim.depth,
+                      "verdict": "VIOLATED" if sim.violation else "none found", "seconds": elapsed,
+                      "baseline_rss": baseline, "rss": peak, "children_rss": children,
+                      "options": {"workers": sim.workers, "seconds": seconds},
+                      "walks": sim.walks, "estimate": est.states}))
+
+
+def bench_mode(config: str, mode: str, store: str, timeout: float, cache: Path,
+               sim_seconds: float = 60.0) -> dict[str, Any]:
     """One mode of our engine on one configuration, in a child process whose compiled-code
     cache is ``cache`` (emptied first for a cold mode)."""
-    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", config, mode, "--store", store]
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", config, mode, "--store", store,
+            "--sim-seconds", str(sim_seconds)]
     if mode in COLD:
         shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -228,7 +272,7 @@ def bench_spin(config: str, variant: str, timeout: float, workdir: Path) -> dict
     (workdir / "model.pml").write_text(Model(cfg).promela())
     started = time.perf_counter()
     steps = [["spin", "-o2", "-a", "model.pml"],
-             ["gcc", "-O2", "-w", *SPIN_VARIANTS[variant], f"-DMEMLIM={MEMLIM_MB}", "-o", "pan", "pan.c"]]
+             ["gcc", "-O2", "-w", *SPIN_VARIANTS[variant], f"-DMEMLIM={memlim_mb(config)}", "-o", "pan", "pan.c"]]
     for argv in steps:
         got = run_child(argv, timeout, cwd=workdir)
         if got["rc"] != 0:
@@ -241,7 +285,7 @@ def bench_spin(config: str, variant: str, timeout: float, workdir: Path) -> dict
     if pan["states"] is None:
         return {**row, "status": f"n/a: pan said {got['stdout'].strip()[-160:]}"}
     seconds = got["seconds"]
-    row.update(pan, status="ok", seconds=seconds, compile_seconds=compile_seconds,
+    row.update(pan, status="ok", seconds=seconds, compile_seconds=compile_seconds, memlim_mb=memlim_mb(config),
                total_seconds=seconds + compile_seconds, rss=got["rss"],
                verdict="HOLDS" if pan["errors"] == 0 else "VIOLATED",
                transitions=pan["spin_transitions"] - 1,  # pan counts the initial state as one
@@ -269,6 +313,9 @@ def rss_text(r: dict[str, Any]) -> str:
 
 def mode_text(r: dict[str, Any]) -> str:
     """The mode, and for compiled modes where the generated code came from (its seconds are in the total)."""
+    if r["mode"] == "simulate":
+        return (f"simulate ({r['options']['seconds']:g} s on {r['options']['workers']} cores, {r['walks']:,} walks; "
+                f"states = distinct states seen, capture-recapture estimate {r['estimate']:,.0f})")
     if r.get("plan"):
         origin = "; ".join(x for x in (r.get("code_origin"), r.get("native_origin")) if x)
         return f"{r['mode']} ({r['plan']}{'; ' + origin if origin else ''})"
@@ -315,6 +362,8 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"- large, time to verdict ≤ SPIN's with compile ({spin['total_seconds']:.2f} s): {met} "
                      f"(fastest: {best['mode']}, {best['seconds']:.2f} s, "
                      f"{best['seconds'] / spin['total_seconds']:.1f}x).")
+    lines += xlarge_goals(rows)
+    ok = [r for r in ok if r["mode"] not in SAMPLED]
     largest = max((r for r in ok if r.get("bytes_per_state") is not None), key=lambda r: r["states"], default=None)
     if largest is not None:
         runs = [r for r in ok if r["config"] == largest["config"] and r.get("bytes_per_state") is not None]
@@ -323,6 +372,34 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
                      f"({largest['config']}, where fixed costs weigh least): "
                      f"{'met by ' + ', '.join(within) if within else 'not met'} "
                      f"(bytes/state: " + ", ".join(f"{r['mode']} {r['bytes_per_state']:.0f}" for r in runs) + ").")
+    return lines
+
+
+def xlarge_goals(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 19's goals on the big configurations: native ≤ 0.25 × SPIN's time with its compile (the
+    faster SPIN variant), native with symmetry ≤ 0.1 ×, and ≤ 40 bytes per stored state natively."""
+    lines = []
+    for config in [c for c in dict.fromkeys(r["config"] for r in rows) if c in BIG]:
+        spins = [r for r in rows if r["config"] == config and r["engine"] == "spin" and r["status"] == "ok"]
+        mine = {r["mode"]: r for r in rows if r["config"] == config and r["engine"] == "modelcheck"
+                and r["status"] == "ok"}
+        spin = min(spins, key=lambda r: r["total_seconds"], default=None)
+        for mode, share in (("native", 0.25), ("native-symmetry", 0.1)):
+            r = mine.get(mode)
+            if r is None:
+                continue
+            if spin is None:
+                lines.append(f"- {config}, {mode} ≤ {share:g} × SPIN's time with compile: no SPIN result.")
+                continue
+            ratio = r["seconds"] / spin["total_seconds"]
+            lines.append(f"- {config}, {mode} (code generation and C compile included) ≤ {share:g} × SPIN's time "
+                         f"with compile ({spin['mode']}, {spin['total_seconds']:.2f} s): "
+                         f"{'met' if ratio <= share else 'not met'} ({r['seconds']:.2f} s, {ratio:.2f}x).")
+        r = mine.get("native")
+        if r is not None:
+            met = "met" if r["bytes_per_state"] <= 40 else "not met"
+            lines.append(f"- {config}, native search ≤ 40 bytes per stored state: {met} "
+                         f"({r['bytes_per_state']:.1f}; peak RSS {r['rss'] / 2**20:,.0f} MB).")
     return lines
 
 
@@ -360,6 +437,8 @@ def compare(rows: list[dict[str, Any]]) -> list[str]:
                 continue
             ratio = r["seconds"] / spin["total_seconds"]
             r["vs_spin"] = f"{ratio:.1f}x time (compile incl.), {r['seconds'] / spin['seconds']:.1f}x (excl.)"
+            if r["mode"] in SAMPLED:
+                continue
             r["verdicts_agree"] = r["verdict"] == spin["verdict"]
             if r["mode"] == "plain":
                 same = r["states"] == spin["states"] and r["transitions"] == spin["transitions"]
@@ -420,25 +499,27 @@ def machine() -> dict[str, Any]:
             "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], out: Path) -> None:
+def write(rows: list[dict[str, Any]], notes: list[str], info: dict[str, Any], out: Path, name: str = "bench") -> None:
     out.mkdir(parents=True, exist_ok=True)
     clean = [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in rows]
     payload = {"machine": info, "configs": {c: dataclasses.asdict(CONFIGS[c]) for c in
                                             dict.fromkeys(r["config"] for r in rows)}, "runs": clean}
-    (out / "bench.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    lines = ["# modelcheck explicit engine vs SPIN (virtio-blk, issue 6)", "",
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    title = "issue 19: the xlarge configuration" if name == "xlarge" else "issue 6"
+    lines = [f"# modelcheck explicit engine vs SPIN (virtio-blk, {title})", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
-             f"{info['spin'] or 'no SPIN'}; load average at start {info['load_average'][0]:.2f}; {info['date']}.",
+             f"{info['spin'] or 'no SPIN'}; load average at start {info['load_average'][0]:.2f}"
+             + (f", at the end {info['load_end'][0]:.2f}" if info.get("load_end") else "") + f"; {info['date']}.",
              "", "Generated by `python bench/bench_explicit.py`; see bench/README.md for what each column means.", ""]
     for name in payload["configs"]:
         cfg = CONFIGS[name]
         lines.append(f"- **{name}**: `{cfg.workload}`, qdepth {cfg.qdepth}, {cfg.guest}, {cfg.profile}, "
                      f"failures {cfg.failures}, flush_failures {cfg.flush_failures}, migrations {cfg.migrations}, "
                      f"evict {cfg.evict}, order {cfg.order}: `{cfg.property}`")
-    lines += ["", *table(rows), "", "Agreement:", "", *notes, "", "Goals (issue 6):", "", *goals(rows), ""]
-    plot(rows, out / "bench.svg")
-    lines += ["![seconds to verdict per configuration and mode](bench.svg)", ""]
-    (out / "bench.md").write_text("\n".join(lines))
+    lines += ["", *table(rows), "", "Agreement:", "", *notes, "", "Goals (issues 6 and 19):", "", *goals(rows), ""]
+    plot(rows, out / f"{name}.svg")
+    lines += [f"![seconds to verdict per configuration and mode]({name}.svg)", ""]
+    (out / f"{name}.md").write_text("\n".join(lines))
 
 
 def main() -> int:
@@ -449,15 +530,21 @@ def main() -> int:
     parser.add_argument("--store", default="compact", help="our engine's state store, if it has the option")
     parser.add_argument("--no-spin", action="store_true", help="skip SPIN")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for bench.md / bench.json")
+    parser.add_argument("--name", default=None,
+                        help="file stem of the results (default: bench; xlarge when only big configurations run)")
+    parser.add_argument("--sim-seconds", type=float, default=60.0, help="seconds of the simulate mode (default 60)")
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker, store=args.store)
+        worker(*args.worker, store=args.store, sim_seconds=args.sim_seconds)
         return 0
     configs = [c for c in args.configs.split(",") if c]
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    only_big = all(c in BIG for c in configs)
+    modes = args.modes if args.modes != ",".join(MODES) or not only_big else XLARGE_MODES
+    name = args.name or ("xlarge" if only_big else "bench")
     info = machine()
     missing = available_modes()
     rows: list[dict[str, Any]] = []
@@ -467,15 +554,17 @@ def main() -> int:
                 for variant in SPIN_VARIANTS:
                     rows.append(bench_spin(config, variant, args.timeout, Path(tmp)))
                     print(_line(rows[-1]), file=sys.stderr, flush=True)
-            for mode in args.modes.split(","):
+            for mode in modes.split(","):
                 if missing.get(mode):
                     rows.append({"engine": "modelcheck", "mode": mode, "config": config,
                                  "status": f"n/a: {missing[mode]}"})
                 else:
-                    rows.append(bench_mode(config, mode, args.store, args.timeout, Path(tmp) / "code-cache"))
+                    rows.append(bench_mode(config, mode, args.store, args.timeout, Path(tmp) / "code-cache",
+                                           args.sim_seconds))
                 print(_line(rows[-1]), file=sys.stderr, flush=True)
     notes = compare(rows)
-    write(rows, notes, info, args.out)
+    info["load_end"] = os.getloadavg()
+    write(rows, notes, info, args.out, name)
     print("\n".join(notes))
     bad = any(r.get("states_agree") is False or r.get("verdicts_agree") is False for r in rows)
     return 1 if bad else 0

@@ -6,6 +6,7 @@ Only this module prints, reads argv or decides exit codes.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -116,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--walks", type=positive_int, metavar="N", help="run N walks (deterministic for a seed)")
     budget.add_argument("--time", type=positive_int, metavar="S",
                         help="walk for S seconds (how many walks depends on the machine)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0); one process")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="processes sharing the walks (default: every core; the outcome is the same for any N)")
+    p.add_argument("--swarm", type=positive_int, default=1, metavar="K",
+                   help="K differently seeded and biased searches (action weights, depth bounds); "
+                        "coverage per search and as their union")
     p.add_argument("--json", metavar="FILE", help="also write the violation, its traces and the coverage as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no traces")
 
@@ -281,21 +287,34 @@ def run_simulate(args: argparse.Namespace) -> int:
     spec = configure(args.spec, parse_settings(args.set))
     compiled = compile_spec(spec)
     chosen = compiled.select(args.property)
-    sim = simulate(compiled, chosen, args.depth, args.seed, walks=args.walks, seconds=args.time)
+    workers, note = cap_to_cores(args.workers or os.cpu_count() or 1, "--workers")
+    if note:
+        print(note, file=sys.stderr)
+    sim = simulate(compiled, chosen, args.depth, args.seed, walks=args.walks, seconds=args.time,
+                   workers=workers or 1, swarm=args.swarm)
     print(spec.describe())
-    print(f"simulation: {sim.walks} walks, {sim.steps} steps, depth <= {sim.depth}, seed {sim.seed}, "
-          f"one process, {sim.seconds:.2f}s")
+    procs = "one process" if sim.workers == 1 else f"{sim.workers} processes"
+    swarm = f", a swarm of {len(sim.searches)} searches" if sim.searches else ""
+    print(f"simulation: {sim.walks} walks, {sim.steps} steps, depth <= {sim.depth}, seed {sim.seed}{swarm}, "
+          f"{procs}, {sim.seconds:.2f}s")
     if sim.not_judged:
         print(f"not judged by walks: {', '.join(sim.not_judged)}")
     v = sim.violation
     if v is None:
         print(f"no violation found of {', '.join(sim.properties) or 'any property'} (not a proof)")
     else:
-        print(f"{v.prop} VIOLATED in walk {v.walk}: {len(v.trace)} steps, shrunk to {len(v.shrunk)} "
+        where = f" of search {v.search}" if sim.searches else ""
+        print(f"{v.prop} VIOLATED in walk {v.walk}{where}: {len(v.trace)} steps, shrunk to {len(v.shrunk)} "
               "(both replayed)")
+    for i, search in enumerate(sim.searches):
+        heavy = sorted((w, a) for a, w in search.bias.weights or () if w != 1.0)
+        print(f"  search {i}: depth <= {search.bias.depth}, {search.walks} walks, {search.distinct_states} distinct "
+              f"states, estimate {search.estimate.states:.0f}; weights: "
+              + (", ".join(f"{a}={w:g}" for w, a in heavy) or "uniform"))
     cov, est = sim.coverage, sim.coverage.estimate
     total = len(cov.instances_hit) + len(cov.instances_never_hit)
-    print(f"coverage: {cov.distinct_states} distinct states; action instances hit {len(cov.instances_hit)}"
+    union = " (union of the searches)" if sim.searches else ""
+    print(f"coverage{union}: {cov.distinct_states} distinct states; action instances hit {len(cov.instances_hit)}"
           f"/{total}; estimated reachable states {est.states:.0f} (Chapman capture-recapture: "
           f"{est.first} and {est.second} states in two batches, {est.both} in both; tends to underestimate)")
     if cov.instances_never_hit:

@@ -70,7 +70,8 @@ def _plan(endings: bool, compiler: str, **options: object) -> plan.Plan:
 @pytest.mark.parametrize(("options", "compiler", "backend", "store", "tier"), [
     ({}, "cc", "native", "compact", plan.TIER),
     ({}, "", "compiled", "compact", plan.TIER),
-    ({"symmetry": True}, "cc", "compiled", "compact", plan.TIER),
+    ({"symmetry": True}, "cc", "native", "compact", plan.TIER),
+    ({"symmetry": True}, "", "compiled", "compact", plan.TIER),
     ({"por": True}, "cc", "interpreted", "full", None),
     ({"keep_edges": True}, "cc", "interpreted", "full", None),
     ({"max_states": 500}, "cc", "interpreted", "full", None),

@@ -124,3 +124,41 @@ def test_bad_budgets_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         simulate(compiled, [], depth=5, seed=0, walks=3, seconds=1.0)
     assert to_json(compiled, simulate(compiled, [], depth=5, seed=0, walks=3))["walks"] == 3
+
+
+@pytest.mark.parametrize("swarm", [1, 3])
+def test_the_outcome_does_not_depend_on_the_workers(swarm: int) -> None:
+    """Walks run in fixed chunks in a fixed order; two forked workers give what one process gives."""
+    compiled = compile_spec(configure(SPEC, {**NODRAIN_2010, "workload": "W0 W1 F"}))
+    barrier = compiled.select(["barrier"])
+    one, two = (to_json(compiled, simulate(compiled, barrier, depth=40, seed=5, walks=200, workers=w, swarm=swarm))
+                for w in (1, 2))
+    assert one.pop("workers") == 1 and two.pop("workers") == 2
+    assert one["violation"] is not None
+    assert one == two
+
+
+def test_a_swarm_reports_each_search_and_the_union() -> None:
+    spec = configure(SPEC, {"workload": "W0 W1 F", "qdepth": 2})
+    compiled = compile_spec(spec)
+    exhaustive = check(spec, ["conservation"]).results[0].states
+    sim = simulate(compiled, [], depth=60, seed=1, walks=300, swarm=4, workers=2)
+    assert len(sim.searches) == 4 and sim.walks == 1200
+    assert sim.searches[0].bias.weights is None and sim.searches[0].bias.depth == 60  # the plain search
+    assert all(s.bias.weights is not None and 30 <= s.bias.depth <= 60 for s in sim.searches[1:])
+    assert len({s.bias for s in sim.searches}) == 4  # differently biased
+    union = sim.coverage.distinct_states
+    assert max(s.distinct_states for s in sim.searches) <= union <= exhaustive
+    assert sum(s.walks for s in sim.searches) == sim.walks
+    data = to_json(compiled, sim)
+    assert [s["walks"] for s in data["swarm"]] == [300] * 4
+    assert data["coverage"]["distinct_states"] == union
+    plain = simulate(compiled, [], depth=60, seed=1, walks=300)
+    assert plain.coverage.distinct_states == sim.searches[0].distinct_states  # search 0 is the plain simulation
+
+
+def test_a_time_budget_runs_on_every_worker() -> None:
+    compiled = compile_spec(configure(SPEC, {"workload": "W0 W1 F", "qdepth": 2}))
+    sim = simulate(compiled, compiled.select(["conservation"]), depth=30, seed=2, seconds=1.0, workers=2)
+    assert sim.violation is None and sim.walks > 0 and sim.workers == 2
+    assert sim.seconds < 10

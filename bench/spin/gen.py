@@ -90,6 +90,12 @@ CONFIGS: dict[str, Config] = {
                      evict="on", order="fifo", property="flush_contract"),
     "large": Config(workload="W0 W1 F W2 W3 F", qdepth=4, guest="nodrain", failures=2, flush_failures=1,
                     migrations=1, evict="on", order="any", property="flush_contract"),
+    # issue 19: the large configuration with one more write (the issue's workload), and with two more
+    # (the workload whose count, 65,778,713 states, the issue quotes for "xlarge")
+    "xlarge": Config(workload="W0 W1 F W2 W3 F W4", qdepth=4, guest="nodrain", failures=2, flush_failures=1,
+                     migrations=1, evict="on", order="any", property="flush_contract"),
+    "xlarge-w5": Config(workload="W0 W1 F W2 W3 F W4 W5", qdepth=4, guest="nodrain", failures=2, flush_failures=1,
+                        migrations=1, evict="on", order="any", property="flush_contract"),
 }
 
 PROPERTIES = ("barrier", "flush_contract", "barrier_order", "none")

@@ -16,9 +16,10 @@ Combinations and fallbacks, all decided here:
 
 - ``compiled`` needs the spec's code to run symbolically (else: the interpreted search,
   and ``Exploration.fallback`` says why); no partial-order reduction, no hint checks;
-- ``native`` is the compiled backend printed as C: the compact store, no reductions, no
-  edges, one process (else: the compiled Python search, and ``Exploration.native_fallback``
-  says why); a state its C code hands back reruns the search in Python;
+- ``native`` is the compiled backend printed as C (under symmetry with its canonicalizer
+  printed as C too): the compact store, no partial-order reduction, no edges, one process
+  (else: the compiled Python search, and ``Exploration.native_fallback`` says why); a state
+  its C code hands back reruns the search in Python;
 - partial-order reduction takes the :class:`~.stores.ProvisoStore` around a store that can
   tell a step into an older level (full, or the per-step :class:`~.stores.SeenStore`);
 - several workers expand levels on forked processes; a compiled compact search sends them
@@ -196,13 +197,14 @@ class Plan:
             return None, f"the compiled mode is not available ({self.fallback})"
         if self.store != StoreKind.COMPACT:
             return None, "the native search keeps the compact store only (--store compact)"
-        if opts.symmetry or opts.por:
-            return None, "reductions run in the Python search"
+        if opts.por:
+            return None, "partial-order reduction runs in the Python search"
         if opts.keep_edges:
             return None, "the native search keeps no edges"
+        canonical = flat.canonical if isinstance(flat, SymmetricFlat) else None
         try:
             return driver.library(flat.source, flat.layout.width, len(self.compiled.instances),
-                                  self.compiled.state_class, len(self.properties)), ""
+                                  self.compiled.state_class, len(self.properties), canonical), ""
         except driver.NativeUnavailable as err:
             return None, str(err)
 
@@ -299,8 +301,6 @@ def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str
         return Backend.INTERPRETED, "partial-order reduction runs on the interpreted search"
     if compiler is None:
         return Backend.COMPILED, "no C compiler found (install gcc, or set CC)"
-    if options.symmetry:
-        return Backend.COMPILED, "symmetry runs on the compiled Python search, not in C"
     if options.store == StoreKind.FULL:
         return Backend.COMPILED, "the native search keeps the compact store only"
     return Backend.NATIVE, f"C compiler {compiler}"

@@ -118,6 +118,7 @@ class _FlatCanonicalizer:
         self.seqs = {name: lo for name, ftype, lo, _ in layout.fields
                      if name in canon.sym.renamed and isinstance(ftype, Seq) and isinstance(ftype.elem, Int)}
         texts = _ready_texts(layout, canon)
+        self.ready_texts = texts
         parts = [t if t is not None else f"_ready(x, {i})" for t, i in zip(texts, canon.ids)]
         parts += [f"v{lo}" for lo in self.seqs.values()]
         used = sorted({int(j) for t in parts for j in re.findall(r"\bv(\d+)\b", t)})
@@ -132,6 +133,7 @@ class _FlatCanonicalizer:
         self.canonical: Callable[[Flat], Flat] = _build(self.source, "canonical", env)
         self.canonical.source = self.source  # type: ignore[attr-defined]
         self.canonical.sources = self.sources  # type: ignore[attr-defined]
+        self.canonical.owner = self  # type: ignore[attr-defined]  # what the native search prints as C
 
     def _check(self, canon: Canonicalizer) -> None:
         sym = canon.sym
@@ -189,18 +191,12 @@ class _FlatCanonicalizer:
         lines = ['"""The representative among the images under one set of permutations."""', "", "",
                  "def canonical(x):"]
         n = self.width
-        images = [[f"v{j}" for j in range(n)]] + [self._image(perm, ops, lengths) for perm, ops in group]
-        keys = [self._key(image) for image in images]
-        live = [q for q in range(len(keys[0])) if len({k[q] for k in keys}) > 1]
-        if not live:  # no permutation (or none that changes a state)
+        images, keys, locals_ = self.group_parts(group, lengths)
+        if not keys:  # no permutation (or none that changes a state)
             return "\n".join([*lines, "    return x", ""])
-        texts = [", ".join(k[q] for q in live) + ("," if len(live) == 1 else "") for k in keys]
-        locals_ = sorted({m for text in texts for m in re.findall(r"\b[wu]\d+\b", text)}, key=lambda m: int(m[1:]))
+        texts = [", ".join(k) + ("," if len(k) == 1 else "") for k in keys]
         lines.append("    " + ", ".join(f"v{j}" for j in range(n)) + (", = x" if n == 1 else " = x"))
-        for name in locals_:
-            j = int(name[1:])
-            value = f"{self._rank_table(j)}[v{j}]" if name[0] == "w" else self._slot_text(j)
-            lines.append(f"    {name} = {value}")
+        lines += [f"    {name} = {value}" for name, value in locals_]
         lines += [f"    k{i} = ({text})" for i, text in enumerate(texts)]
         lines += ["    best = k0", "    i = 0"]
         for i in range(1, len(keys)):
@@ -208,10 +204,31 @@ class _FlatCanonicalizer:
         lines += ["    if i == 0:", "        return x"]
         for i in range(1, len(images)):
             value = "(" + ", ".join(images[i]) + ("," if n == 1 else "") + ")"
-            value = re.sub(r"\bu(\d+)\b", lambda m: self._slot_text(int(m.group(1))), value)
             last = i == len(images) - 1
             lines += [f"    return {value}"] if last else [f"    if i == {i}:", f"        return {value}"]
         return "\n".join([*lines, ""])
+
+    def group_parts(self, group: list[tuple[Perm, list[tuple]]], lengths: dict[str, int] | None
+                    ) -> tuple[list[list[str]], list[list[str]], list[tuple[str, str]]]:
+        """The pieces of the function for ``group`` (identity left out), as Python expressions over
+        the leaves ``v0 .. vN``: every image's leaves (the identity first), every image's key at the
+        positions that can differ (none when no permutation changes a state), and the locals the
+        keys read (``wJ``: an enum leaf's rank, ``uJ``: a slot or the padding), in order.
+        The native search prints the same pieces as C."""
+        n = self.width
+        images = [[f"v{j}" for j in range(n)]] + [self._image(perm, ops, lengths) for perm, ops in group]
+        keys = [self._key(image) for image in images]
+        live = [q for q in range(len(keys[0])) if len({k[q] for k in keys}) > 1]
+        if not live:
+            return images, [], []
+        live_keys = [[k[q] for q in live] for k in keys]
+        names = sorted({m for k in live_keys for text in k for m in re.findall(r"\b[wu]\d+\b", text)},
+                       key=lambda m: int(m[1:]))
+        locals_ = [(name, f"{self._rank_table(int(name[1:]))}[v{name[1:]}]" if name[0] == "w"
+                    else self._slot_text(int(name[1:]))) for name in names]
+        images = [[re.sub(r"\bu(\d+)\b", lambda m: self._slot_text(int(m.group(1))), leaf) for leaf in image]
+                  for image in images]
+        return images, live_keys, locals_
 
     def _image(self, perm: Perm, ops: list[tuple], lengths: dict[str, int] | None) -> list[str]:
         """The leaves of the image under ``perm`` as expressions over ``v0 .. vN`` (``Canonicalizer.apply``)."""
@@ -437,6 +454,7 @@ class SymmetricFlat:
     def __init__(self, flat: Any, canonical: Callable[[Flat], Flat]):
         self.flat = flat
         self.canonical = canonical
+        self.layout, self.source = flat.layout, flat.source
         self.initial = [canonical(x) for x in flat.initial]
         self.fingerprint = flat.fingerprint
         self.finish = flat.finish

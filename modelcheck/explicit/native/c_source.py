@@ -180,10 +180,20 @@ COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">
 ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 
 
-def expr(e: ast.expr) -> str:
-    """The C text of one expression of the subset (ints are int64_t, bools 0/1)."""
+def expr(e: ast.expr, tables: dict[tuple[int, ...], str] | None = None) -> str:
+    """The C text of one expression of the subset (ints are int64_t, bools 0/1).
+
+    With ``tables`` (the symmetry canonicalizer's expressions), the locals ``wJ``/``uJ`` and
+    subscripts of constant tuples (``(0, 2, 1,)[v3]``, Python's negative indices included)
+    are allowed too; each tuple becomes a ``static const`` array named in ``tables``.
+    """
+    def sub(x: ast.expr) -> str:
+        return expr(x, tables)
+
     if isinstance(e, ast.Name):
         if e.id.startswith("v") and e.id[1:].isdigit():
+            return e.id
+        if tables is not None and e.id[:1] in "wu" and e.id[1:].isdigit():
             return e.id
         if e.id in NAMES:
             return NAMES[e.id]
@@ -196,22 +206,35 @@ def expr(e: ast.expr) -> str:
         raise NotC(f"constant {e.value!r}")
     if isinstance(e, ast.BoolOp):
         op = " && " if isinstance(e.op, ast.And) else " || "
-        return "(" + op.join(expr(v) for v in e.values) + ")"
+        return "(" + op.join(sub(v) for v in e.values) + ")"
     if isinstance(e, ast.UnaryOp):
         if isinstance(e.op, ast.Not):
-            return f"(!{expr(e.operand)})"
+            return f"(!{sub(e.operand)})"
         if isinstance(e.op, ast.USub):
-            return f"(-{expr(e.operand)})"
+            return f"(-{sub(e.operand)})"
     if isinstance(e, ast.Compare) and len(e.ops) == 1 and type(e.ops[0]) in COMPARE:
-        return f"({expr(e.left)} {COMPARE[type(e.ops[0])]} {expr(e.comparators[0])})"
+        return f"({sub(e.left)} {COMPARE[type(e.ops[0])]} {sub(e.comparators[0])})"
     if isinstance(e, ast.BinOp):
         if type(e.op) in ARITH:
-            return f"({expr(e.left)} {ARITH[type(e.op)]} {expr(e.right)})"
+            return f"({sub(e.left)} {ARITH[type(e.op)]} {sub(e.right)})"
         if isinstance(e.op, ast.FloorDiv | ast.Mod):
             helper = "mc_floordiv" if isinstance(e.op, ast.FloorDiv) else "mc_floormod"
-            return f"{helper}({expr(e.left)}, {expr(e.right)})"
+            return f"{helper}({sub(e.left)}, {sub(e.right)})"
     if isinstance(e, ast.IfExp):
-        return f"({expr(e.test)} ? {expr(e.body)} : {expr(e.orelse)})"
+        return f"({sub(e.test)} ? {sub(e.body)} : {sub(e.orelse)})"
+    if tables is not None and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Tuple):
+        values = tuple(_table_value(v) for v in e.value.elts)
+        name = tables.setdefault(values, f"mc_t{len(tables)}")
+        index = sub(e.slice)
+        return f"{name}[mc_pyindex({index}, {len(values)})]"
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "_holds":
         raise NotC("a property judged by the spec's own code (_holds)")
     raise NotC(f"expression {ast.unparse(e)[:60]}")
+
+
+def _table_value(e: ast.expr) -> int:
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return -_table_value(e.operand)
+    if isinstance(e, ast.Constant) and type(e.value) is int:
+        return e.value
+    raise NotC(f"table entry {ast.unparse(e)}")

@@ -22,7 +22,9 @@ either search, and in different places.
 When it is not used (the caller then runs the compiled Python search and says why):
 no C compiler (``$CC``, split as a shell would, else ``cc``, else ``gcc``); more than 64
 properties (the C code keeps them as bits); the full store (the native search keeps
-fingerprints only); symmetry or partial-order reduction; a spec whose generated code calls
+fingerprints only); partial-order reduction; a symmetry canonicalizer
+:mod:`~modelcheck.explicit.native.symmetry_c` does not print (an untranslated ``ready``, too
+many ids); a spec whose generated code calls
 back into Python for whole actions or properties (:class:`~modelcheck.explicit.native.c_source.NotC`). A state
 where the generated code would hand a step to the plain engine (a step that raises or leaves
 the field types) stops the native search with :class:`Fault`; the caller reruns the search
@@ -52,17 +54,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ...errors import EngineBug
+from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
 from ..cycles import lasso_among
 from ..flat import leaf_range
 from ..memory import resident
 from ..options import Progress
 from .c_source import NotC, c_function
+from .symmetry_c import c_canonicalizer
 
 FLAGS = ("-O1", "-shared", "-fPIC", "-pthread", "-std=gnu99", "-w")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
          ("int32_t", -(1 << 31), (1 << 31) - 1), ("int64_t", -(1 << 63), (1 << 63) - 1))
 MARKER = "/* @EXPAND@ */"
+SYMMETRY_MARKER = "/* @CANONICAL@ */"
 MAX_PROPERTIES = 64  # MC_MAXPROPS: properties are bits of a mask
 CHUNK = 8192  # states the threads expand between two admissions (mc_threads)
 
@@ -79,8 +85,11 @@ class Fault(Exception):
         self.sid = sid
 
 
-def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -> str:
-    """The whole C text for one configuration: constants, the translated ``expand``, the search."""
+def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], canonical: Any = None,
+             ranges: list[tuple[int, int]] | None = None) -> str:
+    """The whole C text for one configuration: constants, the translated ``expand``, the search
+    (and, under symmetry, the compiled mode's ``canonical`` printed as C). ``ranges``: each
+    leaf's least and greatest value, for the bit-packed frontier (None: rows of cells)."""
     cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
     if cell is None:
         raise NativeUnavailable(f"leaf values {leaves[0]}..{leaves[1]} do not fit 64 bits")
@@ -88,12 +97,32 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int]) -
         expand = c_function(source)
     except (NotC, SyntaxError) as err:
         raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
+    symmetric, vectors = "", 1
+    if canonical is not None:
+        try:
+            symmetric, vectors = c_canonicalizer(canonical)
+        except (NotC, SyntaxError) as err:
+            raise NativeUnavailable(f"the symmetry canonicalizer is not translated to C: {err}") from None
     runtime = resources.files(__package__).joinpath("search.c").read_text()
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
     head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
-            f"typedef {cell} mc_cell;\n")
-    return head + runtime.replace(MARKER, expand)
+            f"#define MC_READY {vectors}\n"
+            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges)}")
+    return head + runtime.replace(MARKER, expand).replace(SYMMETRY_MARKER, symmetric)
+
+
+def _frontier_head(width: int, ranges: list[tuple[int, int]] | None) -> str:
+    """The bit-packed frontier's constants: per leaf its least value and its bits (MC_BITS 0 when
+    the ranges are not known or a leaf needs more than 32 bits)."""
+    if ranges is None or len(ranges) != width or width == 0:
+        return "#define MC_BITS 0\n"
+    bits = [max(hi - lo, 0).bit_length() for lo, hi in ranges]
+    if max(bits) > 32:
+        return "#define MC_BITS 0\n"
+    return (f"#define MC_BITS 1\n#define MC_FRONTIER_BYTES {max(1, (sum(bits) + 7) // 8)}\n"
+            f"static const int64_t mc_lo[MC_WIDTH] = {{{', '.join(str(lo) for lo, _ in ranges)}}};\n"
+            f"static const unsigned char mc_nbits[MC_WIDTH] = {{{', '.join(map(str, bits))}}};\n")
 
 
 def compiler() -> list[str]:
@@ -183,7 +212,7 @@ PTR = ctypes.c_void_p
 class Library:
     """The loaded library, its functions typed, checked against the configuration's shape."""
 
-    def __init__(self, built: Built, width: int, instances: int):
+    def __init__(self, built: Built, width: int, instances: int, vectors: int = 1):
         self.built = built
         try:
             lib = ctypes.CDLL(str(built.path))
@@ -197,12 +226,15 @@ class Library:
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
                                 ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
-                                ("mc_release", None, [PTR, ctypes.c_int]), ("mc_threads", I64, [PTR, I64, I64])):
+                                ("mc_release", None, [PTR, ctypes.c_int]), ("mc_ready_vectors", I64, []),
+                                ("mc_via_size", I64, []), ("mc_threads", I64, [PTR, I64, I64])):
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
         self.width = max(width, 1)
-        if lib.mc_width() != self.width or lib.mc_instances() != max(instances, 1):
+        self.vectors = vectors  # readiness vectors of the symmetry canonicalizer (1: no symmetry)
+        if (lib.mc_width() != self.width or lib.mc_instances() != max(instances, 1)
+                or lib.mc_ready_vectors() != vectors):
             raise NativeUnavailable("the native library does not match the configuration")
 
     def fingerprint(self, x: tuple[int, ...]) -> int:
@@ -210,24 +242,30 @@ class Library:
         return int(self.lib.mc_fingerprint((I64 * self.width)(*x)))
 
 
-def library(source: str, width: int, instances: int, state_class: Any, properties: int) -> Library:
-    """The native library for one configuration's generated Python ``source`` (cached per text)."""
+def library(source: str, width: int, instances: int, state_class: Any, properties: int,
+            canonical: Any = None) -> Library:
+    """The native library for one configuration's generated Python ``source`` (cached per text);
+    with ``canonical`` (the compiled mode's symmetry canonicalizer) successors are mapped to
+    their representatives in C."""
     if properties > MAX_PROPERTIES:
         raise NativeUnavailable(f"{properties} properties; the native search keeps at most {MAX_PROPERTIES}")
     try:
         leaves = leaf_range(state_class)
     except TypeError as err:
         raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
-    text = c_source(source, width, instances, leaves)
+    ranges = [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
+              for name, ftype in state_class.types.items() for leaf in leaves_of(name, ftype)]
+    text = c_source(source, width, instances, leaves, canonical, ranges)
+    vectors = int(text.split("#define MC_READY ", 1)[1].split("\n", 1)[0])
     built = build(text)
     try:
-        return Library(built, width, instances)
+        return Library(built, width, instances, vectors)
     except OSError:
         if not built.from_cache:
             raise NativeUnavailable(f"the library {built.path} does not load") from None
         with contextlib.suppress(OSError):  # a damaged cache entry: build it again
             built.path.unlink()
-        return Library(build(text), width, instances)
+        return Library(build(text), width, instances, vectors)
 
 
 def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:
@@ -245,6 +283,7 @@ class Status(IntEnum):
 
     FAULT = -1  # the C code handed a state back (mc_fault_sid names it)
     NOMEM = -2  # an allocation failed, or ids would pass int32
+    SEED_FAULT = -3  # mc_seed: an initial state the frontier cannot hold (a leaf outside its range)
 
 
 MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
@@ -275,10 +314,13 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             sid = c.mc_seed(ctx, (I64 * lib.width)(*x))
             if sid == MC_NOMEM:
                 raise MemoryError("the native search ran out of memory")
+            if sid == Status.SEED_FAULT:
+                raise Fault(c.mc_fault_sid(ctx))
             if sid >= 0:
                 ex.initial_ids.append(sid)
         transitions, d = 0, 0
         level = c.mc_size(ctx)
+        counts = [level]  # states per depth (the C search keeps no depth per state)
         while level:
             at_bound = max_depth is not None and d >= max_depth
             if at_bound:
@@ -292,6 +334,8 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
                 raise MemoryError("the native search ran out of memory (or past 2**31 - 1 states)")
             transitions += steps
             level = c.mc_frontier(ctx)
+            if level:
+                counts.append(level)
             if on_progress is not None:
                 on_progress(Progress(c.mc_size(ctx), level, d, transitions, time.perf_counter() - started))
             d += 1
@@ -305,8 +349,10 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         flags = read(lib, ctx, 10, "B", size) if left else None
         pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
         ex.parent = read(lib, ctx, 0, "i", size)
-        ex.via = read(lib, ctx, 1, "i", size)
-        ex.depth = read(lib, ctx, 2, "I", size)
+        ex.via = read(lib, ctx, 1, "h" if c.mc_via_size() == 2 else "i", size)
+        ex.depth = array("I")
+        for depth, n in enumerate(counts):
+            ex.depth += array("I", [depth]) * n
         ex.fingerprints = read(lib, ctx, 3, "q", size)
         ex.terminal = read(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
         fired = read(lib, ctx, 5, "q", len(instances))
@@ -314,6 +360,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         step_sid = read(lib, ctx, 7, "q", len(names))
         step_k = read(lib, ctx, 8, "q", len(names))
         step_t = read(lib, ctx, 9, "q", MAX_PROPERTIES * lib.width)
+        if lib.vectors > 1:
+            _check_readiness(flat, read(lib, ctx, 12, "B", lib.vectors),
+                             read(lib, ctx, 13, "q", lib.vectors * lib.width), lib.width)
     finally:
         c.mc_free(ctx)
     ex.transitions = transitions
@@ -334,3 +383,17 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     flat.finish(ex)
     flatten = flat.layout.flatten
     ex.key = lambda s: lib.fingerprint(flatten(s))
+
+
+def _check_readiness(flat: Any, seen: array, rows: array, width: int) -> None:
+    """EngineBug unless the translated readiness of the first state seen with each readiness
+    vector is the spec's own ``ready()`` there (what the compiled mode checks as it learns)."""
+    canon = flat.canonical.owner.canon
+    unflatten = flat.layout.unflatten
+    for r, hit in enumerate(seen):
+        if not hit:
+            continue
+        s = unflatten(tuple(rows[r * width:r * width + flat.layout.width]))
+        ready = tuple(bool(canon.sym.ready(s, i)) for i in canon.ids)
+        if ready != tuple(bool(r >> b & 1) for b in range(len(canon.ids))):
+            raise EngineBug(f"symmetry: the readiness translated to C {r:b} differs from ready() {ready} at {s!r}")

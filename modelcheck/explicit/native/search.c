@@ -18,11 +18,17 @@
  *     search's setdefault records it.
  *
  * With several threads (mc_threads), a level is cut into chunks; the threads expand a chunk's
- * states side by side (successor function, packing, fingerprints), then the calling thread
- * admits them one by one in state order, so every id is the one-thread search's.
+ * states side by side (successor function, canonical representative, packing, fingerprints),
+ * then the calling thread admits them one by one in state order, so every id is the
+ * one-thread search's.
  *
- * The fingerprint set is open addressing with linear probing over 64-bit keys, at most half
- * full (0 is kept apart). Nothing here allocates per state but the growing arrays.
+ * The fingerprint set is open addressing with linear probing over 64-bit keys, at most three
+ * quarters full (0 is kept apart); it grows by freeing itself and refilling from the per-state
+ * fingerprint array, so old and new never coexist. Per state the search keeps a parent (int32),
+ * an instance (int16 when they fit), a fingerprint (int64) and its slot; depths are counted per
+ * level by the caller; frontier rows are bit-packed (each leaf in the bits its type's range
+ * needs) and the expanded level's buffer is freed at once. Nothing here allocates per state but
+ * the growing arrays (realloc'd; untouched capacity costs no resident memory).
  *
  * With edges on (a search judging an `at_end` property, which fails on any cycle), the set
  * also keeps each fingerprint's id, and every step into a state already stored is kept as an
@@ -36,6 +42,7 @@
 
 #define MC_FAULT (-1)
 #define MC_NOMEM (-2)
+#define MC_SEED_FAULT (-3)  /* mc_seed: -1 says "seen", so a fault there has a code of its own */
 #define MC_MAXPROPS 64
 #define MC_MAXTHREADS 16
 
@@ -111,6 +118,62 @@ static inline void pack(mc_cell *row, const int64_t *x)
         row[i] = (mc_cell)x[i];
 }
 
+/* A frontier row: with MC_BITS, each leaf in the bits its range needs (mc_lo, mc_nbits, from
+ * the field types), MC_FRONTIER_BYTES a state; else the packed cells. Fingerprints are always
+ * of the cells. A leaf outside its range cannot be packed: frontier_put says so, and the
+ * state is handed back to Python (MC_FAULT), which decides it. */
+#if MC_BITS
+static inline int frontier_put(unsigned char *dst, const mc_cell *row)
+{
+    uint64_t acc = 0;
+    int nb = 0;
+    for (int i = 0; i < MC_WIDTH; i++) {
+        uint64_t v = (uint64_t)((int64_t)row[i] - mc_lo[i]);
+        if (v >> mc_nbits[i])
+            return -1;
+        acc |= v << nb;
+        nb += mc_nbits[i];
+        while (nb >= 8) {
+            *dst++ = (unsigned char)acc;
+            acc >>= 8;
+            nb -= 8;
+        }
+    }
+    if (nb)
+        *dst = (unsigned char)acc;
+    return 0;
+}
+
+static inline void frontier_get(int64_t *x, const unsigned char *src)
+{
+    uint64_t acc = 0;
+    int nb = 0;
+    for (int i = 0; i < MC_WIDTH; i++) {
+        while (nb < mc_nbits[i]) {
+            acc |= (uint64_t)*src++ << nb;
+            nb += 8;
+        }
+        x[i] = (int64_t)(acc & ((UINT64_C(1) << mc_nbits[i]) - 1)) + mc_lo[i];
+        acc >>= mc_nbits[i];
+        nb -= mc_nbits[i];
+    }
+}
+#else
+#define MC_FRONTIER_BYTES ROW_BYTES
+static inline int frontier_put(unsigned char *dst, const mc_cell *row)
+{
+    memcpy(dst, row, ROW_BYTES);
+    return 0;
+}
+
+static inline void frontier_get(int64_t *x, const unsigned char *src)
+{
+    const mc_cell *row = (const mc_cell *)src;
+    for (int i = 0; i < MC_WIDTH; i++)
+        x[i] = row[i];
+}
+#endif
+
 /* The fingerprint of flat state x (Python rebuilds traces with it). */
 int64_t mc_fingerprint(const int64_t *x)
 {
@@ -145,6 +208,13 @@ static int vec_room(Vec *v, size_t more)
 
 /* ------------------------------------------------------------------ the search */
 
+/* A state's instance (the step that found it): two bytes when the instances fit. */
+#if MC_INSTANCES < 32768
+typedef int16_t mc_via;
+#else
+typedef int32_t mc_via;
+#endif
+
 /* What expanding one state gave, for the admission that follows a parallel expansion. */
 typedef struct {
     int32_t n, terminal;
@@ -154,7 +224,8 @@ typedef struct {
 struct Ctx;
 
 /* One thread's share of a chunk of the frontier, [lo, hi): its states' heads, then their
- * successors' packed rows, fingerprints, action instances and step bits, in order. */
+ * successors' packed rows, fingerprints, action instances and step bits, in order; and, with
+ * symmetry, the readiness vectors it saw first (merged into the context's in state order). */
 typedef struct {
     const struct Ctx *c;
     int64_t lo, hi, fault_sid;  /* fault_sid: the first state handed back to Python, or -1 */
@@ -163,6 +234,8 @@ typedef struct {
     int64_t succ[MC_INSTANCES * MC_WIDTH];
     int32_t oinst[MC_INSTANCES];
     uint64_t osb[MC_INSTANCES];
+    unsigned char ready_seen[MC_READY];
+    int64_t ready_row[MC_READY][MC_WIDTH];
 } Part;
 
 typedef struct Ctx {
@@ -170,7 +243,7 @@ typedef struct Ctx {
     int64_t size, lo, hi, transitions, fault_sid;
     uint32_t depth;
     int hit_state_bound;
-    Vec parent, via, depthv, fps, terminal, cur, next, pairs, left;
+    Vec parent, via, fps, terminal, cur, next, pairs, left;  /* depths: Python counts each level's states */
     uint64_t *table;
     int32_t *ids;  /* with edges on: the id of table[i]'s state */
     size_t mask, used;
@@ -185,10 +258,17 @@ typedef struct Ctx {
     uint64_t sb[MC_INSTANCES];
     mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
     uint64_t succ_fp[MC_INSTANCES];
+    unsigned char ready_seen[MC_READY];  /* symmetry: readiness vectors seen, and the first state of each */
+    int64_t ready_row[MC_READY][MC_WIDTH];
     int threads;  /* expanding threads (1: the calling thread alone) */
     int64_t chunk;  /* states all threads expand between two admissions */
     Part *parts[MC_MAXTHREADS];
 } Ctx;
+
+/* @CANONICAL@ */
+#ifndef MC_CANONICAL  /* no symmetry: a successor is its own representative */
+#define MC_CANONICAL(c, x) ((void)0)
+#endif
 
 static inline size_t slot_of(uint64_t fp, size_t mask)
 {
@@ -198,32 +278,31 @@ static inline size_t slot_of(uint64_t fp, size_t mask)
     return (size_t)fp & mask;
 }
 
+/* Double the fingerprint set, at most three quarters full. The old table is freed first and
+ * the new one filled from the per-state fingerprint array (every admitted state is there), so
+ * the two never coexist: growing costs no memory peak. */
 static int table_grow(Ctx *c)
 {
     size_t size = (c->mask + 1) * 2;
-    uint64_t *t = calloc(size, sizeof(uint64_t));
-    int32_t *ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
-    if (!t || (c->edges && !ids)) {
-        free(t);
-        free(ids);
-        return -1;
-    }
-    for (size_t i = 0; i <= c->mask; i++) {
-        uint64_t fp = c->table[i];
-        if (fp) {
-            size_t j = slot_of(fp, size - 1);
-            while (t[j])
-                j = (j + 1) & (size - 1);
-            t[j] = fp;
-            if (ids)
-                ids[j] = c->ids[i];
-        }
-    }
     free(c->table);
     free(c->ids);
-    c->table = t;
-    c->ids = ids;
+    c->table = calloc(size, sizeof(uint64_t));
+    c->ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
+    if (!c->table || (c->edges && !c->ids))
+        return -1;
     c->mask = size - 1;
+    const uint64_t *fps = (const uint64_t *)c->fps.p;
+    for (size_t id = 0; id < c->fps.n; id++) {
+        uint64_t fp = fps[id];
+        if (!fp)
+            continue;  /* the state whose fingerprint is 0 is kept apart */
+        size_t j = slot_of(fp, c->mask);
+        while (c->table[j])
+            j = (j + 1) & c->mask;
+        c->table[j] = fp;
+        if (c->ids)
+            c->ids[j] = (int32_t)id;
+    }
     return 0;
 }
 
@@ -254,8 +333,7 @@ void mc_free(Ctx *c)
 {
     if (!c)
         return;
-    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs,
-                 &c->left};
+    Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->left};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         free(vs[i]->p);
     free(c->table);
@@ -272,12 +350,11 @@ Ctx *mc_new(int64_t max_states, int edges)
     c->max_states = max_states;
     c->fault_sid = -1;
     vec_init(&c->parent, sizeof(int32_t));
-    vec_init(&c->via, sizeof(int32_t));
-    vec_init(&c->depthv, sizeof(uint32_t));
+    vec_init(&c->via, sizeof(mc_via));
     vec_init(&c->fps, sizeof(int64_t));
     vec_init(&c->terminal, sizeof(int64_t));
-    vec_init(&c->cur, sizeof(mc_cell) * MC_WIDTH);
-    vec_init(&c->next, sizeof(mc_cell) * MC_WIDTH);
+    vec_init(&c->cur, MC_FRONTIER_BYTES);
+    vec_init(&c->next, MC_FRONTIER_BYTES);
     vec_init(&c->pairs, 2 * sizeof(int32_t));
     vec_init(&c->left, 1);
     c->edges = edges;
@@ -307,10 +384,13 @@ static int edge(Ctx *c, int64_t src, int32_t dst)
 }
 
 /* Insert fp (a step from src) when absent and the state bound allows a new state; 1 if it is
- * new (its id is c->size), 0 if seen (or cut by the bound), MC_NOMEM. */
+ * new (its id is c->size: the caller records it at once), 0 if seen (or cut by the bound),
+ * MC_NOMEM. The set grows before a probe, while every state in it is in the fps array. */
 static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
 {
     size_t i = 0;
+    if ((c->used + 1) * 4 > (c->mask + 1) * 3 && table_grow(c))
+        return MC_NOMEM;
     if (fp == 0) {
         if (c->has_zero)
             return edge(c, src, c->zero_id);
@@ -335,8 +415,7 @@ static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
         c->table[i] = fp;
         if (c->ids)
             c->ids[i] = (int32_t)c->size;
-        if (++c->used * 2 > c->mask + 1 && table_grow(c))
-            return MC_NOMEM;
+        c->used++;
     }
     return 1;
 }
@@ -345,20 +424,19 @@ static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell
 {
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
-    if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->depthv, 1) || vec_room(&c->fps, 1)
-        || vec_room(&c->next, 1))
+    if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->fps, 1) || vec_room(&c->next, 1))
         return MC_NOMEM;
     VEC_PUSH(c->parent, int32_t, parent);
-    VEC_PUSH(c->via, int32_t, via);
-    VEC_PUSH(c->depthv, uint32_t, c->depth + (parent >= 0));
+    VEC_PUSH(c->via, mc_via, (mc_via)via);
     VEC_PUSH(c->fps, int64_t, fp);
-    memcpy((mc_cell *)c->next.p + c->next.n * MC_WIDTH, row, ROW_BYTES);
+    if (frontier_put((unsigned char *)c->next.p + c->next.n * MC_FRONTIER_BYTES, row))
+        return MC_FAULT;  /* a leaf outside its type's range */
     c->next.n++;
     c->size++;
     return 0;
 }
 
-/* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM. Initial states
+/* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM, MC_SEED_FAULT. Initial states
  * form level 0; mc_level moves them to the frontier. */
 int64_t mc_seed(Ctx *c, const int64_t *x)
 {
@@ -371,16 +449,21 @@ int64_t mc_seed(Ctx *c, const int64_t *x)
     c->max_states = saved;
     if (fresh <= 0)
         return fresh == 0 ? -1 : fresh;
-    if (record(c, -1, -1, fp, row))
-        return MC_NOMEM;
+    int r = record(c, -1, -1, fp, row);
+    if (r == MC_FAULT) {  /* a leaf outside its type's range */
+        c->fault_sid = c->size;
+        return MC_SEED_FAULT;
+    }
+    if (r)
+        return r;
     return c->size - 1;
 }
 
 /* Expand levels on n threads (1..MC_MAXTHREADS; 1 by default), chunk states at a time: the
  * same ids, parents, steps and evidence, since states are still admitted one by one in the
  * order the one-thread search admits them; only their expansion (the generated successor
- * function, packing and fingerprints: most of a level's time) runs on several threads.
- * Returns the count set. */
+ * function, the canonical representative, packing and fingerprints: most of a level's time)
+ * runs on several threads. Returns the count set. */
 int64_t mc_threads(Ctx *c, int64_t n, int64_t chunk)
 {
     c->threads = n < 1 ? 1 : n > MC_MAXTHREADS ? MC_MAXTHREADS : (int)n;
@@ -399,9 +482,7 @@ static void *expand_part(void *arg)
     p->fault_sid = -1;
     p->nomem = 0;
     for (int64_t sid = p->lo; sid < p->hi; sid++) {
-        const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
-        for (int i = 0; i < MC_WIDTH; i++)
-            x[i] = row[i];
+        frontier_get(x, (const unsigned char *)c->cur.p + (size_t)(sid - c->lo) * MC_FRONTIER_BYTES);
         int n = mc_expand(x, p->successors, &o);
         if (n == MC_FAULT) {
             p->fault_sid = sid;
@@ -416,6 +497,7 @@ static void *expand_part(void *arg)
         VEC_PUSH(p->head, Head, h);
         for (int j = 0; j < n; j++) {
             mc_cell *out = (mc_cell *)p->rows.p + (p->rows.n + (size_t)j) * MC_WIDTH;
+            MC_CANONICAL(p, p->succ + (size_t)j * MC_WIDTH);
             pack(out, p->succ + (size_t)j * MC_WIDTH);
             ((uint64_t *)p->fps.p)[p->fps.n + (size_t)j] = fp_row(out);
             ((int32_t *)p->inst.p)[p->inst.n + (size_t)j] = p->oinst[j];
@@ -436,6 +518,11 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
     const uint64_t *fps = (const uint64_t *)p->fps.p, *sbs = (const uint64_t *)p->sb.p;
     const int32_t *insts = (const int32_t *)p->inst.p;
     const mc_cell *rows = (const mc_cell *)p->rows.p;
+    for (int v = 0; v < MC_READY; v++)  /* the readiness vectors this part saw first */
+        if (p->ready_seen[v] && !c->ready_seen[v]) {
+            c->ready_seen[v] = 1;
+            memcpy(c->ready_row[v], p->ready_row[v], sizeof c->ready_row[v]);
+        }
     size_t off = 0;
     int64_t sid = p->lo;
     for (size_t h = 0; h < p->head.n; h++, sid++) {
@@ -466,8 +553,13 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
                 }
             }
             int fresh = admit_fp(c, fps[off], sid);
-            if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)fps[off], rows + off * MC_WIDTH)))
+            if (fresh < 0)
                 return MC_NOMEM;
+            int r = fresh ? record(c, (int32_t)sid, k, (int64_t)fps[off], rows + off * MC_WIDTH) : 0;
+            if (r == MC_FAULT)
+                c->fault_sid = sid;
+            if (r)
+                return r;
         }
     }
     if (p->fault_sid >= 0) {
@@ -550,9 +642,7 @@ int64_t mc_level(Ctx *c, int successors)
         goto admitted;
     }
     for (int64_t sid = c->lo; sid < c->hi; sid++) {
-        const mc_cell *row = (const mc_cell *)c->cur.p + (size_t)(sid - c->lo) * MC_WIDTH;
-        for (int i = 0; i < MC_WIDTH; i++)
-            x[i] = row[i];
+        frontier_get(x, (const unsigned char *)c->cur.p + (size_t)(sid - c->lo) * MC_FRONTIER_BYTES);
         int n = mc_expand(x, successors, &o);
         if (n == MC_FAULT) {
             c->fault_sid = sid;
@@ -572,6 +662,7 @@ int64_t mc_level(Ctx *c, int successors)
         steps += n;
         for (int j = 0; j < n; j++) {  /* fingerprints first, their slots fetched meanwhile */
             mc_cell *row = c->rows + (size_t)j * MC_WIDTH;
+            MC_CANONICAL(c, c->succ + (size_t)j * MC_WIDTH);
             pack(row, c->succ + (size_t)j * MC_WIDTH);
             c->succ_fp[j] = fp_row(row);
             __builtin_prefetch(c->table + slot_of(c->succ_fp[j], c->mask));
@@ -588,16 +679,22 @@ int64_t mc_level(Ctx *c, int successors)
                 }
             }
             int fresh = admit_fp(c, c->succ_fp[j], sid);
-            if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j],
-                                               c->rows + (size_t)j * MC_WIDTH)))
+            if (fresh < 0)
                 return MC_NOMEM;
+            int r = fresh ? record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH) : 0;
+            if (r == MC_FAULT)
+                c->fault_sid = sid;
+            if (r)
+                return r;
         }
     }
 admitted:;
     Vec t = c->cur;
     c->cur = c->next;
     c->next = t;
-    c->next.n = 0;
+    free(c->next.p);  /* the expanded level: its rows go, so the two frontier buffers never both hold the largest */
+    c->next.p = NULL;
+    c->next.n = c->next.cap = 0;
     c->lo = c->hi;
     c->hi = c->size;
     c->depth++;
@@ -684,8 +781,8 @@ int64_t mc_pairs(Ctx *c) { return (int64_t)c->pairs.n; }
 
 void mc_release(Ctx *c, int which)
 {
-    Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal};
-    if (which >= 0 && which < 5) {
+    Vec *vs[] = {&c->parent, &c->via, NULL, &c->fps, &c->terminal};
+    if (which >= 0 && which < 5 && vs[which]) {
         free(vs[which]->p);
         vs[which]->p = NULL;
         vs[which]->n = vs[which]->cap = 0;
@@ -700,12 +797,14 @@ int64_t mc_terminals(Ctx *c) { return (int64_t)c->terminal.n; }
 int64_t mc_width(void) { return MC_WIDTH; }
 int64_t mc_instances(void) { return MC_INSTANCES; }
 int64_t mc_cell_size(void) { return sizeof(mc_cell); }
+int64_t mc_ready_vectors(void) { return MC_READY; }
+int64_t mc_via_size(void) { return sizeof(mc_via); }
 const void *mc_array(Ctx *c, int which)
 {
     switch (which) {
     case 0: return c->parent.p;
     case 1: return c->via.p;
-    case 2: return c->depthv.p;
+    case 2: return NULL;  /* depths: Python counts each level's states */
     case 3: return c->fps.p;
     case 4: return c->terminal.p;
     case 5: return c->fired;
@@ -715,6 +814,8 @@ const void *mc_array(Ctx *c, int which)
     case 9: return c->step_t;
     case 10: return c->left.p;
     case 11: return c->pairs.p;
+    case 12: return c->ready_seen;
+    case 13: return c->ready_row;
     }
     return NULL;
 }

@@ -98,7 +98,11 @@ class Canonicalizer:
 
     def group(self, s: State) -> list[list[tuple]]:
         """The compiled non-identity permutations allowed in ``s`` (cached per set of ready ids)."""
-        ready = tuple(i for i in self.ids if self.sym.ready(s, i))
+        return self.group_of(tuple(i for i in self.ids if self.sym.ready(s, i)))
+
+    def group_of(self, ready: tuple[int, ...]) -> list[list[tuple]]:
+        """The compiled non-identity permutations allowed where the ids ``ready`` (in :attr:`ids`
+        order) are the ready ones (cached)."""
         found = self._cache.get(ready)
         if found is None:
             choices = []
