@@ -64,7 +64,8 @@ def run(chosen: Plan, started: float) -> Exploration:
         ex = chosen.exploration()
         try:
             driver.explore_native(ex, chosen.successors, chosen.library, opts.max_states, opts.max_depth,
-                                  opts.on_progress, started, edges=chosen.endings, budget=chosen.budget)
+                                  opts.on_progress, started, edges=chosen.endings, budget=chosen.budget,
+                                  steps=chosen.liveness)
         except driver.Fault as err:
             chosen.without_native(f"{err}; the Python search decides it")
         else:

@@ -10,8 +10,13 @@ states and steps meet every condition holds a fair cycle through all of its stat
 that does not holds none (each of its cycles sees a subset of its states and steps).
 Strong fairness would need the components split further; the spec API does not offer it.
 
-The search reports what it needs: every state by value and every step (the full store,
-no reductions). The planner chooses that search whenever a liveness property is asked.
+The search reports what it needs: every step as a ``(source, instance, target)`` triple, in
+the order generated (``Exploration.edges``), and, per state, whether the claim's trigger and
+goal hold, with no reduction. The full store keeps the states, where both are judged here;
+the native search keeps fingerprints only, so it judges them itself, as the witness
+properties :func:`marks` adds (their bits per state are ``Exploration.marks``). Ids, steps and
+their order are the same in every backend, so the refutation, and the lasso drawn from it,
+are too.
 """
 
 from __future__ import annotations
@@ -22,9 +27,27 @@ from typing import Any
 
 import networkx as nx
 
-from ..spec import PropertyKind
+from ..spec import LIVENESS, Property, PropertyKind
 
 Path = list[tuple[int, int]]  # (instance, target state) steps
+GOAL, TRIGGER = "~goal", "~trigger"  # suffixes of the witness properties marks() adds
+
+
+def marks(properties: list[Property]) -> list[Property]:
+    """For each liveness property, witness properties judging per state its goal (``q``) and,
+    for *p leads to q*, its trigger (``p``): what a search that keeps no states reports."""
+    out = []
+    for prop in properties:
+        if prop.kind not in LIVENESS:
+            continue
+        if prop.kind == PropertyKind.EVENTUALLY:
+            out.append(Property(prop.name + GOAL, PropertyKind.SOMETIMES, prop.func, prop.doc, prop.where))
+            continue
+        out.append(Property(prop.name + GOAL, PropertyKind.SOMETIMES,
+                            lambda spec, s, f=prop.func: f(spec, s)[1], prop.doc, prop.where))
+        out.append(Property(prop.name + TRIGGER, PropertyKind.SOMETIMES,
+                            lambda spec, s, f=prop.func: f(spec, s)[0], prop.doc, prop.where))
+    return out
 
 
 @dataclass(frozen=True)
@@ -41,18 +64,11 @@ class Refutation:
 def refute(ex: Any, prop: Any) -> Refutation | None:
     """The nearest refutation of liveness property ``prop`` in exploration ``ex``, or ``None``."""
     compiled = ex.compiled
-    spec, states, edges, instances = compiled.spec, ex.states, ex.edges, compiled.instances
-    goal, trigger = [], []
-    for sid, s in enumerate(states):
-        if prop.kind == PropertyKind.EVENTUALLY:
-            p, q = ex.parent[sid] < 0, prop.func(spec, s)
-        else:
-            p, q = prop.func(spec, s)
-        goal.append(bool(q))
-        trigger.append(bool(p) and not q)
-    enabled: list[set[str]] = [set() for _ in states]
+    edges, instances = ex.edges, compiled.instances
+    goal, trigger = _claims(ex, prop)
+    enabled: list[set[str]] = [set() for _ in range(ex.size)]
     avoid = nx.DiGraph()
-    avoid.add_nodes_from(sid for sid in range(len(states)) if not goal[sid])
+    avoid.add_nodes_from(sid for sid in range(ex.size) if not goal[sid])
     for n in range(0, len(edges), 3):
         src, k, dst = edges[n], edges[n + 1], edges[n + 2]
         enabled[src].add(instances[k].name)
@@ -73,6 +89,30 @@ def refute(ex: Any, prop: Any) -> Refutation | None:
     last = route[-1][1] if route else start
     loop = None if last in ends else loops[last](last)
     return Refutation(start, route, loop)
+
+
+def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
+    """Per state: whether the goal holds, and whether the claim starts there (its trigger
+    without its goal; for *eventually*, an initial state)."""
+    initial = [p < 0 for p in ex.parent]
+    if ex.marks is not None:  # judged by the search itself (see marks())
+        names = [p.name for p in ex.properties]
+        g = 1 << names.index(prop.name + GOAL)
+        goal = [bool(m & g) for m in ex.marks]
+        if prop.kind == PropertyKind.EVENTUALLY:
+            return goal, [i and not q for i, q in zip(initial, goal)]
+        t = 1 << names.index(prop.name + TRIGGER)
+        return goal, [bool(m & t) and not q for m, q in zip(ex.marks, goal)]
+    spec = ex.compiled.spec
+    goal, trigger = [], []
+    for sid, s in enumerate(ex.states):
+        if prop.kind == PropertyKind.EVENTUALLY:
+            p, q = initial[sid], prop.func(spec, s)
+        else:
+            p, q = prop.func(spec, s)
+        goal.append(bool(q))
+        trigger.append(bool(p) and not q)
+    return goal, trigger
 
 
 def _fair_components(graph: nx.DiGraph, enabled: list[set[str]], fairness: dict[str, str],

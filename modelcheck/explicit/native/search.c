@@ -24,6 +24,12 @@
  * also keeps each fingerprint's id, and every step into a state already stored is kept as an
  * int32 (source, target) pair; with the parent array (the steps that found a state) they are
  * the whole reachability graph, which mc_cycle peels (Kahn) to find whether it has a cycle.
+ *
+ * With steps on (MC_STEPS: a search judging a liveness property), every step is also kept, in
+ * the order it was generated, as an int32 (source, instance, target) triple (the full store's
+ * edges, in the full store's order), and every expanded state's witness mask (mc_array 13),
+ * which holds the liveness property's goal and trigger bits: what the fair-cycle check of
+ * modelcheck/explicit/liveness.py reads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +38,8 @@
 #define MC_FAULT (-1)
 #define MC_NOMEM (-2)
 #define MC_MAXPROPS 64
+#define MC_PAIRS 1  /* mc_new's edges: steps into stored states as (source, target) pairs */
+#define MC_STEPS 2  /* every step as a (source, instance, target) triple, and each state's witness mask */
 
 typedef struct {
     int64_t *succ;  /* MC_INSTANCES rows of MC_WIDTH leaves */
@@ -145,6 +153,8 @@ typedef struct {
     uint32_t depth;
     int hit_state_bound;
     Vec parent, via, depthv, fps, terminal, cur, next, pairs, left;
+    Vec steps, marks;  /* with MC_STEPS */
+    int32_t admit_k;  /* the instance of the step being admitted */
     uint64_t *table;
     int32_t *ids;  /* with edges on: the id of table[i]'s state */
     size_t mask, used;
@@ -210,7 +220,7 @@ void mc_free(Ctx *c)
     if (!c)
         return;
     Vec *vs[] = {&c->parent, &c->via, &c->depthv, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs,
-                 &c->left};
+                 &c->left, &c->steps, &c->marks};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         free(vs[i]->p);
     free(c->table);
@@ -234,6 +244,8 @@ Ctx *mc_new(int64_t max_states, int edges)
     vec_init(&c->next, sizeof(mc_cell) * MC_WIDTH);
     vec_init(&c->pairs, 2 * sizeof(int32_t));
     vec_init(&c->left, 1);
+    vec_init(&c->steps, 3 * sizeof(int32_t));
+    vec_init(&c->marks, sizeof(uint64_t));
     c->edges = edges;
     c->mask = (1 << 16) - 1;
     c->table = calloc(c->mask + 1, sizeof(uint64_t));
@@ -247,10 +259,27 @@ Ctx *mc_new(int64_t max_states, int edges)
     return c;
 }
 
-/* With edges on, the step from src into stored state dst (src < 0: an initial state). */
+/* With MC_STEPS, the step from src by instance k into state dst, as a triple. */
+static int keep_step(Ctx *c, int64_t src, int32_t k, int32_t dst)
+{
+    if (vec_room(&c->steps, 1))
+        return MC_NOMEM;
+    int32_t *t = (int32_t *)c->steps.p + 3 * c->steps.n++;
+    t[0] = (int32_t)src;
+    t[1] = k;
+    t[2] = dst;
+    return 0;
+}
+
+/* With edges on, the step (by instance c->admit_k) from src into stored state dst (src < 0: an
+ * initial state). */
 static int edge(Ctx *c, int64_t src, int32_t dst)
 {
     if (!c->edges || src < 0)
+        return 0;
+    if ((c->edges & MC_STEPS) && keep_step(c, src, c->admit_k, dst))
+        return MC_NOMEM;
+    if (!(c->edges & MC_PAIRS))
         return 0;
     if (vec_room(&c->pairs, 1))
         return MC_NOMEM;
@@ -358,6 +387,11 @@ int64_t mc_level(Ctx *c, int successors)
             c->fault_sid = sid;
             return MC_FAULT;
         }
+        if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
+            if (vec_room(&c->marks, 1))
+                return MC_NOMEM;
+            VEC_PUSH(c->marks, uint64_t, o.hit);
+        }
         uint64_t m = o.bad | o.hit | (o.terminal ? o.ends : 0);
         if (o.terminal) {
             if (vec_room(&c->terminal, 1))
@@ -387,9 +421,12 @@ int64_t mc_level(Ctx *c, int successors)
                     memcpy(c->step_t[i], c->succ + (size_t)j * MC_WIDTH, sizeof(c->step_t[i]));
                 }
             }
+            c->admit_k = k;
             int fresh = admit_fp(c, c->succ_fp[j], sid);
             if (fresh < 0 || (fresh && record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j],
                                                c->rows + (size_t)j * MC_WIDTH)))
+                return MC_NOMEM;
+            if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
                 return MC_NOMEM;
         }
     }
@@ -479,6 +516,8 @@ done:
 }
 
 int64_t mc_pairs(Ctx *c) { return (int64_t)c->pairs.n; }
+int64_t mc_steps(Ctx *c) { return (int64_t)c->steps.n; }
+int64_t mc_marks(Ctx *c) { return (int64_t)c->marks.n; }
 
 void mc_release(Ctx *c, int which)
 {
@@ -513,6 +552,8 @@ const void *mc_array(Ctx *c, int which)
     case 9: return c->step_t;
     case 10: return c->left.p;
     case 11: return c->pairs.p;
+    case 12: return c->steps.p;
+    case 13: return c->marks.p;
     }
     return NULL;
 }
