@@ -66,17 +66,16 @@ def refute(ex: Any, prop: Any) -> Refutation | None:
     compiled = ex.compiled
     edges, instances = ex.edges, compiled.instances
     goal, trigger = _claims(ex, prop)
+    names = [inst.name for inst in instances]
     enabled: list[set[str]] = [set() for _ in range(ex.size)]
+    via: dict[tuple[int, int], list[int]] = {}  # steps between two states without the goal, in order
+    for src, k, dst in zip(edges[0::3], edges[1::3], edges[2::3]):
+        enabled[src].add(names[k])
+        if not goal[src] and not goal[dst]:
+            via.setdefault((src, dst), []).append(k)
     avoid = nx.DiGraph()
     avoid.add_nodes_from(sid for sid in range(ex.size) if not goal[sid])
-    for n in range(0, len(edges), 3):
-        src, k, dst = edges[n], edges[n + 1], edges[n + 2]
-        enabled[src].add(instances[k].name)
-        if not goal[src] and not goal[dst]:
-            if avoid.has_edge(src, dst):
-                avoid.edges[src, dst]["via"].append(k)
-            else:
-                avoid.add_edge(src, dst, via=[k])
+    avoid.add_edges_from((a, b, {"via": ks}) for (a, b), ks in via.items())
     loops = _fair_components(avoid, enabled, compiled.fairness, instances)
     ends = {sid for sid in avoid if not enabled[sid]}
     bad = ends | set(loops)
@@ -120,9 +119,9 @@ def _fair_components(graph: nx.DiGraph, enabled: list[set[str]], fairness: dict[
     """For each state of a fair cycle, a function drawing a fair loop from that state."""
     found: dict[int, Any] = {}
     for nodes in sorted(nx.strongly_connected_components(graph), key=min):
+        if len(nodes) == 1 and not graph.has_edge(v := next(iter(nodes)), v):
+            continue  # no cycle through it (most components: looked at without a subgraph view)
         part = graph.subgraph(nodes)
-        if len(nodes) == 1 and not part.number_of_edges():
-            continue
         duties = []  # for each fair action: a state that disables it, or one of its steps
         for action in sorted(fairness):
             off = sorted(sid for sid in nodes if action not in enabled[sid])
