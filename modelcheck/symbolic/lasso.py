@@ -80,6 +80,7 @@ class _Lassos:
         self.acts: list[z3.ArithRef] = []
         self.avoid: list[z3.BoolRef] = []  # per state: the goal is false there
         self.starts: list[z3.BoolRef] = []  # per state: the claim starts there
+        self._duties: dict[tuple[int, int], z3.BoolRef] = {}
         self._state(0)
 
     def _state(self, i: int) -> None:
@@ -102,27 +103,42 @@ class _Lassos:
     def same(self, start: int, k: int) -> z3.BoolRef:
         return z3.And(*[a == b for a, b in zip(self.enc.vars(start), self.enc.vars(k))])
 
-    def fair_loop(self, start: int, k: int) -> z3.BoolRef:
-        """Each weakly fair action is taken by a step of ``start .. k-1`` or disabled in one of its states."""
-        enc = self.enc
-        duties = []
-        for a in self.fair:
-            taken = [self.acts[i] == a for i in range(start, k)]
-            off = [z3.Not(enc.at(self.enabled_of[a], i)) for i in range(start, k)] if a in self.enabled_of else [True]
-            duties.append(z3.Or(*taken, *off))
-        return z3.And(*duties)
+    def duty(self, a: int, i: int) -> z3.BoolRef:
+        """Step ``i`` is fair action ``a``'s, or ``a`` is disabled in state ``i`` (cached per step)."""
+        key = (a, i)
+        if key not in self._duties:
+            off = z3.Not(self.enc.at(self.enabled_of[a], i)) if a in self.enabled_of else z3.BoolVal(True)
+            self._duties[key] = z3.Or(self.acts[i] == a, off)
+        return self._duties[key]
 
     def queries(self, k: int) -> tuple[z3.BoolRef, list[z3.BoolRef]]:
-        """(a dead end at ``k``, per loop start ``l < k`` a fair lasso back to ``l``)."""
-        suffix: list[z3.BoolRef] = [z3.BoolVal(True)] * (k + 2)  # suffix[m]: no goal from m to k
+        """(a dead end at ``k``, per loop start ``l < k`` a fair lasso back to ``l``).
+
+        Prefix and suffix chains keep each query linear in k per loop start: ``suffix[m]`` (no
+        goal from m to k), ``begun[l]`` (the claim starts at some j <= l with no goal from j on),
+        ``later[l]`` (it starts at some j > l), ``fair[a][l]`` (fair action a's duty is met by a
+        step of l .. k-1)."""
+        false = z3.BoolVal(False)
+        suffix: list[z3.BoolRef] = [z3.BoolVal(True)] * (k + 2)
         for m in range(k, -1, -1):
             suffix[m] = z3.And(self.avoid[m], suffix[m + 1])
         starts_at = [z3.And(self.starts[j], suffix[j]) for j in range(k + 1)]
         dead = z3.And(z3.Or(*starts_at), z3.Not(self.enc.at(self.enabled, k)))
+        begun, later = [false] * (k + 1), [false] * (k + 2)
+        for j in range(k + 1):
+            begun[j] = z3.Or(begun[j - 1], starts_at[j]) if j else starts_at[0]
+        for j in range(k, -1, -1):
+            later[j] = z3.Or(self.starts[j], later[j + 1])
+        fair = []
+        for a in self.fair:
+            chain = [false] * (k + 1)
+            for i in range(k - 1, -1, -1):
+                chain[i] = z3.Or(self.duty(a, i), chain[i + 1])
+            fair.append(chain)
         loops = []
         for start in range(k):
-            claimed = z3.Or(*[z3.And(self.starts[j], suffix[min(j, start)]) for j in range(k + 1)])
-            loops.append(z3.And(self.same(start, k), self.fair_loop(start, k), claimed))
+            claimed = z3.Or(begun[start], z3.And(suffix[start], later[start + 1]))
+            loops.append(z3.And(self.same(start, k), *[chain[start] for chain in fair], claimed))
         return dead, loops
 
     def trace(self, model: z3.ModelRef, k: int, loop: int | None) -> Trace:
