@@ -22,8 +22,8 @@ def reachability_graph(ex: Exploration) -> nx.DiGraph:
     ``label`` (the step as a trace prints it). Parallel steps between the same two
     states keep the first (a DiGraph has one edge per pair); ``steps`` lists them all.
     """
-    if ex.edges is None:
-        raise ValueError("the search did not keep its edges; run it with keep_edges=True")
+    if ex.edges is None or ex.compact:
+        raise ValueError("the search did not keep its states and edges; run it with keep_edges=True")
     compiled = ex.compiled
     terminal = set(ex.terminal)
     graph = nx.DiGraph(spec=compiled.spec.describe())

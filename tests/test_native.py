@@ -24,14 +24,16 @@ from modelcheck.explicit.native import driver
 from modelcheck.explicit.native.c_source import NotC, c_function
 from modelcheck.explicit.native.driver import compiler
 
+GRAPH_KINDS = ("at_end", "eventually", "leads_to")  # judged on the graph's steps, which the compact Python store drops
+
 pytestmark = pytest.mark.skipif(no_c_compiler(), reason="no C compiler (.ci/run installs gcc)")
 
 
 def both(spec: Spec, props: list[str] | None = None, **options: object) -> tuple:
     python = check(spec, props, SearchOptions(compiled=True, store="compact", **options))
     native = check(spec, props, SearchOptions(native=True, store="compact", **options))
-    if any(r.kind == "at_end" for r in native.results):  # the compact Python store leaves them UNKNOWN
-        native.exact = check(spec, [r.name for r in native.results if r.kind == "at_end"],
+    if any(r.kind in GRAPH_KINDS for r in native.results):  # the compact Python store leaves them UNKNOWN
+        native.exact = check(spec, [r.name for r in native.results if r.kind in GRAPH_KINDS],
                              SearchOptions(**options))
     return python, native
 
@@ -48,7 +50,7 @@ def assert_same(python, native) -> None:
     assert [b.state(i) for i in range(0, b.size, step)] == [a.state(i) for i in range(0, a.size, step)]
     exact = {r.name: r for r in getattr(native, "exact", python).results}
     for x, y in zip(python.results, native.results, strict=True):
-        if y.kind == "at_end":  # judged on the native store's steps: the exact search's verdict
+        if y.kind in GRAPH_KINDS:  # judged on the native store's steps: the exact search's verdict
             x = exact[y.name]
             assert (x.verdict, x.states, x.transitions) == (y.verdict, y.states, y.transitions)
             assert (x.trace is None) == (y.trace is None)
@@ -77,6 +79,21 @@ def test_the_same_search_on_any_number_of_threads(settings, threads, monkeypatch
     python, native = both(configure(VIRTIO, settings), threads=threads)
     assert_same(python, native)
     assert f"{threads} threads" in native.exploration.plan or threads == 1
+
+
+def test_liveness_steps_and_marks_do_not_depend_on_the_threads(monkeypatch):
+    """With a liveness property the native search keeps every step and each state's marks; on
+    several threads (small chunks) they come in the one-thread order, and so does the lasso."""
+    from test_liveness import WithProgress
+
+    monkeypatch.setattr(driver, "CHUNK", 11)
+    settings = {"workload": "W0 F", "flush_failures": 1, "flush_error": "sticky"}
+    one, three = (check(configure(WithProgress, settings), ["progress"],
+                        SearchOptions(backend="native", threads=n)) for n in (1, 3))
+    a, b = one.exploration, three.exploration
+    assert "3 threads" in b.plan and list(a.edges) == list(b.edges) and list(a.marks) == list(b.marks)
+    assert [(r.verdict, r.trace) for r in one.results] == [(r.verdict, r.trace) for r in three.results]
+    assert one.results[0].trace is not None and one.results[0].trace.loop_start is not None
 
 
 def test_a_bound_and_a_fault_cut_where_one_thread_cuts(monkeypatch):

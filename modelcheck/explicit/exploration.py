@@ -56,6 +56,7 @@ class Exploration:
     via: array = field(default_factory=lambda: array("i"))
     depth: array = field(default_factory=lambda: array("I"))
     edges: array | None = None  # flat (source, instance, target) triples
+    marks: array | None = None  # per state, the witness bits of liveness.marks (a search keeping no states)
     transitions: int = 0
     terminal: list[int] = field(default_factory=list)
     hit_state_bound: bool = False
@@ -216,24 +217,37 @@ class Exploration:
         return PropertyResult(verdict=Verdict.HOLDS, **base)
 
     def _liveness_result(self, prop: Property, base: dict[str, Any]) -> PropertyResult:
-        """A liveness verdict from the full store's graph (:mod:`.liveness`)."""
-        if self.compact or self.edges is None or self.canonical is not None or not self.shortest:
+        """A liveness verdict from the graph of every step (:mod:`.liveness`): the full store's,
+        or the native search's steps and marks."""
+        if self.edges is None or (self.compact and self.marks is None) or self.canonical is not None \
+                or not self.shortest:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step: the full "
-                                  "store with its edges, no symmetry or partial-order reduction", **base)
-        found = refute(self, prop)
-        if found is not None:
-            head = self.trace_to(found.trigger, prop.name)
-            path = tuple((self.compiled.instances[k].step, self.states[t]) for k, t in found.path)
-            if found.loop is None:
-                return PropertyResult(verdict=Verdict.VIOLATED, trace=Trace(head.initial, head.steps + path,
-                                                                            prop.name), **base)
-            stem = Trace(head.initial, head.steps + path, prop.name)
-            return PropertyResult(verdict=Verdict.VIOLATED, trace=self._lasso_trace(stem, found.loop, prop.name),
-                                  **base)
-        if self.bounded:
+                                  "store with its edges (or the native search), no symmetry or partial-order "
+                                  "reduction", **base)
+        if self.bounded:  # a cut state looks like a dead end, and its cut steps are not seen as enabled
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
                                   f"({self._bound_text()})", **base)
-        return PropertyResult(verdict=Verdict.HOLDS, **base)
+        found = refute(self, prop)
+        if found is None:
+            return PropertyResult(verdict=Verdict.HOLDS, **base)
+        head = self.trace_to(found.trigger, prop.name)
+        stem = self._extend(head, found.path)
+        trace = stem if found.loop is None else self._lasso_trace(stem, found.loop, prop.name)
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, **base)
+
+    def _extend(self, head: Trace, path: list[tuple[int, int]]) -> Trace:
+        """``head`` followed by the ``(instance, state id)`` steps of ``path`` (replayed when the
+        store keeps no states)."""
+        inst = self.compiled.instances
+        if not self.compact:
+            return Trace(head.initial, head.steps + tuple((inst[k].step, self.states[t]) for k, t in path), head.prop,
+                         head.kind)
+        current = head.steps[-1][1] if head.steps else head.initial
+        steps = list(head.steps)
+        for k, target in path:
+            step, current = self._replay_step(current, k, target)
+            steps.append((step, current))
+        return Trace(head.initial, tuple(steps), head.prop, head.kind)
 
     def _replay_step_to_value(self, current: State, k: int, recorded: State, prop: Property) -> tuple[Any, State]:
         """The violating step itself: instance ``k`` (or, under symmetry, its image) from ``current``.

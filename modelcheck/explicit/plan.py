@@ -10,7 +10,10 @@ search where a C compiler exists, else the compiled Python search. Every backend
 states in the same order, so the switch changes no id, count, verdict or shortest trace.
 The fast backends judge ``at_end`` properties too (the native search keeps its steps as
 int32 pairs and peels the graph for cycles in C; the compiled Python search then keeps the
-full store), so the default never turns a HOLDS into an UNKNOWN.
+full store), and liveness properties (the native search keeps every step as an int32 triple
+and judges each claim's goal and trigger per state, as the witnesses
+:func:`~.liveness.marks` adds; the compiled Python search keeps the full store), so the
+default never turns a HOLDS into an UNKNOWN.
 
 Combinations and fallbacks, all decided here:
 
@@ -43,6 +46,7 @@ from .compiled.flat_symmetry import SymmetricFlat, Unsupported, flat_canonicaliz
 from .exploration import Exploration
 from .interpreted import Expander
 from .levels import PackedPooled, Pooled, Serial
+from .liveness import marks
 from .memory import default_budget
 from .native import driver
 from .options import SearchOptions
@@ -95,6 +99,7 @@ class Plan:
     native_fallback: str = ""  # why the native search was not used
     code_origin: str = ""
     code_source: str = ""
+    marks: list[Property] = field(default_factory=list)  # witnesses the native search judges for liveness
     built: bool = field(default=False, repr=False)
 
     @property
@@ -106,6 +111,15 @@ class Plan:
     @property
     def endings(self) -> bool:
         return any(p.kind == PropertyKind.AT_END for p in self.properties)
+
+    @property
+    def liveness(self) -> bool:
+        return any(p.kind in LIVENESS for p in self.properties)
+
+    @property
+    def judged(self) -> list[Property]:
+        """The properties the backend judges per state: the asked ones and :attr:`marks`."""
+        return self.properties + self.marks
 
     @property
     def reductions(self) -> tuple[str, ...]:
@@ -167,7 +181,7 @@ class Plan:
         flat = self._flat() if self.backend != Backend.INTERPRETED else None
         if self.backend == Backend.NATIVE:
             self.library, self.native_fallback = self._library(flat)
-            if self.library is None and not self.forced and self.endings:
+            if self.library is None and not self.forced and (self.endings or self.liveness):
                 self.store = StoreKind.FULL  # the compact Python store keeps no steps, so cycles need the full one
         self.successors = flat or Expander(compiled, props, use_hints=opts.use_hints, check_hints=opts.check_hints,
                                            validate=opts.validate, canonical=self.canonical, ample=self.ample)
@@ -178,7 +192,7 @@ class Plan:
         """The compiled expander (under symmetry, mapping successors to representatives), or
         ``None`` with :attr:`fallback` saying why."""
         opts = self.options
-        flat, why = flat_expander(self.compiled, self.properties, use_hints=opts.use_hints, validate=opts.validate,
+        flat, why = flat_expander(self.compiled, self.judged, use_hints=opts.use_hints, validate=opts.validate,
                                   check_hints=opts.check_hints, reductions=opts.por)
         if flat is not None:
             self.code_origin, self.code_source = code_origin(flat), flat.source
@@ -204,18 +218,20 @@ class Plan:
         canonical = flat.canonical if isinstance(flat, SymmetricFlat) else None
         try:
             return driver.library(flat.source, flat.layout.width, len(self.compiled.instances),
-                                  self.compiled.state_class, len(self.properties), canonical), ""
+                                  self.compiled.state_class, len(self.judged), canonical), ""
         except driver.NativeUnavailable as err:
             return None, str(err)
 
     def without_native(self, why: str) -> None:
         """The native search handed a state back: the Python search decides (and reports the spec's error)."""
         self.library, self.native_fallback = None, why
+        if not self.forced and (self.endings or self.liveness):
+            self.store = StoreKind.FULL  # as in build: the compact Python store keeps no steps
 
     def exploration(self) -> Exploration:
         """An empty exploration for this plan's store."""
         compact = self.library is not None or self.store == StoreKind.COMPACT
-        ex = Exploration(self.compiled, self.properties, compact=compact, canonical=self.canonical,
+        ex = Exploration(self.compiled, self.judged, compact=compact, canonical=self.canonical,
                          fallback=self.fallback, native_fallback=self.native_fallback,
                          code_origin=self.code_origin, code_source=self.code_source)
         if self.library is not None:
@@ -231,7 +247,7 @@ class Plan:
         instances = len(self.compiled.instances)
         store: Any
         if self.store == StoreKind.FULL:
-            edges = opts.keep_edges is not False or self.endings
+            edges = opts.keep_edges is not False or self.endings or self.liveness
             store = FullStore(ex, instances, opts.max_states, edges, self.endings, self.budget)
         elif self.ample is not None:
             store = SeenStore(ex, instances, opts.max_states, successors.fingerprint, self.budget)
@@ -279,16 +295,17 @@ def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
         backend, why = Backend.INTERPRETED, f"a state bound of {options.max_states:,}: too few states for code to pay"
     else:
         backend, why = _fastest(options, c_compiler() if compiler is None else compiler or None)
-    if not forced and any(p.kind in LIVENESS for p in props):
-        backend, why = Backend.INTERPRETED, "a liveness property needs every state and step (fair cycles)"
-        return Plan(compiled, props, options, backend, StoreKind(options.store or StoreKind.FULL), why, None, False)
+    liveness = any(p.kind in LIVENESS for p in props)
     store = StoreKind(options.store) if options.store else \
         StoreKind.COMPACT if backend == Backend.NATIVE else StoreKind.FULL
     endings = any(p.kind == PropertyKind.AT_END for p in props)
-    if backend == Backend.COMPILED and not forced and options.store is None and not endings:
+    if backend == Backend.COMPILED and not forced and options.store is None and not endings and not liveness:
         store = StoreKind.COMPACT  # nothing needs the full store's steps; the compact one is the lighter
     tier = TIER if not forced and backend != Backend.INTERPRETED else None
-    return Plan(compiled, props, options, backend, store, why, tier, forced)
+    chosen = Plan(compiled, props, options, backend, store, why, tier, forced)
+    if backend == Backend.NATIVE and liveness:
+        chosen.marks = marks(props)
+    return chosen
 
 
 def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str]:

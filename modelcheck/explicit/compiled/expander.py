@@ -29,7 +29,7 @@ from typing import Any
 
 import z3
 
-from ...spec import ActionInstance, Compiled, Property, PropertyKind
+from ...spec import LIVENESS, ActionInstance, Compiled, Property, PropertyKind
 from ...state import State
 from ..flat import FlatLayout, fingerprint_for, flat_fields, leaf_range
 from ..interpreted import Expander, instances_to_fire, judge
@@ -260,6 +260,8 @@ def _program(enc: Any, properties: list[Property], plain: dict[str, str]) -> Pro
     step_holds: dict[tuple[int, int], list[tuple[int, z3.BoolRef]]] = {}
     step_crash: dict[tuple[int, int], list[z3.BoolRef]] = {}
     for i, prop in enumerate(properties):
+        if prop.kind in LIVENESS:
+            continue  # judged on the whole graph (explicit/liveness.py), from the witnesses liveness.marks adds
         if prop.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES, PropertyKind.AT_END):
             target = {PropertyKind.ALWAYS: invariants, PropertyKind.SOMETIMES: witnesses,
                       PropertyKind.AT_END: endings}[prop.kind]

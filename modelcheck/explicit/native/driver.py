@@ -220,7 +220,8 @@ class Library:
             if not built.kept:
                 shutil.rmtree(built.path.parent, ignore_errors=True)
         for name, res, args in (("mc_new", PTR, [I64, ctypes.c_int]), ("mc_cycle", I64, [PTR]),
-                                ("mc_pairs", I64, [PTR]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
+                                ("mc_pairs", I64, [PTR]), ("mc_steps", I64, [PTR]),
+                                ("mc_marks", I64, [PTR]), ("mc_free", None, [PTR]), ("mc_seed", I64, [PTR, PTR]),
                                 ("mc_level", I64, [PTR, ctypes.c_int]), ("mc_fingerprint", I64, [PTR]),
                                 ("mc_size", I64, [PTR]), ("mc_frontier", I64, [PTR]),
                                 ("mc_hit_state_bound", I64, [PTR]), ("mc_fault_sid", I64, [PTR]),
@@ -287,15 +288,19 @@ class Status(IntEnum):
 
 
 MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
+MC_PAIRS, MC_STEPS = 1, 2  # mc_new's edges: bits, as search.c defines them
 
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
                    on_progress: Any, started: float, edges: bool = False, budget: int | None = None,
-                   threads: int = 1) -> None:
+                   threads: int = 1, steps: bool = False) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
     With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
-    states already stored and looks for a cycle (``ex.lasso``, ``ex.ends_checked``).
+    states already stored and looks for a cycle (``ex.lasso``, ``ex.ends_checked``). With
+    ``steps`` (a liveness property is judged) it keeps every step as the full store does
+    (``ex.edges``, flat ``(source, instance, target)`` triples in the same order) and every
+    state's witness mask (``ex.marks``), from which :mod:`..liveness` reads goal and trigger.
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels). ``threads`` expand each level together (``mc_threads``); the states are
@@ -305,7 +310,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     width = flat.layout.width
     instances = ex.compiled.instances
     names = [p.name for p in ex.properties]
-    ctx = c.mc_new(-1 if max_states is None else max_states, 1 if edges else 0)
+    ctx = c.mc_new(-1 if max_states is None else max_states, (MC_PAIRS if edges else 0) | (MC_STEPS if steps else 0))
     if not ctx:
         raise MemoryError("the native search could not allocate its tables")
     c.mc_threads(ctx, threads, CHUNK)
@@ -327,12 +332,12 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
                 ex.hit_depth_bound = True
             if budget is not None and not at_bound and resident() > budget:
                 ex.hit_memory_bound = budget
-            steps = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
-            if steps == MC_FAULT:
+            taken = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
+            if taken == MC_FAULT:
                 raise Fault(c.mc_fault_sid(ctx))
-            if steps == MC_NOMEM:
+            if taken == MC_NOMEM:
                 raise MemoryError("the native search ran out of memory (or past 2**31 - 1 states)")
-            transitions += steps
+            transitions += taken
             level = c.mc_frontier(ctx)
             if level:
                 counts.append(level)
@@ -348,6 +353,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             raise MemoryError("the native search ran out of memory looking for cycles")
         flags = read(lib, ctx, 10, "B", size) if left else None
         pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
+        if steps:
+            ex.edges = read(lib, ctx, 14, "i", 3 * c.mc_steps(ctx))
+            ex.marks = read(lib, ctx, 15, "Q", c.mc_marks(ctx))
         ex.parent = read(lib, ctx, 0, "i", size)
         ex.via = read(lib, ctx, 1, "h" if c.mc_via_size() == 2 else "i", size)
         ex.depth = array("I")

@@ -34,6 +34,12 @@
  * also keeps each fingerprint's id, and every step into a state already stored is kept as an
  * int32 (source, target) pair; with the parent array (the steps that found a state) they are
  * the whole reachability graph, which mc_cycle peels (Kahn) to find whether it has a cycle.
+ *
+ * With steps on (MC_STEPS: a search judging a liveness property), every step is also kept, in
+ * the order it was generated, as an int32 (source, instance, target) triple (the full store's
+ * edges, in the full store's order), and every expanded state's witness mask (mc_array 15),
+ * which holds the liveness property's goal and trigger bits: what the fair-cycle check of
+ * modelcheck/explicit/liveness.py reads.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -45,6 +51,8 @@
 #define MC_SEED_FAULT (-3)  /* mc_seed: -1 says "seen", so a fault there has a code of its own */
 #define MC_MAXPROPS 64
 #define MC_MAXTHREADS 16
+#define MC_PAIRS 1  /* mc_new's edges: steps into stored states as (source, target) pairs */
+#define MC_STEPS 2  /* every step as a (source, instance, target) triple, and each state's witness mask */
 
 typedef struct {
     int64_t *succ;  /* MC_INSTANCES rows of MC_WIDTH leaves */
@@ -219,6 +227,7 @@ typedef int32_t mc_via;
 typedef struct {
     int32_t n, terminal;
     uint64_t marks;  /* bad | hit | (terminal ? ends : 0) */
+    uint64_t hit;  /* the witnesses alone (with MC_STEPS, the liveness marks) */
 } Head;
 
 struct Ctx;
@@ -244,6 +253,8 @@ typedef struct Ctx {
     uint32_t depth;
     int hit_state_bound;
     Vec parent, via, fps, terminal, cur, next, pairs, left;  /* depths: Python counts each level's states */
+    Vec steps, marks;  /* with MC_STEPS */
+    int32_t admit_k;  /* the instance of the step being admitted */
     uint64_t *table;
     int32_t *ids;  /* with edges on: the id of table[i]'s state */
     size_t mask, used;
@@ -333,7 +344,8 @@ void mc_free(Ctx *c)
 {
     if (!c)
         return;
-    Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->left};
+    Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->left,
+                 &c->steps, &c->marks};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         free(vs[i]->p);
     free(c->table);
@@ -357,6 +369,8 @@ Ctx *mc_new(int64_t max_states, int edges)
     vec_init(&c->next, MC_FRONTIER_BYTES);
     vec_init(&c->pairs, 2 * sizeof(int32_t));
     vec_init(&c->left, 1);
+    vec_init(&c->steps, 3 * sizeof(int32_t));
+    vec_init(&c->marks, sizeof(uint64_t));
     c->edges = edges;
     c->mask = (1 << 16) - 1;
     c->table = calloc(c->mask + 1, sizeof(uint64_t));
@@ -370,10 +384,27 @@ Ctx *mc_new(int64_t max_states, int edges)
     return c;
 }
 
-/* With edges on, the step from src into stored state dst (src < 0: an initial state). */
+/* With MC_STEPS, the step from src by instance k into state dst, as a triple. */
+static int keep_step(Ctx *c, int64_t src, int32_t k, int32_t dst)
+{
+    if (vec_room(&c->steps, 1))
+        return MC_NOMEM;
+    int32_t *t = (int32_t *)c->steps.p + 3 * c->steps.n++;
+    t[0] = (int32_t)src;
+    t[1] = k;
+    t[2] = dst;
+    return 0;
+}
+
+/* With edges on, the step (by instance c->admit_k) from src into stored state dst (src < 0: an
+ * initial state). */
 static int edge(Ctx *c, int64_t src, int32_t dst)
 {
     if (!c->edges || src < 0)
+        return 0;
+    if ((c->edges & MC_STEPS) && keep_step(c, src, c->admit_k, dst))
+        return MC_NOMEM;
+    if (!(c->edges & MC_PAIRS))
         return 0;
     if (vec_room(&c->pairs, 1))
         return MC_NOMEM;
@@ -493,7 +524,7 @@ static void *expand_part(void *arg)
             p->nomem = 1;
             break;
         }
-        Head h = {n, o.terminal, o.bad | o.hit | (o.terminal ? o.ends : 0)};
+        Head h = {n, o.terminal, o.bad | o.hit | (o.terminal ? o.ends : 0), o.hit};
         VEC_PUSH(p->head, Head, h);
         for (int j = 0; j < n; j++) {
             mc_cell *out = (mc_cell *)p->rows.p + (p->rows.n + (size_t)j) * MC_WIDTH;
@@ -527,6 +558,11 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
     int64_t sid = p->lo;
     for (size_t h = 0; h < p->head.n; h++, sid++) {
         int n = heads[h].n;
+        if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
+            if (vec_room(&c->marks, 1))
+                return MC_NOMEM;
+            VEC_PUSH(c->marks, uint64_t, heads[h].hit);
+        }
         if (heads[h].terminal) {
             if (vec_room(&c->terminal, 1))
                 return MC_NOMEM;
@@ -552,6 +588,7 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
                         c->step_t[i][l] = rows[off * MC_WIDTH + (size_t)l];
                 }
             }
+            c->admit_k = k;
             int fresh = admit_fp(c, fps[off], sid);
             if (fresh < 0)
                 return MC_NOMEM;
@@ -560,6 +597,8 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
                 c->fault_sid = sid;
             if (r)
                 return r;
+            if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
+                return MC_NOMEM;
         }
     }
     if (p->fault_sid >= 0) {
@@ -648,6 +687,11 @@ int64_t mc_level(Ctx *c, int successors)
             c->fault_sid = sid;
             return MC_FAULT;
         }
+        if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
+            if (vec_room(&c->marks, 1))
+                return MC_NOMEM;
+            VEC_PUSH(c->marks, uint64_t, o.hit);
+        }
         uint64_t m = o.bad | o.hit | (o.terminal ? o.ends : 0);
         if (o.terminal) {
             if (vec_room(&c->terminal, 1))
@@ -678,6 +722,7 @@ int64_t mc_level(Ctx *c, int successors)
                     memcpy(c->step_t[i], c->succ + (size_t)j * MC_WIDTH, sizeof(c->step_t[i]));
                 }
             }
+            c->admit_k = k;
             int fresh = admit_fp(c, c->succ_fp[j], sid);
             if (fresh < 0)
                 return MC_NOMEM;
@@ -686,6 +731,8 @@ int64_t mc_level(Ctx *c, int successors)
                 c->fault_sid = sid;
             if (r)
                 return r;
+            if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
+                return MC_NOMEM;
         }
     }
 admitted:;
@@ -778,6 +825,8 @@ done:
 }
 
 int64_t mc_pairs(Ctx *c) { return (int64_t)c->pairs.n; }
+int64_t mc_steps(Ctx *c) { return (int64_t)c->steps.n; }
+int64_t mc_marks(Ctx *c) { return (int64_t)c->marks.n; }
 
 void mc_release(Ctx *c, int which)
 {
@@ -816,6 +865,8 @@ const void *mc_array(Ctx *c, int which)
     case 11: return c->pairs.p;
     case 12: return c->ready_seen;
     case 13: return c->ready_row;
+    case 14: return c->steps.p;
+    case 15: return c->marks.p;
     }
     return NULL;
 }

@@ -1,0 +1,116 @@
+"""Liveness in every backend the planner can choose: the same verdicts, steps and lassos.
+
+The interpreted search over the full store is the reference (tests/test_liveness.py checks
+it on fixtures and on virtio-blk). The compiled Python search keeps the full store for a
+liveness property; the native search keeps every step as an int32 triple and judges each
+claim's goal and trigger per state in C (``liveness.marks``). Both must give the reference's
+ids, steps in the same order, verdicts and traces, lassos included, so the shortest stem
+stays the shortest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import NODRAIN, SMALL, no_c_compiler
+from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner, StrandsWithProgress, WithProgress
+
+from modelcheck.check import check, configure
+from modelcheck.explicit import SearchOptions
+from modelcheck.explicit import plan as planner
+from modelcheck.spec import compile_spec
+from modelcheck.trace import replay
+from modelcheck.verdict import Verdict
+
+needs_cc = pytest.mark.skipif(no_c_compiler(), reason="no C compiler (.ci/run installs gcc)")
+
+FIXTURES = [Spinner, FairSpinner, Grants, FairGrants, DeadEnd]
+VIRTIO = [  # (settings, verdict): holding and refuted, a lasso and a dead end, one past the tier
+    ({"workload": "W0 F", "flush_failures": 1}, Verdict.HOLDS),
+    ({"workload": "W0 F", "flush_failures": 1, "flush_error": "sticky"}, Verdict.VIOLATED),
+    (dict(SMALL, flush_error="sticky", flush_failures=1), Verdict.VIOLATED),
+    (dict(SMALL, flush_error="lossy", flush_failures=1), Verdict.HOLDS),
+]
+
+
+def run(spec: Any, backend: str, **options: Any) -> Any:
+    return check(spec, None if not isinstance(spec, WithProgress) else ["progress"],
+                 SearchOptions(backend=backend, **options))
+
+
+def assert_same(reference: Any, other: Any) -> None:
+    a, b = reference.exploration, other.exploration
+    assert (a.size, a.transitions) == (b.size, b.transitions)
+    assert list(a.parent) == list(b.parent) and list(a.via) == list(b.via)
+    assert list(a.edges) == list(b.edges)  # every step, in the order generated
+    for x, y in zip(reference.results, other.results, strict=True):
+        assert (x.name, x.verdict, x.reason) == (y.name, y.verdict, y.reason)
+        assert x.trace == y.trace  # the same stem and loop (loop_start included)
+        if y.trace is not None:
+            replay(other.compiled, y.trace)
+
+
+@needs_cc
+@pytest.mark.parametrize("cls", FIXTURES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("backend", ["native", "compiled"])
+def test_fixtures_agree_with_the_interpreted_full_store(cls: type, backend: str):
+    other = run(cls(), backend)
+    assert other.exploration.native_fallback == "" and other.exploration.fallback == ""
+    assert_same(run(cls(), "interpreted"), other)
+
+
+@needs_cc
+@pytest.mark.parametrize(("settings", "verdict"), VIRTIO, ids=lambda v: str(v))
+def test_virtio_blk_progress_agrees_in_every_backend(settings: dict[str, Any], verdict: Verdict):
+    reference = run(configure(WithProgress, settings), "interpreted")
+    assert reference.results[0].verdict is verdict
+    for backend in ("native", "compiled"):
+        assert_same(reference, run(configure(WithProgress, settings), backend))
+
+
+@needs_cc
+def test_a_dead_end_found_natively_is_the_interpreted_one():
+    settings = {"workload": "W0 F", "qdepth": 1, "migrations": 0}
+    reference = run(configure(StrandsWithProgress, settings), "interpreted")
+    native = run(configure(StrandsWithProgress, settings), "native")
+    assert native.results[0].verdict is Verdict.VIOLATED and native.results[0].trace.loop_start is None
+    assert_same(reference, native)
+
+
+@needs_cc
+def test_the_default_moves_to_the_native_search_past_the_tier_with_the_same_lasso():
+    settings = dict(NODRAIN, flush_error="sticky", flush_failures=1)  # 37,900 states
+    default = run(configure(WithProgress, settings), "auto")
+    assert default.exploration.size > planner.TIER and default.exploration.native
+    assert default.exploration.plan.startswith("search: native (C)")
+    result = default.results[0]
+    assert result.verdict is Verdict.VIOLATED and result.trace.loop_start is not None
+    assert_same(run(configure(WithProgress, settings), "interpreted"), default)
+
+
+def test_the_plan_no_longer_forces_the_interpreted_search_for_liveness():
+    compiled = compile_spec(Grants())
+    props = list(compiled.properties.values())
+    native = planner.plan(compiled, props, SearchOptions(backend="auto"), "cc")
+    assert (native.backend, native.store, native.tier) == ("native", "compact", planner.TIER)
+    assert [p.name for p in native.marks] == ["asked_is_granted~goal", "asked_is_granted~trigger"]
+    python = planner.plan(compiled, props, SearchOptions(backend="auto"), "")
+    assert (python.backend, python.store) == ("compiled", "full") and not python.marks
+    assert native.first_tier().properties == props  # the interpreted tier judges no marks
+
+
+@needs_cc
+@pytest.mark.parametrize("backend", ["interpreted", "native"])
+def test_a_cut_search_says_unknown_never_a_dead_end_at_the_cut(backend: str):
+    result = run(FairSpinner(), backend, max_states=2).results[0]
+    assert result.verdict is Verdict.UNKNOWN
+    result = run(configure(WithProgress, {"workload": "W0 F", "flush_failures": 1}), backend, max_depth=3).results[0]
+    assert result.verdict is Verdict.UNKNOWN
+
+
+@pytest.mark.parametrize("backend", ["auto", "interpreted", "compiled"])
+def test_a_search_asked_for_no_graph_still_keeps_the_steps_liveness_needs(backend: str):
+    """`modelcheck check` asks for no graph (keep_edges=False); liveness still needs every step."""
+    result = run(Spinner(), backend, keep_edges=False).results[0]
+    assert result.verdict is Verdict.VIOLATED and result.trace.loop_start == 0
