@@ -16,7 +16,7 @@ from typing import Any
 from . import __version__, exitcodes
 from .atomic import check_writable, write_text
 from .check import CheckRun, check, configure
-from .errors import ModelcheckError
+from .errors import ModelcheckError, UsageError
 from .explicit import Progress, SearchOptions
 from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
     p.add_argument("--por", action="store_true",
                    help="partial-order reduction (same verdicts; traces then not necessarily shortest)")
+    _cluster_args(p)
 
     p = _command(sub, "matrix", "check every configuration of a matrix file and print the verdict table",
                  run_matrix)
@@ -161,6 +162,18 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
                         "(default: the search plan's choice, printed by check)")
 
 
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--distributed", action="store_true",
+                   help="partitioned search over MPI ranks: run as mpirun -n N python3 -m modelcheck check "
+                        "--distributed ... (needs MPI and mpi4py: pip install -e '.[cluster]'); rank 0 prints")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="keep every completed level in DIR (an empty or new directory; shared storage for "
+                        "several hosts), so that --resume DIR continues a stopped run; without mpirun too")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the checkpoint in DIR from its last complete level (same spec, settings, "
+                        "properties and rank count; it keeps checkpointing into DIR)")
+
+
 def _memory(text: str) -> int | None:
     """A ``--memory`` value: a size (``4G``, ``512M``, bytes) or ``off``."""
     if text.strip().lower() in ("off", "none"):
@@ -176,7 +189,9 @@ def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
                          backend=getattr(args, "backend", "auto"),
-                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False))
+                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
+                         distributed=getattr(args, "distributed", False), checkpoint=getattr(args, "checkpoint", None),
+                         resume=getattr(args, "resume", None))
 
 
 # --------------------------------------------------------------------------- check
@@ -192,12 +207,17 @@ def _cap(args: argparse.Namespace, attr: str, flag: str) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     _cap(args, "workers", "--workers")
+    if args.profile and (args.distributed or args.checkpoint or args.resume):
+        raise UsageError("--profile reads every state's step and depth, which the partitioned search does not "
+                         "gather; drop --profile or --distributed/--checkpoint/--resume")
     check_writable(args.json, "--json")
     check_writable(args.dump_compiled, "--dump-compiled")
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
     ex = run.exploration
+    if getattr(ex, "rank", 0):  # a partitioned search's other ranks: rank 0 prints and writes
+        return exit_code(gating_verdicts(run.results, args.property))
     print(spec.describe())
     print(ex.plan)
     if ex.fallback:

@@ -41,7 +41,10 @@ class SearchOptions:
     the spec cannot be compiled the search runs plain and ``Exploration.fallback`` says why);
     ``native`` runs the compiled mode's code and the compact-store search as C
     (:mod:`modelcheck.explicit.native.driver`: same states, ids, verdicts and traces; one process; when it
-    cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why).
+    cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why);
+    ``distributed`` runs the partitioned search on the MPI ranks this process is one of, and
+    ``checkpoint`` / ``resume`` name a directory where it keeps each completed level / whence it
+    continues (:mod:`modelcheck.explicit.distributed`; in one process without ``distributed``).
     """
 
     max_states: int | None = None
@@ -58,4 +61,7 @@ class SearchOptions:
     por: bool = False
     compiled: bool = False
     native: bool = False
+    distributed: bool = False
+    checkpoint: str | None = None
+    resume: str | None = None
     on_progress: Callable[[Progress], None] | None = None
