@@ -40,7 +40,7 @@ from ..spec import LIVENESS, Compiled, Property, PropertyKind
 from ..verdict import PropertyResult, Verdict
 from . import checkpoint as cp
 from .exploration import Exploration
-from .kernels import Fault, NativeKernel, PythonKernel, owner, signed
+from .kernels import Fault, NativeKernel, PythonKernel, owner, record_type, signed
 from .memory import default_budget, resident
 from .options import Progress, SearchOptions
 from .plan import Backend, Plan, c_compiler, plan
@@ -149,8 +149,7 @@ class Partitioned:
         self.ranks, self.kernel, self.flat, self.started = ranks, kernel, flat, started
         self.names = [p.name for p in properties]
         self.instances = max(len(compiled.instances), 1)
-        self.record = np.dtype([("fp", "<u8"), ("parent", "<u8"), ("inst", "<i4"),
-                                ("row", kernel.dtype, (kernel.width,))])
+        self.record = record_type(kernel.dtype, kernel.width)
         self.cap = max(BATCH_BYTES // self.record.itemsize, 4 * self.instances)
         self.seen = kernel.new_set()
         # this rank's states, level by level: fingerprint, parent's fingerprint, instance (-1: initial)
@@ -247,36 +246,21 @@ class Partitioned:
                 self.steps += len(b.fps)
                 self.terminals += b.terminals
                 self.fired += np.bincount(b.inst, minlength=self.instances)
-                parent = fps[pos + b.src.astype(np.int64)] if len(b.src) else np.empty(0, dtype=np.uint64)
+                data, counts = kernel.records(b, fps[pos:pos + b.consumed], size, self.record)
                 pos += b.consumed
-                rec = np.empty(len(b.fps), dtype=self.record)
-                if size > 1:
-                    own = owner(b.fps, size)
-                    order = np.argsort(own.astype(np.int16 if size < 1 << 15 else np.int64), kind="stable")
-                    counts = np.bincount(own, minlength=size)
-                    rec["fp"], rec["parent"], rec["inst"], rec["row"] = (b.fps[order], parent[order], b.inst[order],
-                                                                        b.rows[order])
-                else:
-                    counts = np.array([len(b.fps)], dtype=np.int64)
-                    rec["fp"], rec["parent"], rec["inst"], rec["row"] = b.fps, parent, b.inst, b.rows
                 del b
             else:
-                rec = np.empty(0, dtype=self.record)
-                counts = np.zeros(size, dtype=np.int64)
+                data, counts = np.empty(0, dtype=np.uint8), np.zeros(size, dtype=np.int64)
             t1 = time.perf_counter()
-            data = rec.view(np.uint8)
             sent += len(data)
             got, more = ranks.exchange(data, counts * self.record.itemsize, pos < len(rows))
-            del rec, data
+            del data
             t2 = time.perf_counter()
-            recs = got.view(self.record)
-            fresh = self.seen.add(recs["fp"])
-            if level is not None:  # a step into a state of this level or an older one: a cycle may pass it
-                level.add(recs["fp"][fresh])
-                self.back += int(level.add(recs["fp"][~fresh], insert=False).sum())
-            if fresh.any():
-                incoming.append(recs[fresh])
-            del got, recs
+            fresh, back = self.seen.admit(got, self.record, level)
+            self.back += back
+            if len(fresh):
+                incoming.append(fresh.copy())
+            del got, fresh
             t3 = time.perf_counter()
             t_expand += t1 - t0
             t_exchange += t2 - t1
@@ -474,7 +458,8 @@ class Partitioned:
         ex.level_seconds = self.timing
         self.flat.finish(ex)
         ex.key = self.kernel.key(self.flat.layout.flatten)
-        where = "one process" if isinstance(self.ranks, One) else f"{self.ranks.size} MPI ranks"
+        plural = "s" if self.ranks.size > 1 else ""
+        where = "one process" if isinstance(self.ranks, One) else f"{self.ranks.size} MPI rank{plural}"
         ex.plan = (f"search: partitioned breadth-first, {where}, {self.kernel.name} successors, a fingerprint "
                    f"set per rank" + (f"; checkpoints in {self.directory}" if self.directory is not None else ""))
         return ex

@@ -37,6 +37,21 @@ def signed(fp: int) -> int:
     return fp - (1 << 64) if fp >= 1 << 63 else fp
 
 
+def record_type(cell: np.dtype, width: int) -> np.dtype:
+    """One step as the ranks send it: fingerprint, source's fingerprint, instance, row (packed, 20 + row bytes)."""
+    return np.dtype([("fp", "<u8"), ("parent", "<u8"), ("inst", "<i4"), ("row", cell, (width,))])
+
+
+def numpy_records(b: Batch, src_fps: np.ndarray, ranks: int, record: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`NativeKernel.records` in numpy."""
+    own = owner(b.fps, ranks)
+    order = np.argsort(own, kind="stable")
+    rec = np.empty(len(b.fps), dtype=record)
+    rec["fp"], rec["parent"], rec["inst"], rec["row"] = (b.fps[order], src_fps[b.src[order].astype(np.int64)],
+                                                        b.inst[order], b.rows[order])
+    return rec.view(np.uint8), np.bincount(own, minlength=ranks).astype(np.int64)
+
+
 @dataclass
 class Batch:
     """What expanding ``consumed`` rows gave: per step its row, fingerprint, source row and
@@ -100,6 +115,16 @@ class NativeKernel:
         w = int(counts[0])
         return Batch(int(got), out[:w], fps[:w], src[:w], inst[:w], smask[:w], state_mask[:got], int(counts[1]))
 
+    def records(self, b: Batch, src_fps: np.ndarray, ranks: int, record: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's steps as message records (:func:`record_type`) sorted by owner, and the count per rank."""
+        out = np.empty(len(b.fps) * record.itemsize, dtype=np.uint8)
+        counts = np.zeros(ranks, dtype=np.int64)
+        src_fps = np.ascontiguousarray(src_fps, dtype=np.uint64)
+        self.c.mc_pack_records(b.rows.ctypes.data, b.fps.ctypes.data, b.src.ctypes.data, b.inst.ctypes.data,
+                               len(b.fps), src_fps.ctypes.data, ranks, counts.ctypes.data, out.ctypes.data,
+                               record.itemsize)
+        return out, counts
+
     def new_set(self) -> NativeSet:
         return NativeSet(self.c)
 
@@ -126,6 +151,17 @@ class NativeSet:
         if got == driver.MC_NOMEM:
             raise MemoryError("the fingerprint set could not grow")
         return fresh.view(np.bool_)
+
+    def admit(self, data: np.ndarray, record: np.dtype, level: NativeSet | None) -> tuple[np.ndarray, int]:
+        """The received records (bytes) whose fingerprints are new, inserted; with ``level`` (the next
+        level's states so far, which they join) also how many reach a state of this level or an older one."""
+        n = len(data) // record.itemsize
+        back = np.zeros(1, dtype=np.int64)
+        got = self.c.mc_dset_admit(self.handle, data.ctypes.data, n, record.itemsize,
+                                   level.handle if level is not None else None, back.ctypes.data)
+        if got == driver.MC_NOMEM:
+            raise MemoryError("the fingerprint set could not grow")
+        return data[:got * record.itemsize].view(record), int(back[0])
 
     def __len__(self) -> int:
         return int(self.c.mc_dset_size(self.handle))
@@ -190,6 +226,9 @@ class PythonKernel:
                      np.array(inst, dtype=np.int32), np.array(smask, dtype=np.uint64),
                      np.array(state_mask, dtype=np.uint64), terminals)
 
+    def records(self, b: Batch, src_fps: np.ndarray, ranks: int, record: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        return numpy_records(b, src_fps, ranks, record)
+
     def new_set(self) -> PythonSet:
         return PythonSet()
 
@@ -214,6 +253,15 @@ class PythonSet:
         if insert:
             seen |= batch
         return fresh
+
+    def admit(self, data: np.ndarray, record: np.dtype, level: PythonSet | None) -> tuple[np.ndarray, int]:
+        recs = data.view(record)
+        fresh = self.add(recs["fp"])
+        back = 0
+        if level is not None:
+            level.add(recs["fp"][fresh])
+            back = int(level.add(recs["fp"][~fresh], insert=False).sum())
+        return recs[fresh], back
 
     def __len__(self) -> int:
         return len(self.seen)

@@ -339,13 +339,16 @@ CELL_TYPES = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
 
 def partitioned(lib: Library) -> tuple[Any, str]:
     """The library's batch functions for :mod:`modelcheck.explicit.distributed` (``mc_expand_rows``,
-    ``mc_fingerprint_rows``, the ``mc_dset_*`` fingerprint set), typed; and its cells' numpy dtype."""
+    ``mc_fingerprint_rows``, ``mc_pack_records``, the ``mc_dset_*`` fingerprint set), typed; and its
+    cells' numpy dtype."""
     c = lib.lib
     for name, res, args in (("mc_expand_rows", I64, [PTR, I64, ctypes.c_int, I64, PTR, PTR, PTR, PTR, PTR, PTR, PTR]),
                             ("mc_fingerprint_rows", None, [PTR, I64, PTR]), ("mc_dset_new", PTR, []),
                             ("mc_dset_free", None, [PTR]), ("mc_dset_size", I64, [PTR]),
                             ("mc_dset_bytes", I64, [PTR]),
                             ("mc_dset_insert", I64, [PTR, PTR, I64, PTR, ctypes.c_int]),
+                            ("mc_pack_records", None, [PTR, PTR, PTR, PTR, I64, PTR, I64, PTR, PTR, I64]),
+                            ("mc_dset_admit", I64, [PTR, PTR, I64, I64, PTR, PTR]),
                             ("mc_cell_size", I64, [])):
         f = getattr(c, name)
         f.restype, f.argtypes = res, args

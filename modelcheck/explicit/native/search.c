@@ -635,33 +635,96 @@ static int dset_grow(DSet *s)
     return 0;
 }
 
+static inline int dset_put(DSet *s, uint64_t fp, int insert)
+{
+    if (fp == 0) {
+        int is_new = !s->has_zero;
+        if (insert)
+            s->has_zero = 1;
+        return is_new;
+    }
+    size_t i = (size_t)fp & s->mask;
+    while (s->table[i] && s->table[i] != fp)
+        i = (i + 1) & s->mask;
+    if (s->table[i])
+        return 0;
+    if (insert) {
+        s->table[i] = fp;
+        if (++s->used * 2 > s->mask + 1 && dset_grow(s))
+            return MC_NOMEM;
+    }
+    return 1;
+}
+
+#define DSET_AHEAD 8  /* fingerprints whose slots are fetched ahead of their lookup */
+
 /* Insert fps[0..n) in order; fresh[i] = 1 when fps[i] was absent (a repeat within the batch
  * is not fresh). With insert 0 only looks. Returns the fresh count, or MC_NOMEM. */
 int64_t mc_dset_insert(DSet *s, const uint64_t *fps, int64_t n, uint8_t *fresh, int insert)
 {
     int64_t count = 0;
     for (int64_t k = 0; k < n; k++) {
-        uint64_t fp = fps[k];
-        int is_new = 0;
-        if (fp == 0) {
-            is_new = !s->has_zero;
-            if (insert)
-                s->has_zero = 1;
-        } else {
-            size_t i = (size_t)fp & s->mask;
-            while (s->table[i] && s->table[i] != fp)
-                i = (i + 1) & s->mask;
-            if (!s->table[i]) {
-                is_new = 1;
-                if (insert) {
-                    s->table[i] = fp;
-                    if (++s->used * 2 > s->mask + 1 && dset_grow(s))
-                        return MC_NOMEM;
-                }
-            }
-        }
+        if (k + DSET_AHEAD < n)
+            __builtin_prefetch(s->table + ((size_t)fps[k + DSET_AHEAD] & s->mask));
+        int is_new = dset_put(s, fps[k], insert);
+        if (is_new < 0)
+            return MC_NOMEM;
         fresh[k] = (uint8_t)is_new;
         count += is_new;
     }
     return count;
+}
+
+/* The message records of a batch: per step its fingerprint, its source's fingerprint
+ * (src_fps[src]), its instance and its row, at 0, 8, 16 and 20 of each itemsize-byte record,
+ * sorted (stably) by owner rank: the top 32 bits of the fingerprint scaled to nranks.
+ * counts[r]: the records for rank r. */
+void mc_pack_records(const mc_cell *rows, const uint64_t *fps, const int32_t *src, const int32_t *inst, int64_t n,
+                     const uint64_t *src_fps, int64_t nranks, int64_t *counts, char *out, int64_t itemsize)
+{
+    int64_t *at = calloc((size_t)nranks + 1, sizeof(int64_t));
+    for (int64_t r = 0; r < nranks; r++)
+        counts[r] = 0;
+    for (int64_t j = 0; j < n; j++)
+        counts[((fps[j] >> 32) * (uint64_t)nranks) >> 32]++;
+    for (int64_t r = 0; r < nranks; r++)
+        at[r + 1] = at[r] + counts[r];
+    for (int64_t j = 0; j < n; j++) {
+        int64_t r = (int64_t)(((fps[j] >> 32) * (uint64_t)nranks) >> 32);
+        char *rec = out + (size_t)(at[r]++) * (size_t)itemsize;
+        memcpy(rec, &fps[j], 8);
+        memcpy(rec + 8, &src_fps[src[j]], 8);
+        memcpy(rec + 16, &inst[j], 4);
+        memcpy(rec + 20, rows + (size_t)j * MC_WIDTH, ROW_BYTES);
+    }
+    free(at);
+}
+
+/* Admit received records: each one whose fingerprint is new is inserted and moved down to
+ * the front (in order); returns how many, or MC_NOMEM. With level (the next level's states so
+ * far), *back counts the records that reach a state of the same or an older level. */
+int64_t mc_dset_admit(DSet *s, char *recs, int64_t n, int64_t itemsize, DSet *level, int64_t *back)
+{
+    int64_t w = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint64_t fp, ahead;
+        if (k + DSET_AHEAD < n) {
+            memcpy(&ahead, recs + (size_t)(k + DSET_AHEAD) * (size_t)itemsize, 8);
+            __builtin_prefetch(s->table + ((size_t)ahead & s->mask));
+        }
+        memcpy(&fp, recs + (size_t)k * (size_t)itemsize, 8);
+        int is_new = dset_put(s, fp, 1);
+        if (is_new < 0)
+            return MC_NOMEM;
+        if (is_new) {
+            if (level && dset_put(level, fp, 1) < 0)
+                return MC_NOMEM;
+            if (w != k)
+                memcpy(recs + (size_t)w * (size_t)itemsize, recs + (size_t)k * (size_t)itemsize, (size_t)itemsize);
+            w++;
+        } else if (level && dset_put(level, fp, 0)) {
+            (*back)++;
+        }
+    }
+    return w;
 }
