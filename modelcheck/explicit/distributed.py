@@ -72,6 +72,7 @@ class PartitionedExploration(Exploration):
     ranks: int = 1
     level_seconds: list[dict[str, float]] = dataclasses.field(default_factory=list)
     back_steps: int = 0  # steps into a state of the same or an older level (with an at_end property)
+    record_bytes: int = 0  # one step as the ranks send it
 
     @property
     def max_depth(self) -> int:
@@ -456,6 +457,7 @@ class Partitioned:
         ex.ends_checked = self.endings and ex.back_steps == 0 and not self.hit_depth_bound
         ex.hit_memory_bound = self.hit_memory_bound
         ex.level_seconds = self.timing
+        ex.record_bytes = self.record.itemsize
         self.flat.finish(ex)
         ex.key = self.kernel.key(self.flat.layout.flatten)
         plural = "s" if self.ranks.size > 1 else ""

@@ -84,7 +84,8 @@ class NativeKernel:
         self.dtype = np.dtype(cell)
         self.width = lib.width
         self.flatten = flat.layout.flatten
-        self.instances = 0
+        self._buffers: tuple[np.ndarray, ...] | None = None
+        self._records = np.empty(0, dtype=np.uint8)
 
     def pack(self, states: list[tuple[int, ...]]) -> np.ndarray:
         return np.array(states, dtype=self.dtype).reshape(len(states), self.width)
@@ -96,14 +97,17 @@ class NativeKernel:
         return out
 
     def expand(self, rows: np.ndarray, successors: bool, cap: int) -> Batch:
+        """Expand ``rows`` until about ``cap`` steps are written (into buffers reused from batch to batch:
+        a batch is packed into records before the next one is expanded)."""
         rows = np.ascontiguousarray(rows)
         n = len(rows)
-        out = np.empty((cap, self.width), dtype=self.dtype)
-        fps = np.empty(cap, dtype=np.uint64)
-        src = np.empty(cap, dtype=np.int32)
-        inst = np.empty(cap, dtype=np.int32)
-        smask = np.empty(cap, dtype=np.uint64)
-        state_mask = np.zeros(n, dtype=np.uint64)
+        if self._buffers is None or len(self._buffers[1]) != cap:
+            self._buffers = (np.empty((cap, self.width), dtype=self.dtype), np.empty(cap, dtype=np.uint64),
+                             np.empty(cap, dtype=np.int32), np.empty(cap, dtype=np.int32),
+                             np.empty(cap, dtype=np.uint64))
+        out, fps, src, inst, smask = self._buffers
+        state_mask = np.zeros(min(n, cap), dtype=np.uint64)
+        n = len(state_mask)  # cap bounds the rows of a batch too (rows without a step write nothing)
         counts = np.zeros(3, dtype=np.int64)
         got = self.c.mc_expand_rows(rows.ctypes.data, n, 1 if successors else 0, cap, out.ctypes.data,
                                     fps.ctypes.data, src.ctypes.data, inst.ctypes.data, smask.ctypes.data,
@@ -117,7 +121,10 @@ class NativeKernel:
 
     def records(self, b: Batch, src_fps: np.ndarray, ranks: int, record: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """The batch's steps as message records (:func:`record_type`) sorted by owner, and the count per rank."""
-        out = np.empty(len(b.fps) * record.itemsize, dtype=np.uint8)
+        size = len(b.fps) * record.itemsize
+        if len(self._records) < size:
+            self._records = np.empty(max(size, len(self._records) * 2), dtype=np.uint8)
+        out = self._records[:size]
         counts = np.zeros(ranks, dtype=np.int64)
         src_fps = np.ascontiguousarray(src_fps, dtype=np.uint64)
         self.c.mc_pack_records(b.rows.ctypes.data, b.fps.ctypes.data, b.src.ctypes.data, b.inst.ctypes.data,

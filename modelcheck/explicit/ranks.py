@@ -9,6 +9,7 @@ checkpointed search runs without MPI too.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,10 @@ class Mpi:
     """MPI's ``COMM_WORLD`` through mpi4py."""
 
     def __init__(self) -> None:
+        # A rank waiting in a collective yields its core instead of spinning (Open MPI spins by
+        # default), so that on a shared or oversubscribed host the rank still expanding gets it;
+        # read at MPI_Init, so set before mpi4py is imported; a user's own setting wins.
+        os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
         try:
             from mpi4py import MPI
         except ImportError as err:  # mpi4py missing, or its MPI library
@@ -63,6 +68,7 @@ class Mpi:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.name = f"{self.size} MPI ranks"
+        self._received = np.empty(0, dtype=np.uint8)  # reused from round to round (the caller copies what it keeps)
 
     def allgather(self, value: Any) -> list[Any]:
         return self.comm.allgather(value)
@@ -94,7 +100,10 @@ class Mpi:
         rcounts = got[:, 0]
         rdispl = np.zeros(size, dtype=np.int64)
         np.cumsum(rcounts[:-1], out=rdispl[1:])
-        out = np.empty(int(rcounts.sum()), dtype=np.uint8)
+        total = int(rcounts.sum())
+        if len(self._received) < total:
+            self._received = np.empty(max(total, 2 * len(self._received)), dtype=np.uint8)
+        out = self._received[:total]
         byte = self.mpi.BYTE
         self.comm.Alltoallv([data, (counts, sdispl), byte], [out, (rcounts, rdispl), byte])
         return out, bool(got[:, 1].any())
