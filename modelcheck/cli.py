@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=positive_int, metavar="N", help="worker processes (default: every core)")
     p.add_argument("--json", metavar="FILE", help="also write every record (verdicts and traces) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--distributed", action="store_true",
+                   help="share whole cases out across MPI ranks (mpirun -n N python3 -m modelcheck matrix "
+                        "--distributed ...; needs mpi4py); rank 0 prints")
 
     p = _command(sub, "list", "show a spec's parameters, assumptions, actions and properties", run_list)
     _spec_args(p)
@@ -363,7 +366,7 @@ MARKS = {"PROVED": "proved", "HOLDS": "holds", "HOLDS up to bound": "bound", "VI
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    from .matrix import load_matrix, run_cases, select
+    from .matrix import load_matrix, run_cases, run_cases_on_ranks, select
 
     _cap(args, "jobs", "--jobs")
     check_writable(args.json, "--json")
@@ -372,16 +375,21 @@ def run_matrix(args: argparse.Namespace) -> int:
     if not cases:
         print(f"modelcheck: {args.file}: no case matches", file=sys.stderr)
         return EXIT_USAGE
-    bar = _case_bar(args, len(cases))
+    bar = None if args.distributed else _case_bar(args, len(cases))
     try:
-        records = run_cases(cases, args.jobs, on_done=lambda _: bar.update(1) if bar else None)
+        if args.distributed:
+            records, rank = run_cases_on_ranks(cases, args.jobs)
+        else:
+            records, rank = run_cases(cases, args.jobs, on_done=lambda _: bar.update(1) if bar else None), 0
     finally:
         if bar:
             bar.close()
+    verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
+    if rank:  # another rank of a shared-out matrix: rank 0 prints and writes
+        return exit_code(verdicts)
     print(format_matrix(records))
     if args.json:
         write_text(args.json, dumps({"matrix": str(args.file), "cases": records}))
-    verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
     return exit_code(verdicts)
 
 

@@ -219,3 +219,22 @@ def test_what_the_partitioned_search_does_not_do_is_refused():
     for opts in (dict(symmetry=True), dict(por=True), dict(max_states=10), dict(store="full")):
         with pytest.raises(UsageError, match="partitioned"):
             check(configure(VIRTIO, NODRAIN), ["barrier"], SearchOptions(checkpoint="/nonexistent/x", **opts))
+
+
+@needs_mpi
+def test_matrix_shares_whole_cases_out_across_ranks(tmp_path):
+    from modelcheck.matrix import load_matrix, run_cases
+
+    matrix = tmp_path / "m.toml"
+    matrix.write_text(f'spec = "{VIRTIO}"\n[defaults]\nworkload = "W0 F"\nqdepth = 2\nguest = "drain"\n'
+                      '[[grid]]\nname = "g"\nprofile = ["qemu-2010", "qemu-7.2", "fifo"]\n'
+                      'guest = ["drain", "nodrain"]\n')
+    out = tmp_path / "m.json"
+    done = mpirun(2, ["matrix", str(matrix), "--distributed", "--json", str(out)])
+    assert done.returncode in (0, 1), done.stderr
+    shared = json.loads(out.read_text())["cases"]
+    alone = run_cases(load_matrix(str(matrix)).cases, 1)
+    strip = [[(r["property"], r["verdict"], r["states"], r["transitions"]) for r in c["results"]] for c in alone]
+    assert [[(r["property"], r["verdict"], r["states"], r["transitions"]) for r in c["results"]]
+            for c in shared] == strip
+    assert len(shared) == 6 and done.stdout.count("g~") == 6  # rank 0 printed every case, once
