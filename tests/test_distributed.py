@@ -159,8 +159,8 @@ def test_resuming_a_finished_checkpoint_gives_the_same_answer(tmp_path):
     assert summary(again.results) == summary(first.results)
 
 
-def _kill_mid_search(argv: list[str], where: Path, level: int) -> int:
-    """Start ``argv``, SIGKILL it once its checkpoint has reached ``level``; the level it had then."""
+def _kill_mid_search(argv: list[str], where: Path, level: int, sig: int = signal.SIGKILL) -> int:
+    """Start ``argv``, send it ``sig`` once its checkpoint has reached ``level``; the level it had then."""
     proc = subprocess.Popen(argv, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 120
@@ -172,19 +172,21 @@ def _kill_mid_search(argv: list[str], where: Path, level: int) -> int:
             except (OSError, ValueError, KeyError):
                 reached = -1
             if reached >= level:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, sig)
                 break
             time.sleep(0.005)
     finally:
         proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the search ended before the kill: choose a larger configuration"
+    stopped = (-sig, 130) if sig == signal.SIGINT else (-sig,)  # Ctrl-C: modelcheck's own exit code
+    assert proc.returncode in stopped, f"the search ended before the signal ({proc.returncode}): choose a larger one"
     return reached
 
 
-def test_sigkill_mid_search_then_resume_gives_the_uninterrupted_answer(single, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["KILL", "TERM", "INT"])
+def test_a_signal_mid_search_then_resume_gives_the_uninterrupted_answer(sig, single, tmp_path):
     where = tmp_path / "ck"
     argv = [sys.executable, "-m", "modelcheck", *_cli(SETS, PROPS, "--checkpoint", str(where))]
-    reached = _kill_mid_search(argv, where, 12)
+    reached = _kill_mid_search(argv, where, 12, sig)
     assert 12 <= reached < single[0][4]  # killed mid-search: the search is 37 levels deep
     run = check(configure(VIRTIO, SETS), PROPS, SearchOptions(resume=str(where)))
     assert summary(run.results) == single
