@@ -23,9 +23,10 @@ from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions
 from modelcheck.explicit.checkpoint import MANIFEST, CheckpointError
 
-# every property but `completion` (at_end: the partitioned search does not look for cycles)
+# every property (`completion` is at_end: the partitioned search peels its graph for cycles)
 PROPS = ["barrier", "flush_contract", "barrier_order", "conservation", "restart_order", "restart_after_resume",
-         "read_your_writes", "flush_seen_while_write_parked", "request_parked"]
+         "read_your_writes", "completion", "flush_seen_while_write_parked", "request_parked"]
+CLOCK = str(ROOT / "tests" / "fixtures" / "clock.py")
 SETS = {**SMALL, "guest": "nodrain"}  # 85,107 states; barrier, barrier_order and restart_order violated
 
 
@@ -93,6 +94,28 @@ def test_one_process_gives_the_single_process_answer(single, tmp_path):
     run = check(configure(VIRTIO, SETS), PROPS, SearchOptions(checkpoint=str(tmp_path / "ck")))
     assert summary(run.results) == single
     assert any(r.trace is not None and r.verdict.value == "VIOLATED" for r in run.results)
+
+
+def test_a_cycle_fails_an_at_end_property_as_in_one_process(tmp_path):
+    from modelcheck.loader import load_spec_class
+
+    clock = load_spec_class(CLOCK)
+    one = check(clock(), None, SearchOptions(backend="native"))
+    part = check(clock(), None, SearchOptions(checkpoint=str(tmp_path / "ck")))
+    assert summary(part.results) == summary(one.results)
+    stops = next(r for r in part.results if r.name == "stops")
+    assert stops.verdict.value == "VIOLATED" and stops.trace.loop_start is not None  # a lasso, replayed
+
+
+@needs_mpi
+def test_a_cycle_found_across_ranks(tmp_path):
+    from modelcheck.loader import load_spec_class
+
+    one = check(load_spec_class(CLOCK)(), None, SearchOptions(backend="native"))
+    out = tmp_path / "out.json"
+    done = mpirun(2, ["check", CLOCK, "--distributed", "-q", "--json", str(out)])
+    assert done.returncode == 1, done.stderr
+    assert json_summary(out) == summary(one.results)
 
 
 def test_a_step_property_and_the_python_kernel(monkeypatch, tmp_path):

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.explicit.stores", "modelcheck.explicit.parallel", "modelcheck.explicit.reductions",
      "modelcheck.explicit.compiled"),
     ("modelcheck.explicit.native", "modelcheck.explicit.levels", "modelcheck.explicit.ranks",
-     "modelcheck.explicit.checkpoint", "modelcheck.explicit.kernels"),
+     "modelcheck.explicit.checkpoint", "modelcheck.explicit.kernels", "modelcheck.explicit.peeling"),
     ("modelcheck.explicit.search",),
     ("modelcheck.explicit.plan",),
     ("modelcheck.explicit.engine", "modelcheck.explicit.distributed", "modelcheck.explicit"),

@@ -18,9 +18,10 @@ counterexample is rebuilt by walking parent links back across ranks (one ``bcast
 from the owner of the state reached), then replayed through the spec as every trace is.
 
 What it does not do: symmetry, partial-order reduction, the full store, liveness properties,
-``--max-states`` (ids are per rank, so a cut at N states would depend on the partition); an
-``at_end`` property is judged at terminal states only, cycles are not looked for (UNKNOWN
-unless violated). With ``--checkpoint`` / ``--resume`` each completed level is kept on disk
+``--max-states`` (ids are per rank, so a cut at N states would depend on the partition). With
+an ``at_end`` property each rank also keeps the steps it generated (16 bytes each), and
+:mod:`.peeling` looks for a cycle over the ranks once the search is over, as the single-process
+searches do. With ``--checkpoint`` / ``--resume`` each completed level is kept on disk
 (:mod:`.checkpoint`), in one process as well as on MPI.
 """
 
@@ -37,12 +38,12 @@ import numpy as np
 from .. import __version__
 from ..errors import UsageError
 from ..spec import LIVENESS, Compiled, Property, PropertyKind
-from ..verdict import PropertyResult, Verdict
 from . import checkpoint as cp
 from .exploration import Exploration
 from .kernels import Fault, NativeKernel, PythonKernel, owner, record_type, signed
 from .memory import default_budget, resident
 from .options import Progress, SearchOptions
+from .peeling import peel
 from .plan import Backend, Plan, c_compiler, plan
 from .ranks import One, world
 
@@ -71,23 +72,19 @@ class PartitionedExploration(Exploration):
     rank: int = 0
     ranks: int = 1
     level_seconds: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    back_steps: int = 0  # steps into a state of the same or an older level (with an at_end property)
     record_bytes: int = 0  # one step as the ranks send it
 
     @property
     def max_depth(self) -> int:
         return self.deepest
 
-    def result(self, prop: Property) -> PropertyResult:
-        """As :meth:`Exploration.result`; an ``at_end`` verdict left UNKNOWN says why here: every step
-        went one level deeper (no cycle, and the verdict is exact) unless some went back."""
-        out = super().result(prop)
-        if prop.kind == PropertyKind.AT_END and out.verdict == Verdict.UNKNOWN and self.back_steps:
-            why = (f"{self.back_steps:,} steps go back to a state of the same or an earlier level, so an execution "
-                   "may never end; the partitioned search does not look for cycles: check it without "
-                   "--distributed/--checkpoint")
-            out = dataclasses.replace(out, reason=why)
-        return out
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps (source id, target fingerprint, instance) in parts, as three arrays."""
+    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32))
+    if not parts:
+        return empty
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
 def refuse(compiled: Compiled, properties: list[Property], options: SearchOptions) -> None:
@@ -174,7 +171,8 @@ class Partitioned:
         self.files: dict[str, str] = {}
         self._steps_hint = 0
         self.endings = any(p.kind == PropertyKind.AT_END for p in properties)
-        self.back = 0  # steps into a state of the same or an older level (0: the graph has no cycle)
+        # with an at_end property, every step this rank generated: source (local id), target, instance
+        self.edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     # ------------------------------------------------------------------ the search
 
@@ -234,7 +232,8 @@ class Partitioned:
         t_expand = t_exchange = t_dedup = 0.0
         sent = 0
         pos = 0
-        level = kernel.new_set() if self.endings else None  # the next level's states, to tell older ones
+        base = sum(len(f) for f in self.fps[:d])  # the local id of this level's first state
+        steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         while True:
             t0 = time.perf_counter()
             if pos < len(rows):
@@ -247,6 +246,8 @@ class Partitioned:
                 self.steps += len(b.fps)
                 self.terminals += b.terminals
                 self.fired += np.bincount(b.inst, minlength=self.instances)
+                if self.endings:  # copies: the batch's buffers are reused
+                    steps.append((base + pos + b.src.astype(np.int64), b.fps.copy(), b.inst.copy()))
                 data, counts = kernel.records(b, fps[pos:pos + b.consumed], size, self.record)
                 pos += b.consumed
                 del b
@@ -257,8 +258,7 @@ class Partitioned:
             got, more = ranks.exchange(data, counts * self.record.itemsize, pos < len(rows))
             del data
             t2 = time.perf_counter()
-            fresh, back = self.seen.admit(got, self.record, level)
-            self.back += back
+            fresh, _ = self.seen.admit(got, self.record, None)
             if len(fresh):
                 incoming.append(fresh.copy())
             del got, fresh
@@ -269,8 +269,8 @@ class Partitioned:
             if not more:
                 break
         self.frontier = np.empty((0, kernel.width), dtype=kernel.dtype)  # expanded: its rows are freed
-        if level is not None:
-            level.close()
+        if self.endings:
+            self.edges.append(_joined(steps))
         new = np.concatenate(incoming) if incoming else np.empty(0, dtype=self.record)
         del incoming
         self._keep(new["fp"], new["parent"], new["inst"], new["row"])
@@ -329,8 +329,10 @@ class Partitioned:
         if self.directory is None:
             return
         level, rank = len(self.states) - 1, self.ranks.rank
-        mine = {cp.links_name(rank, level): cp.write_arrays(self.directory, cp.links_name(rank, level), {
-                    "fps": self.fps[level], "parents": self.parents[level], "insts": self.insts[level]}),
+        links = {"fps": self.fps[level], "parents": self.parents[level], "insts": self.insts[level]}
+        if self.endings and level:  # the steps generated expanding the level before
+            links.update(zip(("edge_src", "edge_dst", "edge_inst"), self.edges[level - 1]))
+        mine = {cp.links_name(rank, level): cp.write_arrays(self.directory, cp.links_name(rank, level), links),
                 cp.state_name(rank, level): cp.write_arrays(self.directory, cp.state_name(rank, level), {
                     "frontier": self.frontier, "counters": np.array([self.steps, self.terminals], dtype=np.int64),
                     "fired": self.fired})}
@@ -377,6 +379,8 @@ class Partitioned:
             self.parents.append(links["parents"])
             self.insts.append(links["insts"])
             self.seen.add(links["fps"])
+            if self.endings and level:
+                self.edges.append((links["edge_src"], links["edge_dst"], links["edge_inst"]))
         name = cp.state_name(rank, manifest.level)
         state = cp.read_arrays(where, name, manifest.files.get(name))
         self.frontier = np.ascontiguousarray(state["frontier"], dtype=self.kernel.dtype)
@@ -418,7 +422,7 @@ class Partitioned:
 
     def exploration(self, chosen: Plan) -> PartitionedExploration:
         """The same answer on every rank: totals, and the paths to the evidence as ids."""
-        totals = self.ranks.allgather((self.steps, self.terminals, self.fired, self.back))
+        totals = self.ranks.allgather((self.steps, self.terminals, self.fired))
         ex = PartitionedExploration(self.compiled, self.properties, compact=True,
                                     native_fallback=chosen.native_fallback, code_origin=chosen.code_origin,
                                     code_source=chosen.code_source, rank=self.ranks.rank, ranks=self.ranks.size)
@@ -429,12 +433,14 @@ class Partitioned:
                                                         type(ex.depth)("I"), type(ex.fingerprints)("q"))
         ids: dict[int, int] = {}
 
-        def number(path: list[tuple[int, int]]) -> int:
+        def number(path: list[tuple[int, int]], chain: bool = True) -> int:
+            """Ids for the states of ``path`` (from an initial state, unless ``chain`` is false: a
+            state on a cycle, known by its fingerprint only)."""
             parent = -1
             for d, (k, fp) in enumerate(path):
                 if fp not in ids:
                     ids[fp] = ex.add(None, parent, k, d, signed(fp))
-                    if parent < 0:
+                    if parent < 0 and chain:
                         ex.initial_ids.append(ids[fp])
                 parent = ids[fp]
             return parent
@@ -453,8 +459,8 @@ class Partitioned:
         for k, n in enumerate(ex.fired_instances):
             ex.fired[self.compiled.instances[k].name] += n
         ex.hit_depth_bound = self.hit_depth_bound
-        ex.back_steps = sum(t[3] for t in totals)
-        ex.ends_checked = self.endings and ex.back_steps == 0 and not self.hit_depth_bound
+        if self.endings:
+            self._cycles(ex, number)
         ex.hit_memory_bound = self.hit_memory_bound
         ex.level_seconds = self.timing
         ex.record_bytes = self.record.itemsize
@@ -465,6 +471,26 @@ class Partitioned:
         ex.plan = (f"search: partitioned breadth-first, {where}, {self.kernel.name} successors, a fingerprint "
                    f"set per rank" + (f"; checkpoints in {self.directory}" if self.directory is not None else ""))
         return ex
+
+    def _cycles(self, ex: PartitionedExploration, number: Any) -> None:
+        """Peel the graph (:func:`.peeling.peel`); a cycle becomes the exploration's lasso."""
+        src, dst, inst = _joined(self.edges)
+        fps = np.concatenate(self.fps) if self.fps else np.empty(0, dtype=np.uint64)
+        found = peel(self.ranks, fps, src, dst, inst)
+        ex.ends_checked = True
+        if found is None:
+            return
+        entry, cycle = found
+        root = int(owner(np.array([entry], dtype=np.uint64), self.ranks.size)[0])
+        depth = None
+        if self.ranks.rank == root:
+            depth = next(d for d, level in enumerate(self.fps) if (level == np.uint64(entry)).any())
+        depth = self.ranks.bcast(depth, root=root)
+        head = number(self.walk(depth, entry))
+        ids = []
+        for k, fp in cycle:
+            ids.append(number([(k, fp)], chain=False))
+        ex.lasso = (head, [(k, i) for (k, _), i in zip(cycle, ids)])
 
     def close(self) -> None:
         self.seen.close()
