@@ -17,7 +17,7 @@ from typing import Any
 from . import __version__, exitcodes
 from .atomic import check_writable, write_text
 from .check import CheckRun, check, configure
-from .errors import ModelcheckError
+from .errors import ModelcheckError, UsageError
 from .explicit import Progress, SearchOptions
 from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collapse states that differ only by interchangeable requests (the spec's symmetry())")
     p.add_argument("--por", action="store_true",
                    help="partial-order reduction (same verdicts; traces then not necessarily shortest)")
+    _cluster_args(p)
 
     p = _command(sub, "matrix", "check every configuration of a matrix file and print the verdict table",
                  run_matrix)
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=positive_int, metavar="N", help="worker processes (default: every core)")
     p.add_argument("--json", metavar="FILE", help="also write every record (verdicts and traces) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--distributed", action="store_true",
+                   help="share whole cases out across MPI ranks (mpirun -n N python3 -m modelcheck matrix "
+                        "--distributed ...; needs mpi4py); rank 0 prints")
 
     p = _command(sub, "list", "show a spec's parameters, assumptions, actions and properties", run_list)
     _spec_args(p)
@@ -168,6 +172,18 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
                         "(default: the search plan's choice, printed by check)")
 
 
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--distributed", action="store_true",
+                   help="partitioned search over MPI ranks: run as mpirun -n N python3 -m modelcheck check "
+                        "--distributed ... (needs MPI and mpi4py: pip install -e '.[cluster]'); rank 0 prints")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="keep every completed level in DIR (an empty or new directory; shared storage for "
+                        "several hosts), so that --resume DIR continues a stopped run; without mpirun too")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the checkpoint in DIR from its last complete level (same spec, settings, "
+                        "properties and rank count; it keeps checkpointing into DIR)")
+
+
 def _memory(text: str) -> int | None:
     """A ``--memory`` value: a size (``4G``, ``512M``, bytes) or ``off``."""
     if text.strip().lower() in ("off", "none"):
@@ -183,7 +199,9 @@ def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
                          backend=getattr(args, "backend", "auto"),
-                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False))
+                         symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
+                         distributed=getattr(args, "distributed", False), checkpoint=getattr(args, "checkpoint", None),
+                         resume=getattr(args, "resume", None))
 
 
 # --------------------------------------------------------------------------- check
@@ -199,12 +217,17 @@ def _cap(args: argparse.Namespace, attr: str, flag: str) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     _cap(args, "workers", "--workers")
+    if args.profile and (args.distributed or args.checkpoint or args.resume):
+        raise UsageError("--profile reads every state's step and depth, which the partitioned search does not "
+                         "gather; drop --profile or --distributed/--checkpoint/--resume")
     check_writable(args.json, "--json")
     check_writable(args.dump_compiled, "--dump-compiled")
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
     ex = run.exploration
+    if getattr(ex, "rank", 0):  # a partitioned search's other ranks: rank 0 prints and writes
+        return exit_code(gating_verdicts(run.results, args.property))
     print(spec.describe())
     print(ex.plan)
     if ex.fallback:
@@ -361,7 +384,7 @@ MARKS = {"PROVED": "proved", "HOLDS": "holds", "HOLDS up to bound": "bound", "VI
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    from .matrix import load_matrix, run_cases, select
+    from .matrix import load_matrix, run_cases, run_cases_on_ranks, select
 
     _cap(args, "jobs", "--jobs")
     check_writable(args.json, "--json")
@@ -370,16 +393,21 @@ def run_matrix(args: argparse.Namespace) -> int:
     if not cases:
         print(f"modelcheck: {args.file}: no case matches", file=sys.stderr)
         return EXIT_USAGE
-    bar = _case_bar(args, len(cases))
+    bar = None if args.distributed else _case_bar(args, len(cases))
     try:
-        records = run_cases(cases, args.jobs, on_done=lambda _: bar.update(1) if bar else None)
+        if args.distributed:
+            records, rank = run_cases_on_ranks(cases, args.jobs)
+        else:
+            records, rank = run_cases(cases, args.jobs, on_done=lambda _: bar.update(1) if bar else None), 0
     finally:
         if bar:
             bar.close()
+    verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
+    if rank:  # another rank of a shared-out matrix: rank 0 prints and writes
+        return exit_code(verdicts)
     print(format_matrix(records))
     if args.json:
         write_text(args.json, dumps({"matrix": str(args.file), "cases": records}))
-    verdicts = [Verdict(r["verdict"]) for rec in records for r in rec["results"] if r["kind"] != "sometimes"]
     return exit_code(verdicts)
 
 

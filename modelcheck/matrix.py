@@ -26,6 +26,7 @@ from .check import check, configure
 from .errors import UsageError
 from .explicit import SearchOptions
 from .explicit.memory import default_budget
+from .explicit.ranks import world
 from .loader import load_spec_class
 from .trace import format_trace, trace_to_json
 
@@ -211,6 +212,21 @@ def run_cases(cases: list[Case], jobs: int | None = None,
             if on_done:
                 on_done(record)
         return out
+
+
+def run_cases_on_ranks(cases: list[Case], jobs: int | None = None,
+                       on_done: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Whole cases shared out across the MPI ranks this process is one of (``matrix``/``run``
+    ``--distributed``): rank r runs cases r, r + N, r + 2N ... as :func:`run_cases` does; every
+    rank gets every record, in case order, and its rank (rank 0 prints and writes)."""
+    ranks = world(True)
+    mine = list(range(ranks.rank, len(cases), ranks.size))
+    records = run_cases([cases[i] for i in mine], jobs, on_done=on_done)
+    out: list[dict[str, Any]] = [{} for _ in cases]
+    for part in ranks.allgather(list(zip(mine, records))):
+        for i, record in part:
+            out[i] = record
+    return out, ranks.rank
 
 
 def _ignore_interrupt() -> None:

@@ -30,10 +30,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.explicit.exploration", "modelcheck.explicit.compact", "modelcheck.explicit.interpreted"),
     ("modelcheck.explicit.stores", "modelcheck.explicit.parallel", "modelcheck.explicit.reductions",
      "modelcheck.explicit.compiled"),
-    ("modelcheck.explicit.native", "modelcheck.explicit.levels"),
+    ("modelcheck.explicit.native", "modelcheck.explicit.levels", "modelcheck.explicit.ranks",
+     "modelcheck.explicit.checkpoint", "modelcheck.explicit.kernels", "modelcheck.explicit.peeling"),
     ("modelcheck.explicit.search",),
     ("modelcheck.explicit.plan",),
-    ("modelcheck.explicit.engine", "modelcheck.explicit"),
+    ("modelcheck.explicit.engine", "modelcheck.explicit.distributed", "modelcheck.explicit"),
     # engines that use the explicit search, and what builds on one check
     ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.houdini",
      "modelcheck.symbolic.kinduction", "modelcheck.symbolic.certificate", "modelcheck.symbolic.assumptions",

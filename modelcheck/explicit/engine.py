@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from ..spec import Compiled, Property
 from .compiled.cache import cache_dir
+from .distributed import explore_partitioned
 from .exploration import Exploration
 from .native import driver
 from .options import Progress, SearchOptions
@@ -32,9 +33,12 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
 
     :func:`~.plan.plan` picks the backend and store (``options.backend="auto"``: the
     interpreted search first, the fastest backend once the space is large); every choice
-    gives the same states, ids, verdicts and shortest traces.
+    gives the same states, ids, verdicts and shortest traces. ``options.distributed``,
+    ``checkpoint`` or ``resume`` run the partitioned search (:mod:`.distributed`) instead.
     """
     started = time.perf_counter()
+    if options is not None and (options.distributed or options.checkpoint or options.resume):
+        return explore_partitioned(compiled, properties, options)
     chosen = plan(compiled, properties, options or SearchOptions())
     if chosen.tier is not None:
         first = chosen.first_tier()

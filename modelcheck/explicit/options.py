@@ -44,6 +44,9 @@ class SearchOptions:
     cannot run, the compiled Python search runs and ``Exploration.native_fallback`` says why);
     ``threads`` is how many threads the native search expands a level on (same result):
     ``None`` for ``workers`` when more than one, else every core this process may run on.
+    ``distributed`` runs the partitioned search on the MPI ranks this process is one of, and
+    ``checkpoint`` / ``resume`` name a directory where it keeps each completed level / whence it
+    continues (:mod:`modelcheck.explicit.distributed`; in one process without ``distributed``).
     """
 
     max_states: int | None = None
@@ -61,4 +64,7 @@ class SearchOptions:
     compiled: bool = False
     native: bool = False
     threads: int | None = None
+    distributed: bool = False
+    checkpoint: str | None = None
+    resume: str | None = None
     on_progress: Callable[[Progress], None] | None = None

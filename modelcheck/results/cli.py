@@ -42,6 +42,9 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"results directory to (re)write (default: {DEFAULT_RESULTS})")
     p.add_argument("--no-replay", action="store_true",
                    help="do not replay the spec's chosen counterexample on QEMU for the report's real-device section")
+    p.add_argument("--distributed", action="store_true",
+                   help="share whole cases out across MPI ranks (mpirun -n N python3 -m modelcheck run "
+                        "--distributed ...; needs mpi4py); rank 0 writes the results")
     p.set_defaults(run=run_command)
     return p
 
@@ -87,8 +90,11 @@ def run_command(args: argparse.Namespace) -> int:
     tree.check_output(args.output)
     conformance = read_conformance(args.output)
     try:
-        doc, files = compute(args.matrix, jobs=args.jobs, progress=_bar(args), with_files=True,
-                             device=Device(conformance, replay=not args.no_replay))
+        doc, files = compute(args.matrix, jobs=args.jobs, progress=None if args.distributed else _bar(args),
+                             with_files=True, device=Device(conformance, replay=not args.no_replay),
+                             distributed=args.distributed)
+        if doc is None:  # another rank of a shared-out run: rank 0 writes the results
+            return EXIT_OK
         tree.write_tree(args.output, files)
     except KeyboardInterrupt:
         print(f"modelcheck: interrupted; {args.output}/ was left as it was", file=sys.stderr)
@@ -110,10 +116,12 @@ class Device:
 
 def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
             progress: Callable[[int], Callable[[dict[str, Any]], None] | None] | None = None,
-            with_files: bool = False, device: Device | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+            with_files: bool = False, device: Device | None = None,
+            distributed: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
     """Run the matrix (only quick cases if asked): the verdicts document, and every results file if asked
-    (with a real-device section in the report when ``device`` is given)."""
-    from ..matrix import load_matrix, run_cases
+    (with a real-device section in the report when ``device`` is given). With ``distributed`` the cases
+    are shared out across MPI ranks, and every rank but 0 gets ``(None, {})``."""
+    from ..matrix import load_matrix, run_cases, run_cases_on_ranks
 
     matrix = load_matrix(matrix_path)
     cases = [c for c in matrix.cases if c.quick or not quick]
@@ -121,7 +129,12 @@ def compute(matrix_path: str, *, quick: bool = False, jobs: int | None = None,
         raise UsageError(f"{matrix_path}: no case to run" + (" (no grid is marked quick)" if quick else ""))
     on_done = progress(len(cases)) if progress else None
     try:
-        records = run_cases(cases, jobs, on_done=on_done)
+        if distributed:
+            records, rank = run_cases_on_ranks(cases, jobs, on_done=on_done)
+            if rank:
+                return None, {}  # type: ignore[return-value]
+        else:
+            records = run_cases(cases, jobs, on_done=on_done)
     finally:
         if on_done is not None and hasattr(on_done, "close"):
             on_done.close()

@@ -405,3 +405,26 @@ def _check_readiness(flat: Any, seen: array, rows: array, width: int) -> None:
         ready = tuple(bool(canon.sym.ready(s, i)) for i in canon.ids)
         if ready != tuple(bool(r >> b & 1) for b in range(len(canon.ids))):
             raise EngineBug(f"symmetry: the readiness translated to C {r:b} differs from ready() {ready} at {s!r}")
+
+
+# --------------------------------------------------------------------------- the partitioned search's calls
+
+CELL_TYPES = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
+
+
+def partitioned(lib: Library) -> tuple[Any, str]:
+    """The library's batch functions for :mod:`modelcheck.explicit.distributed` (``mc_expand_rows``,
+    ``mc_fingerprint_rows``, ``mc_pack_records``, the ``mc_dset_*`` fingerprint set), typed; and its
+    cells' numpy dtype."""
+    c = lib.lib
+    for name, res, args in (("mc_expand_rows", I64, [PTR, I64, ctypes.c_int, I64, PTR, PTR, PTR, PTR, PTR, PTR, PTR]),
+                            ("mc_fingerprint_rows", None, [PTR, I64, PTR]), ("mc_dset_new", PTR, []),
+                            ("mc_dset_free", None, [PTR]), ("mc_dset_size", I64, [PTR]),
+                            ("mc_dset_bytes", I64, [PTR]),
+                            ("mc_dset_insert", I64, [PTR, PTR, I64, PTR, ctypes.c_int]),
+                            ("mc_pack_records", None, [PTR, PTR, PTR, PTR, I64, PTR, I64, PTR, PTR, I64]),
+                            ("mc_dset_admit", I64, [PTR, PTR, I64, I64, PTR, PTR]),
+                            ("mc_cell_size", I64, [])):
+        f = getattr(c, name)
+        f.restype, f.argtypes = res, args
+    return c, CELL_TYPES[int(c.mc_cell_size())]

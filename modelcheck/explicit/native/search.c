@@ -870,3 +870,215 @@ const void *mc_array(Ctx *c, int which)
     }
     return NULL;
 }
+
+/* ------------------------------------------------------------------ the partitioned search
+ *
+ * What modelcheck/explicit/distributed.py asks of C: a level's packed rows expanded in a batch
+ * (successor rows, their fingerprints, the source row and the instance of each step) and a
+ * set of 64-bit fingerprints that says which of a batch are new. The rank that owns a state
+ * is chosen from the fingerprint's high bits; this set's slot from its low bits, so the
+ * states one rank owns still spread over all of its slots. */
+
+/* Expand rows [0, n) with or without successors until fewer than MC_INSTANCES output rows
+ * are left of cap; returns the rows consumed, or MC_FAULT (counts[2] names the row).
+ * counts[0]: successors written, counts[1]: terminal rows among those consumed.
+ * state_mask[i]: the properties row i violates or witnesses (at_end ones when terminal);
+ * out_smask[j]: the step properties step j violates. */
+int64_t mc_expand_rows(const mc_cell *rows, int64_t n, int successors, int64_t cap, mc_cell *out_rows,
+                       uint64_t *out_fp, int32_t *out_src, int32_t *out_inst, uint64_t *out_smask,
+                       uint64_t *state_mask, int64_t *counts)
+{
+    int64_t *succ = malloc(sizeof(int64_t) * MC_INSTANCES * MC_WIDTH);
+    int32_t *inst = malloc(sizeof(int32_t) * MC_INSTANCES);
+    uint64_t *sb = malloc(sizeof(uint64_t) * MC_INSTANCES);
+    if (!succ || !inst || !sb) {
+        free(succ);
+        free(inst);
+        free(sb);
+        return MC_NOMEM;
+    }
+    Out o = {succ, inst, sb, 0, 0, 0, 0};
+    int64_t x[MC_WIDTH], i = 0, w = 0, terminals = 0;
+    for (; i < n && cap - w >= MC_INSTANCES; i++) {
+        const mc_cell *row = rows + (size_t)i * MC_WIDTH;
+        for (int j = 0; j < MC_WIDTH; j++)
+            x[j] = row[j];
+        int m = mc_expand(x, successors, &o);
+        if (m == MC_FAULT) {
+            counts[2] = i;
+            free(succ);
+            free(inst);
+            free(sb);
+            return MC_FAULT;
+        }
+        state_mask[i] = o.bad | o.hit | (o.terminal ? o.ends : 0);
+        terminals += o.terminal != 0;
+        for (int j = 0; j < m; j++, w++) {
+            mc_cell *t = out_rows + (size_t)w * MC_WIDTH;
+            pack(t, succ + (size_t)j * MC_WIDTH);
+            out_fp[w] = fp_row(t);
+            out_src[w] = (int32_t)i;
+            out_inst[w] = inst[j];
+            out_smask[w] = sb[j];
+        }
+    }
+    counts[0] = w;
+    counts[1] = terminals;
+    free(succ);
+    free(inst);
+    free(sb);
+    return i;
+}
+
+/* The fingerprints of n packed rows. */
+void mc_fingerprint_rows(const mc_cell *rows, int64_t n, uint64_t *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = fp_row(rows + (size_t)i * MC_WIDTH);
+}
+
+typedef struct {
+    uint64_t *table;  /* open addressing, linear probing, at most half full; 0 is kept apart */
+    size_t mask, used;
+    int has_zero;
+} DSet;
+
+DSet *mc_dset_new(void)
+{
+    DSet *s = calloc(1, sizeof(DSet));
+    if (!s)
+        return NULL;
+    s->mask = (1 << 16) - 1;
+    s->table = calloc(s->mask + 1, sizeof(uint64_t));
+    if (!s->table) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mc_dset_free(DSet *s)
+{
+    if (s) {
+        free(s->table);
+        free(s);
+    }
+}
+
+int64_t mc_dset_size(DSet *s) { return (int64_t)s->used + s->has_zero; }
+int64_t mc_dset_bytes(DSet *s) { return (int64_t)((s->mask + 1) * sizeof(uint64_t)); }
+
+static int dset_grow(DSet *s)
+{
+    size_t size = (s->mask + 1) * 2;
+    uint64_t *t = calloc(size, sizeof(uint64_t));
+    if (!t)
+        return -1;
+    for (size_t i = 0; i <= s->mask; i++) {
+        uint64_t fp = s->table[i];
+        if (fp) {
+            size_t j = (size_t)fp & (size - 1);
+            while (t[j])
+                j = (j + 1) & (size - 1);
+            t[j] = fp;
+        }
+    }
+    free(s->table);
+    s->table = t;
+    s->mask = size - 1;
+    return 0;
+}
+
+static inline int dset_put(DSet *s, uint64_t fp, int insert)
+{
+    if (fp == 0) {
+        int is_new = !s->has_zero;
+        if (insert)
+            s->has_zero = 1;
+        return is_new;
+    }
+    size_t i = (size_t)fp & s->mask;
+    while (s->table[i] && s->table[i] != fp)
+        i = (i + 1) & s->mask;
+    if (s->table[i])
+        return 0;
+    if (insert) {
+        s->table[i] = fp;
+        if (++s->used * 2 > s->mask + 1 && dset_grow(s))
+            return MC_NOMEM;
+    }
+    return 1;
+}
+
+#define DSET_AHEAD 8  /* fingerprints whose slots are fetched ahead of their lookup */
+
+/* Insert fps[0..n) in order; fresh[i] = 1 when fps[i] was absent (a repeat within the batch
+ * is not fresh). With insert 0 only looks. Returns the fresh count, or MC_NOMEM. */
+int64_t mc_dset_insert(DSet *s, const uint64_t *fps, int64_t n, uint8_t *fresh, int insert)
+{
+    int64_t count = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (k + DSET_AHEAD < n)
+            __builtin_prefetch(s->table + ((size_t)fps[k + DSET_AHEAD] & s->mask));
+        int is_new = dset_put(s, fps[k], insert);
+        if (is_new < 0)
+            return MC_NOMEM;
+        fresh[k] = (uint8_t)is_new;
+        count += is_new;
+    }
+    return count;
+}
+
+/* The message records of a batch: per step its fingerprint, its source's fingerprint
+ * (src_fps[src]), its instance and its row, at 0, 8, 16 and 20 of each itemsize-byte record,
+ * sorted (stably) by owner rank: the top 32 bits of the fingerprint scaled to nranks.
+ * counts[r]: the records for rank r. */
+void mc_pack_records(const mc_cell *rows, const uint64_t *fps, const int32_t *src, const int32_t *inst, int64_t n,
+                     const uint64_t *src_fps, int64_t nranks, int64_t *counts, char *out, int64_t itemsize)
+{
+    int64_t *at = calloc((size_t)nranks + 1, sizeof(int64_t));
+    for (int64_t r = 0; r < nranks; r++)
+        counts[r] = 0;
+    for (int64_t j = 0; j < n; j++)
+        counts[((fps[j] >> 32) * (uint64_t)nranks) >> 32]++;
+    for (int64_t r = 0; r < nranks; r++)
+        at[r + 1] = at[r] + counts[r];
+    for (int64_t j = 0; j < n; j++) {
+        int64_t r = (int64_t)(((fps[j] >> 32) * (uint64_t)nranks) >> 32);
+        char *rec = out + (size_t)(at[r]++) * (size_t)itemsize;
+        memcpy(rec, &fps[j], 8);
+        memcpy(rec + 8, &src_fps[src[j]], 8);
+        memcpy(rec + 16, &inst[j], 4);
+        memcpy(rec + 20, rows + (size_t)j * MC_WIDTH, ROW_BYTES);
+    }
+    free(at);
+}
+
+/* Admit received records: each one whose fingerprint is new is inserted and moved down to
+ * the front (in order); returns how many, or MC_NOMEM. With level (the next level's states so
+ * far), *back counts the records that reach a state of the same or an older level. */
+int64_t mc_dset_admit(DSet *s, char *recs, int64_t n, int64_t itemsize, DSet *level, int64_t *back)
+{
+    int64_t w = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint64_t fp, ahead;
+        if (k + DSET_AHEAD < n) {
+            memcpy(&ahead, recs + (size_t)(k + DSET_AHEAD) * (size_t)itemsize, 8);
+            __builtin_prefetch(s->table + ((size_t)ahead & s->mask));
+        }
+        memcpy(&fp, recs + (size_t)k * (size_t)itemsize, 8);
+        int is_new = dset_put(s, fp, 1);
+        if (is_new < 0)
+            return MC_NOMEM;
+        if (is_new) {
+            if (level && dset_put(level, fp, 1) < 0)
+                return MC_NOMEM;
+            if (w != k)
+                memcpy(recs + (size_t)w * (size_t)itemsize, recs + (size_t)k * (size_t)itemsize, (size_t)itemsize);
+            w++;
+        } else if (level && dset_put(level, fp, 0)) {
+            (*back)++;
+        }
+    }
+    return w;
+}

@@ -1,0 +1,114 @@
+"""The ranks of a partitioned search: MPI's (through mpi4py) or this one process alone.
+
+The partitioned search (:mod:`.distributed`) talks to the other ranks through four
+collectives only: ``allgather`` (a small Python object from every rank), ``bcast``, ``barrier``
+and ``exchange`` (one ``Alltoall`` of counts, then one ``Alltoallv`` of packed bytes). MPI is
+the transport; :class:`One` is the same interface for a single process, so that a
+checkpointed search runs without MPI too.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+
+INSTALL = ("--distributed needs MPI and mpi4py: install an MPI implementation (Debian/Ubuntu: "
+           "apt-get install openmpi-bin libopenmpi-dev) and then pip install -e '.[cluster]' "
+           "(or pip install mpi4py); run it as mpirun -n N python3 -m modelcheck check --distributed ...")
+
+
+class MpiUnavailable(UsageError):
+    """--distributed was asked for where mpi4py (or MPI under it) cannot be imported (exit 2)."""
+
+
+class One:
+    """The ranks of a search that runs in one process: rank 0 of 1."""
+
+    rank = 0
+    size = 1
+    name = "one process"
+
+    def allgather(self, value: Any) -> list[Any]:
+        return [value]
+
+    def bcast(self, value: Any, root: int = 0) -> Any:
+        return value
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, message: str) -> None:
+        """Stop the search with ``message`` (a UsageError, exit 2)."""
+        raise UsageError(message)
+
+    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool) -> tuple[np.ndarray, bool]:
+        """Every rank's bytes for this rank (``counts[r]`` bytes of ``data`` go to rank ``r``), and
+        whether any rank has more to send after this round."""
+        return data, more
+
+
+class Mpi:
+    """MPI's ``COMM_WORLD`` through mpi4py."""
+
+    def __init__(self) -> None:
+        # A rank waiting in a collective yields its core instead of spinning (Open MPI spins by
+        # default), so that on a shared or oversubscribed host the rank still expanding gets it;
+        # read at MPI_Init, so set before mpi4py is imported; a user's own setting wins.
+        os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
+        try:
+            from mpi4py import MPI
+        except ImportError as err:  # mpi4py missing, or its MPI library
+            raise MpiUnavailable(f"{INSTALL} ({err})") from None
+        self.mpi = MPI
+        self.comm = MPI.COMM_WORLD
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self.name = f"{self.size} MPI ranks"
+        self._received = np.empty(0, dtype=np.uint8)  # reused from round to round (the caller copies what it keeps)
+
+    def allgather(self, value: Any) -> list[Any]:
+        return self.comm.allgather(value)
+
+    def bcast(self, value: Any, root: int = 0) -> Any:
+        return self.comm.bcast(value, root=root)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, message: str) -> None:
+        """Stop every rank: the other ranks wait in a collective, so only MPI can end them. The one
+        place outside the CLI that writes to stderr, because no rank returns to print it."""
+        import sys
+
+        print(f"modelcheck: {message}", file=sys.stderr, flush=True)
+        self.comm.Abort(2)
+
+    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool) -> tuple[np.ndarray, bool]:
+        """See :meth:`One.exchange`: one ``Alltoall`` of (count, more) pairs, one ``Alltoallv`` of bytes."""
+        size = self.size
+        send = np.empty((size, 2), dtype=np.int64)
+        send[:, 0] = counts
+        send[:, 1] = int(more)
+        got = np.empty((size, 2), dtype=np.int64)
+        self.comm.Alltoall(send, got)
+        sdispl = np.zeros(size, dtype=np.int64)
+        np.cumsum(counts[:-1], out=sdispl[1:])
+        rcounts = got[:, 0]
+        rdispl = np.zeros(size, dtype=np.int64)
+        np.cumsum(rcounts[:-1], out=rdispl[1:])
+        total = int(rcounts.sum())
+        if len(self._received) < total:
+            self._received = np.empty(max(total, 2 * len(self._received)), dtype=np.uint8)
+        out = self._received[:total]
+        byte = self.mpi.BYTE
+        self.comm.Alltoallv([data, (counts, sdispl), byte], [out, (rcounts, rdispl), byte])
+        return out, bool(got[:, 1].any())
+
+
+def world(distributed: bool) -> One | Mpi:
+    """MPI's ranks with ``distributed`` (MpiUnavailable, exit 2, when mpi4py is missing), else one process."""
+    return Mpi() if distributed else One()
