@@ -172,10 +172,26 @@ def prove_records(case: Case, spec: Any) -> list[dict[str, Any]]:
             "property": r.name, "kind": r.kind, "engine": r.engine, "verdict": r.verdict.value,
             "states": int(r.extra.get("invariant_states", 0)), "transitions": 0, "depth": r.depth,
             "reason": r.reason, "assumptions": list(r.assumptions),
+            "without": _drops(run.compiled, r),
             "trace_actions": [run.compiled.show_step(st) for st, _ in r.trace.steps] if r.trace else None,
             "trace": trace_to_json(run.compiled, r.trace) if r.trace else None,
             "trace_text": format_trace(run.compiled, r.trace) if r.trace else None,
         })
+    return out
+
+
+def _drops(compiled: Any, r: Any) -> dict[str, dict[str, Any]] | None:
+    """What the prover said with each active assumption dropped from a proof (None when nothing was
+    dropped): the verdict, and for a refutation the replayed counterexample's steps."""
+    without = r.extra.get("without")
+    if not without:
+        return None
+    traces = r.extra.get("without_traces", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name, verdict in without.items():
+        trace = traces.get(name)
+        out[name] = {"verdict": verdict,
+                     "counterexample": [compiled.show_step(st) for st, _ in trace.steps] if trace else None}
     return out
 
 

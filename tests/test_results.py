@@ -56,7 +56,7 @@ def test_layout_one_file_set_per_counterexample(written: tuple[Path, Path]) -> N
 def test_records_have_the_stable_fields_only(written: tuple[Path, Path]) -> None:
     doc = store.load(written[1] / "verdicts.json")
     for r in doc["records"]:
-        assert set(r) == set(store.RECORD_FIELDS)
+        assert set(r) == {*store.RECORD_FIELDS, *store.OPTIONAL_FIELDS}
     assert doc["format"] == store.FORMAT and doc["version"] == store.VERSION
     assert store.VOLATILE_KEY not in doc  # timings live in the git-ignored sidecar
     assert "seconds" in json.loads((written[1] / store.TIMINGS_FILE).read_text())

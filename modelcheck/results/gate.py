@@ -84,7 +84,17 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Di
     if sorted(before.get("assumptions") or []) != sorted(after.get("assumptions") or []):
         out.append(Difference(*key, "changed assumptions", _show(before.get("assumptions")),
                               _show(after.get("assumptions"))))
+    if "without" in before and before.get("without") != after.get("without"):  # older files lack the field
+        out.append(Difference(*key, "changed drops", _drops(before.get("without")), _drops(after.get("without"))))
     return out
+
+
+def _drops(without: Mapping[str, Any] | None) -> str:
+    """What dropping each assumption gave, as ``name: VERDICT (n steps)``."""
+    if not without:
+        return "none"
+    return ", ".join(f"{n}: {d['verdict']}" + (f" ({len(d['counterexample'])} steps)" if d.get("counterexample") else "")
+                     for n, d in sorted(without.items()))
 
 
 def _summary(rec: Mapping[str, Any]) -> str:

@@ -81,6 +81,7 @@ def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
         for prop in witnesses:
             out += _grid(doc, best, found, views, prop, notes)
     out += _proofs(records, proof_anchor)
+    out += _minimal_assumptions(records, proof_anchor)
     out += real_device
     out += _graphs(graph_files)
     out += [Heading(2, "Every case", "cases")]
@@ -247,6 +248,60 @@ def _proofs(records: list[Mapping[str, Any]], proof_anchor: Mapping[int, str]) -
             Para(["A proof holds for executions of any length; *needs* is the smallest set of assumptions it "
                   "rests on (dropping any one of them refutes the property)."]),
             Table(["case", "property", "engine", "verdict", "needs"], table, anchors=[proof_anchor[i] for i, _ in rows])]
+
+
+def drop_words(drop: Mapping[str, Any] | None) -> str:
+    """What the prover said without one assumption: needed (refuted, with the counterexample's length),
+    not needed (still proved), undecided (UNKNOWN: it may hold without it), or · when not in force."""
+    if drop is None:
+        return "·"
+    verdict = drop["verdict"]
+    if verdict == "VIOLATED":
+        steps = drop.get("counterexample")
+        return "needed: ✗ " + (f"in {len(steps)} steps without it" if steps is not None else
+                               "without it (no trace within BMC's limits)")
+    if verdict == "PROVED":
+        return "not needed: ★ without it"
+    return f"undecided: ? {verdict} without it"
+
+
+def needs_words(names: Sequence[str], drops: Mapping[str, Mapping[str, Any]]) -> str:
+    """The proof's needs in words: which of the active assumptions, "both", "neither", and the undecided."""
+    needed = [n for n in names if drops.get(n, {}).get("verdict") == "VIOLATED"]
+    undecided = [n for n in names if n in drops and drops[n]["verdict"] not in ("VIOLATED", "PROVED")]
+    if not needed:
+        text = "neither" if len(names) == 2 else "none"
+    elif len(needed) == len(names) and len(names) > 1:
+        text = "both" if len(names) == 2 else "all"
+    elif len(needed) == len(names):
+        text = f"`{needed[0]}`"
+    else:
+        text = ", ".join(f"`{n}`" for n in needed) + " only"
+    if undecided:
+        text += "; undecided: " + ", ".join(f"`{n}`" for n in undecided)
+    return text
+
+
+def _minimal_assumptions(records: list[Mapping[str, Any]], proof_anchor: Mapping[int, str]) -> list[Block]:
+    """Per z3 proof resting on assumptions: what the prover said with each one dropped (one column each)."""
+    rows = [(i, r) for i, r in enumerate(records)
+            if r["engine"] != "explicit" and r["verdict"] == "PROVED" and r.get("without")]
+    if not rows:
+        return []
+    names = list(dict.fromkeys(n for _, r in rows for n in r["without"]))
+    table = []
+    for i, r in rows:
+        drops = r["without"]
+        table.append([[Link(f"`{r['case']}`", f"#{proof_anchor[i]}")], [f"`{r['property']}`"],
+                      *([drop_words(drops.get(n))] for n in names),
+                      [needs_words([n for n in names if n in drops], drops)]])
+    return [Heading(2, "Minimal assumptions", "minimal-assumptions"),
+            Para(["Every z3 proof that rests on assumptions, proved again with each one dropped in turn (an "
+                  "assumption found not needed stays dropped for the next). *needed*: the prover refuted the "
+                  "property without it, with a counterexample replayed in the explicit engine; *not needed*: "
+                  "still proved; *undecided*: the prover could not decide (the property may hold without it); "
+                  "· not in force in that case."]),
+            Table(["case", "property", *(f"without `{n}`" for n in names), "needs"], table)]
 
 
 def _graphs(graph_files: Iterable[str]) -> list[Block]:

@@ -31,6 +31,10 @@ TIMINGS_FILE = "timings.json"  # the volatile part, beside verdicts.json and ign
 
 RECORD_FIELDS = ("case", "property", "kind", "engine", "verdict", "bound", "states", "transitions", "depth",
                  "assumptions", "counterexample", "witness", "reason", "trace")
+OPTIONAL_FIELDS = ("without",)
+"""Written in every record, but not required of a file written before they existed. ``without``:
+for a z3 proof with assumptions, per active assumption what the prover said with it dropped
+(``{"verdict": ..., "counterexample": [steps] | null}``), else null."""
 
 
 def record_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -96,6 +100,7 @@ def result_record(case: str, r: Mapping[str, Any], max_states: int | None = None
         "witness": list(actions) if actions is not None and not is_counterexample else None,
         "reason": r.get("reason") or "",
         "trace": f"traces/{trace_stem(case, r['property'], r['engine'])}" if is_counterexample else None,
+        "without": r.get("without") or None,
     }
 
 
