@@ -106,9 +106,15 @@ class Views:
     causes: Mapping[str, str] = field(default_factory=dict)  # "R": "reordering: ..."
     cause_names: Mapping[str, str] = field(default_factory=dict)  # "R": "host reordering"
     replay: tuple[str, str] | tuple[()] = ()  # ("seed~guest=nodrain", "barrier")
+    meaning_title: str = "what it means"  # the header of the report's column of :meth:`meaning`
 
     def cause(self, prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
         """The letter of what made a counterexample fail, read from its steps ('' when not known)."""
+        return ""
+
+    def meaning(self, params: Mapping[str, Any], violated: Mapping[str, str]) -> str:
+        """What the violations of one case (property -> cause letter) mean for the system's user,
+        in words; '' when there is nothing to say beyond the causes (the report then shows no row)."""
         return ""
 
     def sequence(self, compiled: Compiled) -> SequenceView:

@@ -72,6 +72,7 @@ from modelcheck import (
     always,
     assumption,
     at_end,
+    eventually,
     require,
     sometimes,
 )
@@ -300,7 +301,7 @@ class Nvme(Spec):
 
     # ----------------------------------------------------------------- host
 
-    @action(r="Cmd", hint=next_to_submit)
+    @action(r="Cmd", hint=next_to_submit, fair="weak")
     def submit(self, s, r):
         """The host writes command ``r`` into its SQ and rings the tail doorbell."""
         require(r == s.submitted)
@@ -337,7 +338,7 @@ class Nvme(Spec):
 
     # ----------------------------------------------------------------- controller
 
-    @action(r="Cmd", hint=fetchable)
+    @action(r="Cmd", hint=fetchable, fair="weak")
     def fetch(self, s, r):
         """``nvme_process_sq``: the head of r's SQ into the controller, after a kick."""
         q = self.queue[r]
@@ -348,7 +349,7 @@ class Nvme(Spec):
         later = [a < s.submitted for a in self.same_queue(r) if a > r]
         return s.replace(fetched=update(s.fetched, r, True), kick=update(s.kick, q, any_of(later)))
 
-    @action(r="Cmd", result=("ok", "eio"), hint=executable)
+    @action(r="Cmd", result=("ok", "eio"), hint=executable, fair="weak")
     def execute(self, s, r, result):
         """The block layer executes ``r``: ``nvme_rw`` (a write lands in the cache, or on the medium
         with FUA or the cache off), ``nvme_flush``, ``nvme_set_feature`` (VWC); or fails it."""
@@ -379,7 +380,7 @@ class Nvme(Spec):
                     changes["disk"] = tuple(ite(s.cache_on, d, old) for d, old in zip(disk, s.disk))
         return s.replace(**changes)
 
-    @action(r="Cmd", hint=completable)
+    @action(r="Cmd", hint=completable, fair="weak")
     def complete(self, s, r):
         """``nvme_enqueue_req_completion``: the CQE posted (an error status after ``nvme_aio_err``)
         and reaped by the host."""
@@ -452,6 +453,14 @@ class Nvme(Spec):
         """Every execution ends with the whole workload submitted and every command completed
         (with any status): nothing left waiting for a kick, no hang."""
         return all_of([s.submitted == self.n, all_of(st != "none" for st in s.status)])
+
+    @eventually
+    def progress(self, s):
+        """Every fair execution submits the whole workload and completes every command (with any
+        status): ``every_command_completes`` as a liveness claim. The host, the controller and the
+        block layer are weakly fair; resets, restores and write-backs are the environment's and
+        may never happen."""
+        return self.every_command_completes(s)
 
     @sometimes
     def flush_seen(self, s):

@@ -81,6 +81,7 @@ from modelcheck import (
     always_on_step,
     assumption,
     at_end,
+    eventually,
     require,
     sometimes,
 )
@@ -221,6 +222,9 @@ class VirtioBlk(Spec):
                         "QEMU fails every later flush: file-posix's page_cache_inconsistent)")
     read_failures = Param(0, allowed=range(0, 5), doc="reads that may fail with EIO")
     migrations = Param(1, allowed=range(0, 4), doc="migrations the environment may do")
+    operator = Param("resumes", allowed=("resumes", "absent"),
+                     doc="resumes: the operator sends cont to a stopped VM sooner or later (resume is weakly "
+                     "fair); absent: nobody ever does (the assumption operator_absent removes every resume)")
     queues = Param(1, allowed=range(1, 3), doc="virtqueues (num-queues); request r goes on queue r % queues, "
                    "each queue with its own avail and used ring")
     contexts = Param("shared", allowed=("shared", "per-queue"),
@@ -524,6 +528,13 @@ class VirtioBlk(Spec):
         r = step["r"]
         return all_of([implies(self.kind_of(before, a) == "F", before.observed[a]) for a in range(r)])
 
+    @assumption(when=lambda self: self.operator == "absent")
+    def operator_absent(self, before, step, after):
+        """Nobody ever sends cont: a VM stopped on an error stays stopped (a management layer
+        that waits for a human who never comes). Only with ``operator=absent``; by default the
+        operator's ``resume`` is weakly fair."""
+        return step.action != "resume"
+
     # ----------------------------------------------------------------- device
 
     @action(r="Req", hint=next_to_fetch, fair="weak")
@@ -794,6 +805,14 @@ class VirtioBlk(Spec):
             all_of(implies(r < s.submitted, s.observed[r]) for r in range(self.n)),
             any_of([s.submitted == self.program_length(s), self.guest_failed(s)]),
         ])
+
+    @eventually
+    def progress(self, s):
+        """Every fair execution gets every submitted request observed, the guest through its
+        workload or stopped after an error: ``completion`` as a liveness claim, under the
+        fairness the actions declare (a failed flush that fails on every ``cont`` is not
+        excused; an operator who never resumes is the assumption ``operator=absent``)."""
+        return self.completion(s)
 
     @sometimes
     def flush_seen_while_write_parked(self, s):

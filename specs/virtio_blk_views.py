@@ -35,10 +35,15 @@ CAUSES = {
     "P": "parked request: the write failed, the device parked it on `rq` and the flush completed meanwhile",
     "L": "lost write: the write failed and `werror=ignore` completed it to the guest as OK",
     "F": "lost flush: the flush failed and `werror=ignore` completed it to the guest as OK",
+    "D": "dropped cache: a flush failed, the host dropped the cached data (`flush_error=lossy` or `sticky`) and a "
+         "later flush succeeded, covering nothing",
+    "S": "sticky flush error: after one failed flush every flush fails (`flush_error=sticky`), so the parked flush "
+         "fails again after every `cont`",
     "O": "restart order: `restart` put the parked requests back in flight in another order than they failed",
     "E": "early write-back: the cache wrote a later write back to disk before an earlier one was durable",
 }
 CAUSE_NAMES = {"R": "host reordering alone", "P": "the parking list itself", "L": "a lost write", "F": "a lost flush",
+               "D": "a cache the host dropped", "S": "a flush that fails for good",
                "O": "the restart order", "E": "an early write-back"}
 
 WORDS = {
@@ -52,6 +57,10 @@ WORDS = {
     "order=any": "the backend executes and completes requests in flight in any order (host AIO)",
     "order=fifo": "the backend executes and completes requests in the order they entered flight",
     "evict=on": "a cached sector may be written back to disk on its own at any time",
+    "flush_error=transient": "a failed flush changes nothing on the host; a retry may succeed",
+    "flush_error=lossy": "a failed flush drops the host's cached data and a later flush may succeed (\"fsyncgate\")",
+    "flush_error=sticky": "a failed flush drops the cached data and QEMU fails every later flush "
+                          "(file-posix's page_cache_inconsistent)",
     "profile=qemu-2010": "hw/virtio-blk.c of 2010 (the seed): push-front on error, immediate stop, no drain",
     "profile=qemu-7.2": "QEMU 2.1-8.2: push-front, requested stop, drain + flush all before resume or migrate",
     "profile=qemu-9.0": "QEMU >= 9.0: as 7.2, but the restart reverses the list once more",
@@ -80,8 +89,10 @@ def _parse(step: str) -> tuple[str, str, str]:
 def cause(prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
     """The letter of :data:`CAUSES` that a counterexample's steps show, the most specific first.
 
-    O when the property is the restart order; L when a failed write reached the guest as OK;
-    F when a failed flush did;
+    O when the property is the restart order; S when a flush failed under
+    ``flush_error=sticky`` and the property is ``progress``; L when a failed write reached
+    the guest as OK; F when a failed flush did; D when a flush failed under
+    ``flush_error=lossy`` or ``sticky`` and a later flush succeeded;
     P when a failed write was parked (completed without reaching the used ring) and a
     flush then executed; R when a flush executed while a write submitted before it had
     not executed; E when a sector was written back on its own; '' otherwise.
@@ -97,6 +108,14 @@ def cause(prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
         return "L"
     if {req for req in errors if req.startswith("F")} & observed and ignored:
         return "F"
+    dropped = params.get("flush_error") in ("lossy", "sticky")
+    flush_failed = [i for i, (act, req, res) in enumerate(parsed) if act == "execute" and req.startswith("F")
+                    and res == "eio"]
+    if dropped and flush_failed and prop == "progress" and params.get("flush_error") == "sticky":
+        return "S"
+    if dropped and flush_failed and any(act == "execute" and req.startswith("F") and res == "ok"
+                                        for act, req, res in parsed[flush_failed[0]:]):
+        return "D"
     submitted: list[str] = []
     done: set[str] = set()
     parked = False
@@ -120,11 +139,45 @@ def cause(prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
     return ""
 
 
+def meaning(params: Mapping[str, Any], violated: Mapping[str, str]) -> str:
+    """What a case's violations (property -> cause letter) mean for the operator of a VM whose
+    host fails a flush (``flush_error`` lossy or sticky); '' for other cases."""
+    flush_error, werror = params.get("flush_error", "transient"), params.get("werror")
+    if flush_error == "transient" or not violated:
+        return ""
+    out = []
+    lost = "flush_contract" in violated or any(c in ("D", "F") for c in violated.values())
+    if lost and werror == "ignore":
+        out.append("The failed flush completes to the guest as OK (`werror=ignore`): data the guest was told is "
+                   "durable is lost, and nothing reports it.")
+    elif lost and werror in ("stop", "enospc"):
+        out.append("The failed flush is parked and the VM pauses; after `cont` the retried flush succeeds, but the "
+                   "host had already dropped the cached data: the guest is told its writes are durable and they are "
+                   "lost. Resuming such a VM is not safe.")
+    elif lost:
+        out.append("The guest sees the flush fail, but a flush it had already submitted behind it succeeds later "
+                   "and covers the dropped data no more: a guest that does not wait for each flush is told lost "
+                   "data is durable.")
+    if "progress" in violated:
+        if flush_error == "sticky" and werror in ("stop", "enospc"):
+            out.append("Nothing acknowledged is lost, but once a flush failed every flush fails: the parked flush "
+                       "fails again after every `cont` and the VM pauses again, forever; a migration fails too "
+                       "(QEMU flushes before it). Only stopping the VM ends it.")
+        else:
+            out.append("Some request the guest submitted is never completed.")
+    if violated.get("barrier") == "R" and not lost:
+        out.append("The non-draining guest's barrier is lost by host reordering alone, as without a flush error.")
+    return " ".join(out)
+
+
 class VirtioViews(Views):
-    """The virtio-blk answer, causes and lanes."""
+    """The virtio-blk answer, causes, lanes, and what a failed flush means for an operator."""
 
     def cause(self, prop: str, steps: Sequence[str], params: Mapping[str, Any]) -> str:
         return cause(prop, steps, params)
+
+    def meaning(self, params: Mapping[str, Any], violated: Mapping[str, str]) -> str:
+        return meaning(params, violated)
 
     def sequence(self, compiled: Compiled) -> SequenceView:
         return VirtioSequence(compiled)
@@ -133,7 +186,8 @@ class VirtioViews(Views):
 VIEWS = VirtioViews(
     question=QUESTION,
     axes=("guest", "profile", "werror"),
-    explain=("werror", "order", "evict"),
+    explain=("werror", "order", "evict", "flush_error"),
+    meaning_title="for an operator",
     headline=("barrier", "flush_contract"),
     sentences=SENTENCES,
     words=WORDS,

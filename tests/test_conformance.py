@@ -18,13 +18,13 @@ import pytest
 
 from modelcheck.check import check, configure
 from modelcheck.conformance import cli, qmp, qtest, storage, tracelog
-from modelcheck.conformance.conform import Graphs, configuration, judge, observe
+from modelcheck.conformance.conform import Graphs, configuration, judge, judge_flush_errors, observe
 from modelcheck.conformance.errors import QemuError
 from modelcheck.conformance.generate import GENERATING, coverage, generate, instances_in, key
 from modelcheck.conformance.machine import ErrorRule, Machine, halting_bios, make_image, rules_text
 from modelcheck.conformance.mapping import expectation
 from modelcheck.conformance.replay import parked_counterexample, replay, replay_lines
-from modelcheck.conformance.scenarios import SCENARIOS, Observation, Scenario
+from modelcheck.conformance.scenarios import PERSISTENT, SCENARIOS, Observation, Scenario
 from modelcheck.conformance.storage import Storage
 from modelcheck.conformance.validate import Graph, edit_distance, matched, validate
 from modelcheck.conformance.virtio import Layout, config_address, sector_data, writer_of
@@ -179,6 +179,8 @@ def test_blkdebug_rules_and_bios():
     text = rules_text([ErrorRule(2), ErrorRule(flush=True, errno=5)])
     assert text.count("[inject-error]") == 2
     assert 'sector = "2"' in text and 'errno = "28"' in text and 'event = "flush_to_os"' in text
+    assert text.count('once = "on"') == 2
+    assert "once" not in rules_text([ErrorRule(flush=True, errno=5, persistent=True)])  # every flush fails
     bios = halting_bios()
     assert len(bios) == 0x10000
     assert bios[0xFFF0:0xFFF4] == b"\xfa\xf4\xeb\xfd"
@@ -345,6 +347,31 @@ def test_each_profile_is_refuted_or_confirmed(observations, qemu_72, spec_cls):
     assert not verdicts["fifo"].scenarios["two-queue-restart"]["matches"]
     assert verdicts["qemu-7.2"].scenarios["two-queue-migrated"]["matches"]
     assert not verdicts["qemu-9.0"].scenarios["two-queue-migrated"]["matches"]
+
+
+def test_a_persistent_flush_failure_needs_a_last_cont_and_spends_a_budget_per_cont():
+    scenario = PERSISTENT[0]
+    scenario.check()
+    assert scenario.budgets()["flush_failures"] == 1 + scenario.conts
+    with pytest.raises(ValueError, match="conts"):
+        Scenario("x", "W2 F", (1,), persistent=(1,)).check()
+    with pytest.raises(ValueError, match="only a failing flush"):
+        Scenario("x", "W2 F", (0,), persistent=(0,), conts=1).check()
+
+
+@needs_qemu
+def test_a_flush_that_fails_for_good_matches_transient_not_sticky(tmp_path, qemu_72, spec_cls):
+    """Every flush fails (blkdebug without once): the parked flush fails again after each cont and
+    the VM stops each time, but the stop's bdrv_flush_all, which also flushes the protocol node
+    below blkdebug, made W2 durable and nothing was dropped: transient's observable behaviour."""
+    (obs,) = observe(PERSISTENT, timeout=10)
+    conts = PERSISTENT[0].conts
+    assert obs.failure_order == [1] * (conts + 1) and obs.stop_events == conts + 1
+    assert obs.guest == [["submit", 0], ["observe", 0], ["submit", 1]]  # the guest never sees F complete
+    assert [e[0] for e in obs.used] == ["push", *["cont"] * conts]
+    assert obs.durable == [[2]] and obs.flushes == 0 and obs.disk == {"2": 0}
+    verdicts = judge_flush_errors(Graphs(spec_cls), spec_cls, [obs], PERSISTENT)[obs.scenario]
+    assert verdicts["transient"]["matches"] and not verdicts["sticky"]["matches"]
 
 
 @needs_qemu

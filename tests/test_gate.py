@@ -34,7 +34,7 @@ def test_gate_passes_on_fresh_results(committed: tuple[Path, Path, Path], tmp_pa
     assert main(["gate", "--matrix", str(matrix), "--results", str(out), "--junit", str(junit), *FLAGS]) == 0
     assert "no difference" in capsys.readouterr().out
     suite = ET.parse(junit).getroot()
-    assert suite.get("failures") == "0" and int(suite.get("tests")) == 20  # 2 cases x 10 properties
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 22  # 2 cases x 11 properties
 
 
 def test_variant_is_reported_as_exactly_its_property(committed: tuple[Path, Path, Path], tmp_path: Path,
@@ -54,7 +54,7 @@ def test_quick_compares_only_quick_cases(committed: tuple[Path, Path, Path],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     matrix, variant, out = committed
     assert main(["gate", "--quick", "--matrix", str(matrix), "--results", str(out), *FLAGS]) == 0
-    assert "10 verdicts (1 quick cases)" in capsys.readouterr().out
+    assert "11 verdicts (1 quick cases)" in capsys.readouterr().out
     assert main(["gate", "--quick", "--matrix", str(variant), "--results", str(out), *FLAGS]) == 1
 
 

@@ -2,8 +2,9 @@
 
 Tiny fixture specs test the machinery: a cycle the search may go round forever unless an
 action is declared fair, a request that must be granted, and a dead end. Then the virtio-blk
-spec, with the ``progress`` claim added in a subclass here: it holds where budgets end every
-execution and fails, with a lasso, under sticky flush errors and ``werror=stop``.
+spec's ``progress``: it holds where budgets end every execution and fails, with a lasso,
+under sticky flush errors and ``werror=stop``, for mutants that strand a parked request
+(a dead end) or park it again forever (a lasso), and when nobody ever sends ``cont``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from modelcheck import Bool, Int, Spec, SpecError, action, eventually, leads_to,
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions
 from modelcheck.loader import load_spec_class
+from modelcheck.ops import is_empty, ite
 from modelcheck.spec import compile_spec
 from modelcheck.trace import format_trace, replay
 from modelcheck.verdict import Verdict
@@ -160,15 +162,7 @@ def test_strong_fairness_is_refused_with_the_place_and_the_fix():
 # --------------------------------------------------------------------------- virtio-blk
 
 VirtioBlk: Any = load_spec_class(VIRTIO)
-
-
-class WithProgress(VirtioBlk):
-    """The spec with the liveness claim ``progress`` (no action declared fair: every cycle counts)."""
-
-    @eventually
-    def progress(self, s):
-        """Every submitted request observed, the guest through its workload or stopped after an error."""
-        return self.completion(s)
+WithProgress = VirtioBlk  # ``progress`` is the spec's own; the name tests/test_liveness_backends.py imports
 
 
 @pytest.mark.parametrize(("settings", "verdict", "loop"), [
@@ -177,7 +171,7 @@ class WithProgress(VirtioBlk):
     ({"workload": "W0 F", "flush_failures": 1, "flush_error": "sticky", "werror": "report"}, HOLDS, None),
 ])
 def test_progress_on_virtio_blk(settings: dict[str, Any], verdict: Verdict, loop: int | None):
-    run = check(configure(WithProgress, settings), ["progress"])
+    run = check(configure(VirtioBlk, settings), ["progress"])
     result = run.results[0]
     assert result.verdict is verdict
     if loop is not None:
@@ -196,7 +190,7 @@ def test_z3_never_says_holds_on_a_liveness_property_with_infinite_executions():
         assert prove(FairSpinner(), None, ProveOptions(engine=engine, depth=5)).results[0].verdict is UNKNOWN
 
 
-class StrandsWithProgress(WithProgress):
+class StrandsWithProgress(VirtioBlk):
     """``virtio_blk_dma_restart_bh`` runs but never walks ``s->rq`` (as in tests/test_mutants.py)."""
 
     @action(fair="weak")
@@ -211,6 +205,40 @@ def test_progress_refutes_a_device_that_strands_a_parked_request():
     result = run.results[0]
     assert result.verdict is VIOLATED and result.trace.loop_start is None  # a dead end
     assert labels(run)[-3:] == ["settle", "resume", "restart"]
+    replay(run.compiled, result.trace)
+
+
+class Restops(VirtioBlk):
+    """``virtio_blk_dma_restart_bh`` fails the parked requests again without submitting them:
+    they stay on ``s->rq`` and the VM is stopped once more (a mutant, not QEMU)."""
+
+    @action(fair="weak")
+    def restart(self, s):
+        require(self.running(s))
+        require(s.restart_pending)
+        return s.replace(restart_pending=False, vm=ite(is_empty(s.rq), s.vm, "stopping"))
+
+
+def test_progress_refutes_a_device_that_parks_again_forever_with_a_lasso():
+    run = check(configure(Restops, {"workload": "W0 F", "qdepth": 1, "migrations": 0}), ["progress", "completion"])
+    progress, completion = run.results
+    assert progress.verdict is VIOLATED and progress.trace.loop_start is not None
+    loop = labels(run)[progress.trace.loop_start:]
+    assert sorted(loop) == ["restart", "resume", "settle", "stop"]
+    assert completion.verdict is VIOLATED  # the cycle is an execution that never ends
+    replay(run.compiled, progress.trace)
+
+
+@pytest.mark.parametrize(("operator", "verdict"), [("resumes", HOLDS), ("absent", VIOLATED)])
+def test_an_operator_who_never_resumes_is_a_named_assumption(operator: str, verdict: Verdict):
+    run = check(configure(VirtioBlk, {"workload": "W0 F", "operator": operator}), ["progress"])
+    result = run.results[0]
+    assert result.verdict is verdict
+    assert ("operator_absent" in result.assumptions) is (operator == "absent")
+    if verdict is VIOLATED:
+        assert result.trace.loop_start is None  # a dead end: stopped, nobody sends cont
+        assert run.compiled.show_step(result.trace.steps[-1][0]) in ("settle", "migrate")
+        assert result.trace.steps[-1][1].vm == "stopped" and result.trace.steps[-1][1].rq
 
 
 def test_the_spec_declares_the_environments_choices_unfair():

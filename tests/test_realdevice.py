@@ -55,6 +55,18 @@ def test_the_section_shows_coverage_verdicts_and_the_replay() -> None:
     assert 'href="traces/seed~guest=nodrain~barrier.svg"' in page
 
 
+def test_the_flush_that_fails_for_good_is_shown_against_each_flush_error_setting() -> None:
+    doc = {**CONFORMANCE, "flush_errors": {
+        "scenarios": [{"name": "flush-fails-for-good", "doc": "every flush fails"}],
+        "verdicts": {"flush-fails-for-good": {
+            "transient": {"matches": True, "mismatch": None},
+            "sticky": {"matches": False, "mismatch": {"channel": "all"}}}}}}
+    text = to_markdown(realdevice.section(doc, None))
+    assert "| `flush-fails-for-good` | `flush_error=transient` | matches | — |" in text
+    assert "| `flush-fails-for-good` | `flush_error=sticky` | refuted | no path, even with any one channel" in text
+    assert "flush_error" not in to_markdown(realdevice.section(CONFORMANCE, None))
+
+
 def test_without_conformance_or_replay_each_says_why_in_one_line() -> None:
     text = to_markdown(realdevice.section(None, realdevice.Replayed(*SEED, "traces/t", note="QEMU is missing.")))
     assert "run `modelcheck conform`" in text

@@ -14,6 +14,9 @@ from modelcheck.views import DEFAULT, views_of
 
 VIEWS = views_of(load_spec_class(str(VIRTIO)))
 
+PARKED_FLUSH = ("submit W0 ; fetch W0 ; execute W0 ok ; complete W0 ; observe W0 ; submit F1 ; fetch F1 ; "
+                "execute F1 eio ; complete F1 ; stop ; settle ; resume ; restart")
+
 # Counterexamples as the search finds them (committed results/), with the cause each shows.
 CAUSES = [
     ("barrier", "submit W0 ; submit F1 ; fetch W0 ; fetch F1 ; execute F1 ok ; complete F1 ; observe F1",
@@ -28,6 +31,9 @@ CAUSES = [
      "fetch F1 ; fetch W1 ; execute W1 ok ; writeback s1", {"werror": "stop"}, "E"),
     ("restart_order", "submit W0 ; submit W1 ; fetch W0 ; fetch W1 ; execute W0 nospc ; complete W0 ; "
      "execute W1 nospc ; complete W1 ; resume ; restart", {"werror": "stop"}, "O"),
+    ("flush_contract", f"{PARKED_FLUSH} ; execute F1 ok ; complete F1 ; observe F1",
+     {"werror": "stop", "flush_error": "lossy"}, "D"),
+    ("progress", f"{PARKED_FLUSH} ; execute F1 eio", {"werror": "stop", "flush_error": "sticky"}, "S"),
 ]
 
 
@@ -127,3 +133,25 @@ def test_a_subclass_in_another_directory_keeps_its_bases_views(tmp_path) -> None
     variant.write_text(f"from modelcheck.loader import load_spec_class\nBase = load_spec_class({str(VIRTIO)!r})\n\n"
                        "class Variant(Base):\n    '''A variant.'''\n\nSPEC = Variant\n")
     assert views_of(load_spec_class(str(variant))) is VIEWS
+
+
+def test_the_refuted_flush_error_cases_are_explained_for_an_operator() -> None:
+    """A row per refuted case the views explain, with each violated property's shortest counterexample."""
+    params = {"guest": "drain", "profile": "qemu-7.2", "werror": "stop", "order": "any", "evict": "on"}
+    cases, records = {}, []
+    for flush_error, prop, steps in [("lossy", "flush_contract", 16), ("sticky", "progress", 14),
+                                     ("transient", "barrier", 7)]:
+        name = f"c~{flush_error}"
+        cases[name] = {"group": "g", "params": {**params, "flush_error": flush_error}}
+        records.append({"case": name, "property": prop, "kind": "always", "engine": "explicit",
+                        "verdict": "VIOLATED", "states": 1, "counterexample": ["submit W0"] * steps,
+                        "trace": f"traces/{name}~{prop}", "assumptions": []})
+    doc = {"matrix": "m.toml", "cases": cases, "records": records}
+    text = report.render(doc, views=VIEWS)
+    section = text[text.index("What the refuted cases mean"):]
+    section = section[:section.index("## Every case")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "steps" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| lossy", "| sticky"]  # transient: nothing to explain
+    assert "16 steps" in rows[0] and "they are lost" in rows[0]
+    assert "14 steps" in rows[1] and "forever" in rows[1]
+    assert VIEWS.meaning({"flush_error": "lossy", "werror": "report"}, {}) == ""

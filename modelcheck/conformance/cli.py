@@ -131,6 +131,7 @@ def render(report: dict[str, Any]) -> list[str]:
             f"{a} {c['matched']}/{c['total']}" for a, c in cov["transitions_by_action"].items()))
         missed = cov["unmatched_instances"]
         lines.append(f"  instances no real run produced: {', '.join(missed) if missed else 'none'}")
+    lines += _flush_errors(report.get("flush_errors"))
     width = max(len(p) for p in report["profiles"])
     for profile, verdict in report["profiles"].items():
         if verdict["verdict"] == CONFORMS:
@@ -140,6 +141,28 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"{profile:<{width}}  refuted by {refuted['scenario']}")
         if refuted.get("mismatch"):
             lines += [" " * (width + 4) + line for line in Mismatch(**refuted["mismatch"]).side_by_side()]
+    return lines
+
+
+def _flush_errors(part: dict[str, Any] | None) -> list[str]:
+    """The persistent flush error scenarios: what the device did, and which flush_error setting matches."""
+    if not part:
+        return []
+    lines = []
+    for obs in part["observations"]:
+        names = obs["workload"].split()
+        conts = sum(1 for e in obs["used"] if e[0] == "cont")
+        lines.append(f"  {obs['scenario']} ({obs['workload']}, every flush fails): failed "
+                     f"{_ids(obs['failure_order'], names)}; stops {obs['stop_events']}, conts {conts}; used ring "
+                     f"{_used(obs['used'], names)}; durable {_sets(obs['durable'])}; device flushes {obs['flushes']}")
+        for setting, verdict in part["verdicts"].get(obs["scenario"], {}).items():
+            word = "matches" if verdict["matches"] else "refuted"
+            lines.append(f"    flush_error={setting:<9}  {word}")
+            mismatch = verdict.get("mismatch")
+            if mismatch and mismatch["channel"] != "all":
+                lines += [" " * 6 + line for line in Mismatch(**mismatch).side_by_side()]
+            elif mismatch:
+                lines.append(" " * 6 + "no path of it matches, even with any one channel left free")
     return lines
 
 

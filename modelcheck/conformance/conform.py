@@ -28,12 +28,14 @@ from . import scenarios as scenario_runs
 from .generate import GENERATING, coverage, generate
 from .machine import qemu_binary
 from .mapping import expectation
-from .scenarios import SCENARIOS, Observation, Scenario
+from .scenarios import PERSISTENT, SCENARIOS, Observation, Scenario
 from .validate import Graph, Validation, matched, validate
 
 DEFAULT_SPEC = "specs/virtio_blk.py"
 DEFAULT_PROFILES = ("qemu-7.2", "qemu-9.0", "fifo", "qemu-2010", "flush-after-restart")
 CONFORMS, REFUTED = "conforms", "refuted"
+FLUSH_ERRORS = ("transient", "sticky")  # what a persistent flush error's observation is held against
+FLUSH_ERROR_PROFILE = "qemu-7.2"  # the QEMU the harness runs
 
 
 def configuration(spec_cls: type[Spec], scenario: Scenario, profile: str) -> dict[str, Any]:
@@ -131,11 +133,33 @@ def judge(graphs: Graphs, profiles: list[str], observations: list[Observation],
     return out
 
 
+def judge_flush_errors(graphs: Graphs, spec_cls: type[Spec], observations: list[Observation],
+                       scenarios: tuple[Scenario, ...]) -> dict[str, dict[str, Any]]:
+    """Each persistent-flush-error scenario's observation against the spec's ``flush_error``
+    settings (on the QEMU the harness runs): per scenario and setting, whether a path of that
+    configuration produces it, and else the channel where it leaves the spec."""
+    if "flush_error" not in spec_cls.parameters():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for scenario in scenarios:
+        for obs in [o for o in observations if o.scenario == scenario.name]:
+            entry = out.setdefault(obs.scenario, {})
+            for setting in FLUSH_ERRORS:
+                params = {**configuration(spec_cls, scenario, FLUSH_ERROR_PROFILE), "flush_error": setting}
+                result = validate(graphs.get(params), expectation(obs))
+                entry[setting] = {"matches": result.matches, "configuration": params, "path": result.path,
+                                  "mismatch": result.mismatch.as_json() if result.mismatch else None}
+    return out
+
+
 def conform(profiles: list[str] | None = None, *, spec: str = DEFAULT_SPEC,
             scenarios: tuple[Scenario, ...] = SCENARIOS, repeat: int = 1, timeout: float = 5.0,
-            keep: Path | None = None, generated: int = 0, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+            keep: Path | None = None, generated: int = 0, seed: int = 0,
+            persistent: tuple[Scenario, ...] = PERSISTENT) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run ``scenarios`` (and ``generated`` scenarios drawn with ``seed``) on QEMU and judge
     each profile: the JSON-ready report, and apart from it the timings and host facts.
+    The ``persistent`` scenarios (a flush error that never goes away) run too and are judged
+    against the spec's ``flush_error`` settings instead (:func:`judge_flush_errors`).
 
     Raises QemuUnavailable (exit 3) when QEMU is missing and QemuError when it misbehaves;
     UsageError for a profile the spec does not know.
@@ -153,6 +177,7 @@ def conform(profiles: list[str] | None = None, *, spec: str = DEFAULT_SPEC,
         drawn, planned = generate(graphs.get(GENERATING), generated, seed)
         configurations.update({s.name: dict(GENERATING) for s in drawn})
     observations = observe((*scenarios, *drawn), repeat=repeat, timeout=timeout, keep=keep)
+    lasting = observe(persistent, repeat=repeat, timeout=timeout, keep=keep)
     qemu_seconds = time.perf_counter() - started
     spec_timing: dict[str, Any] = {}
     verdicts = judge(graphs, chosen, observations, configurations, spec_timing)
@@ -165,6 +190,12 @@ def conform(profiles: list[str] | None = None, *, spec: str = DEFAULT_SPEC,
         "profiles": {p: v.as_json() for p, v in verdicts.items()},
         "conforming": [p for p in chosen if verdicts[p].verdict == CONFORMS],
     }
+    if persistent:
+        report["flush_errors"] = {
+            "scenarios": [s.as_json() for s in persistent],
+            "observations": [o.plain() for o in lasting],
+            "verdicts": judge_flush_errors(graphs, spec_cls, lasting, persistent),
+        }
     if generated:
         graph = graphs.get(GENERATING)
         mine = [o for o in observations if o.scenario in {s.name for s in drawn}]

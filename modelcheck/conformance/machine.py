@@ -44,12 +44,14 @@ def halting_bios() -> bytes:
 
 @dataclass(frozen=True)
 class ErrorRule:
-    """One blkdebug rule: fail the first write (or read) touching ``sector``, or the next flush, once."""
+    """One blkdebug rule: fail the first write (or read) touching ``sector``, or the next flush, once;
+    with ``persistent`` every one (no ``once``: a flush error that never goes away)."""
 
     sector: int | None = None
     errno: int = 28
     flush: bool = False
     read: bool = False
+    persistent: bool = False
 
     def render(self) -> str:
         lines = ["[inject-error]"]
@@ -59,7 +61,9 @@ class ErrorRule:
             lines += ['event = "read_aio"', 'iotype = "read"']
         else:
             lines += ['event = "pwritev"', 'iotype = "write"']
-        lines += [f'errno = "{self.errno}"', 'once = "on"']
+        lines.append(f'errno = "{self.errno}"')
+        if not self.persistent:
+            lines.append('once = "on"')
         if self.sector is not None:
             lines.append(f'sector = "{self.sector}"')
         return "\n".join(lines) + "\n"

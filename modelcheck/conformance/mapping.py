@@ -135,8 +135,9 @@ def step_events(spec: Any, before: Any, action: str, after: Any,
         out.append(("stops", "stop"))
     if action == "migrate":
         out.append(("migrations", "migrate"))
+    # a sector left the cache for the durable image (not dropped by a failed flush: flush_error lossy/sticky)
     cleaned = tuple(spec.sectors[i] for i, (b, a) in enumerate(zip(before.cache, after.cache))
-                    if b != NONE and a == NONE)
+                    if b != NONE and a == NONE and after.disk[i] == b)
     if cleaned:
         out.append(("durable", tuple(sorted(cleaned))))
     return tuple(out)

@@ -66,6 +66,8 @@ class Scenario:
     migrations: tuple[int, ...] = ()
     doc: str = ""
     queues: int = 1  # virtqueues (num-queues); request r goes on queue r % queues
+    persistent: tuple[int, ...] = ()  # failing requests that fail on every execution (no blkdebug ``once``)
+    conts: int | None = None  # the most ``cont``s; at the stop after the last one the harness gives up
 
     def requests(self) -> list[tuple[str, int]]:
         return parse_requests(self.workload)
@@ -91,18 +93,25 @@ class Scenario:
             raise ValueError(f"scenario {self.name}: the groups must take every completion")
         if any(not 0 <= r < len(requests) for r in self.fail):
             raise ValueError(f"scenario {self.name}: a failing request is not in the workload")
+        if not set(self.persistent) <= set(self.fail) or any(requests[r][0] != "flush" for r in self.persistent):
+            raise ValueError(f"scenario {self.name}: only a failing flush may fail persistently")
+        if self.persistent and self.conts is None:
+            raise ValueError(f"scenario {self.name}: a persistent failure needs a number of conts to give up after")
 
     def budgets(self) -> dict[str, int]:
-        """The spec's failure and migration budgets this scenario uses."""
+        """The spec's failure and migration budgets this scenario uses (a persistent flush
+        failure fails once at first and again after each ``cont``: ``conts + 1`` times)."""
         kinds = [self.requests()[r][0] for r in self.fail]
-        return {"failures": kinds.count("write"), "flush_failures": kinds.count("flush"),
+        again = len(self.persistent) * (self.conts or 0)
+        return {"failures": kinds.count("write"), "flush_failures": kinds.count("flush") + again,
                 "read_failures": kinds.count("read"), "migrations": sum(self.migrations)}
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "workload": self.workload, "fail": list(self.fail),
                 "groups": [[list(g), take] for g, take in self.plan()],
                 "migrations": list(self.migrations), "doc": self.doc,
-                **({"queues": self.queues} if self.queues > 1 else {})}
+                **({"queues": self.queues} if self.queues > 1 else {}),
+                **({"persistent": list(self.persistent), "conts": self.conts} if self.persistent else {})}
 
 
 SCENARIOS = (
@@ -119,6 +128,16 @@ SCENARIOS = (
              "does cont restart them across the queues", queues=2),
     Scenario("two-queue-migrated", "W2 W3 W4", (0, 1, 2), (), (1,),
              "as two-queue-restart, with one migration to a file before cont on the destination", queues=2),
+)
+
+# A flush error that never goes away (blkdebug's rule on every flush, no ``once``) under
+# werror=stop: W2 completes, F fails, is parked, and fails again after each of three conts;
+# the harness then gives up with F parked. Which of flush_error transient / sticky it matches
+# is judged apart from the profiles (``conform.FLUSH_ERRORS``).
+PERSISTENT = (
+    Scenario("flush-fails-for-good", "W2 F", (1,), (((0,), 1), ((1,), 1)), (),
+             "W2 completes; every flush fails (blkdebug without once); F is parked and fails again after "
+             "each of three conts", persistent=(1,), conts=3),
 )
 
 
@@ -160,6 +179,11 @@ class Observation:
         return {k: v for k, v in self.as_json().items() if k != "timing"}
 
 
+class GaveUp(Exception):
+    """The VM stopped once more after the scenario's last ``cont``: the harness stops steering
+    (the guest never takes what it waits for) and records what the device did."""
+
+
 class KickedWhileStopped(QemuError):
     """A notify of one queue reached QEMU after the VM had stopped on another queue's error
     (QEMU 7.2 then restarts the parked requests early; a guest's stopped vCPUs could not
@@ -194,10 +218,11 @@ class Run:
         """A new QEMU with blkdebug rules for the planned failures that have not happened yet."""
         rules = []
         for r in self.scenario.fail:
-            if r in self.failed:
+            persistent = r in self.scenario.persistent
+            if r in self.failed and not persistent:
                 continue
             kind, sector = self.requests[r]
-            rules.append(ErrorRule(flush=True, errno=5) if kind == "flush" else
+            rules.append(ErrorRule(flush=True, errno=5, persistent=persistent) if kind == "flush" else
                          ErrorRule(sector, errno=5, read=True) if kind == "read" else ErrorRule(sector))
         m = Machine(self.work, self.image, rules=rules, name=name, incoming=incoming, timeout=self.timeout,
                     keep=self.keep, nbd=self.storage.socket, queues=self.queues)
@@ -282,9 +307,12 @@ class Run:
         return sum(1 for e in self.m.qmp.events if e.name == "STOP")
 
     def handle_stop(self) -> None:
-        """The VM stopped on errors: record them, migrate as planned, then ``cont``."""
+        """The VM stopped on errors: record them, migrate as planned, then ``cont`` (or, past the
+        scenario's last ``cont``, give up: :class:`GaveUp`)."""
         self.note_stop()
         index = self.obs.stop_events - 1
+        if self.scenario.conts is not None and index >= self.scenario.conts:
+            raise GaveUp(f"stopped again after {self.scenario.conts} conts")
         for _ in range(self.scenario.migrations[index] if index < len(self.scenario.migrations) else 0):
             self.migrate()
         self.resume()
@@ -340,7 +368,8 @@ class Run:
         records = wait_trace(self.m, 0, tracelog.failed, self.traced + sum(is_traced), self.timeout)
         named = [self.id_of[f] for f in tracelog.failed(records)[self.traced:self.traced + sum(is_traced)]]
         self.traced += len(named)
-        flushes = [r for r in self.scenario.fail if self.requests[r][0] == "flush" and r not in self.failed]
+        flushes = [r for r in self.scenario.fail if self.requests[r][0] == "flush"
+                   and (r not in self.failed or r in self.scenario.persistent)]
         for traced in is_traced:
             if traced:
                 r = named.pop(0)
@@ -413,9 +442,12 @@ def _run_once(scenario: Scenario, *, timeout: float, keep: Path | None) -> Obser
             try:
                 current = Run(scenario, work, image, storage, timeout=timeout, keep=keep, queues=scenario.queues)
                 current.obs.version = version_text(current.m.qmp.execute("query-version"))
-                for group, take in scenario.plan():
-                    current.submit(group)
-                    current.take(current.taken + take)
+                try:
+                    for group, take in scenario.plan():
+                        current.submit(group)
+                        current.take(current.taken + take)
+                except GaveUp:
+                    pass  # the VM stays stopped with its parked requests
                 current.finish()
             except BaseException as err:
                 if current is not None:

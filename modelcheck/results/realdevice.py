@@ -70,7 +70,28 @@ def _conformance(doc: Mapping[str, Any] | None) -> list[Block]:
         out.append(Table(["profile", "on the device", "refuted by"],
                          [[[f"`{name}`"], [verdict["verdict"]], _refutation(verdict.get("refuted_by"))]
                           for name, verdict in profiles.items()]))
+    out += _flush_errors(doc.get("flush_errors") or {})
     return out
+
+
+def _flush_errors(part: Mapping[str, Any]) -> list[Block]:
+    """The scenarios with a flush error that never goes away, against the spec's ``flush_error`` settings."""
+    verdicts = part.get("verdicts") or {}
+    rows = []
+    for scenario in part.get("scenarios", ()):
+        for setting, verdict in (verdicts.get(scenario["name"]) or {}).items():
+            mismatch = verdict.get("mismatch") or {}
+            where = mismatch.get("channel", "")
+            rows.append([[f"`{scenario['name']}`"], [f"`flush_error={setting}`"],
+                         ["matches" if verdict.get("matches") else "refuted"],
+                         ["—" if verdict.get("matches") else
+                          "no path, even with any one channel left free" if where in ("", "all") else where]])
+    if not rows:
+        return []
+    docs = "; ".join(f"`{s['name']}`: {s.get('doc', '')}" for s in part.get("scenarios", ()))
+    return [Para([f"A flush error that never goes away ({docs}), held against the spec's `flush_error` settings "
+                  "instead of the profiles:"]),
+            Table(["scenario", "setting", "on the device", "where it leaves the spec"], rows)]
 
 
 def _refutation(refuted: Mapping[str, Any] | None) -> list[Inline]:

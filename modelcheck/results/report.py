@@ -80,6 +80,7 @@ def blocks(doc: Mapping[str, Any], graph_files: Iterable[str] = (), *, views: Vi
             out += _grid(doc, best, found, views, prop, notes)
         for prop in witnesses:
             out += _grid(doc, best, found, views, prop, notes)
+    out += _meanings(doc, best, found, views, checked)
     out += _proofs(records, proof_anchor)
     out += _minimal_assumptions(records, proof_anchor)
     out += real_device
@@ -232,6 +233,36 @@ def _cell(names: list[str], prop: str, best: Mapping[tuple[str, str], Mapping[st
     worst = min(recs, key=lambda r: (RANK.get(r["verdict"], 1), len(r["counterexample"] or ()), r["case"]))
     letters = "".join(sorted({found.get((r["case"], prop), "") for r in recs if r["verdict"] == "VIOLATED"}))
     return mark(worst, letters)
+
+
+def _meanings(doc: Mapping[str, Any], best: Mapping[tuple[str, str], Mapping[str, Any]],
+              found: Mapping[tuple[str, str], str], views: Views, checked: list[str]) -> list[Block]:
+    """The refuted cases the views explain in words (:meth:`.Views.meaning`): a row each, with the
+    settings that differ, each violated property's shortest counterexample, and the words."""
+    rows: list[tuple[str, dict[str, str], str]] = []
+    for name, case in doc["cases"].items():
+        violated = {p: found.get((name, p), "") for p in checked
+                    if (name, p) in best and best[(name, p)]["verdict"] == "VIOLATED"}
+        words = views.meaning(case["params"], violated) if violated else ""
+        if words:
+            rows.append((name, violated, words))
+    if not rows:
+        return []
+    axes = _varying([doc["cases"][n]["params"] for n, _, _ in rows], (*views.axes, *views.explain))
+    table = []
+    for name, violated, words in rows:
+        params = doc["cases"][name]["params"]
+        refuted: list[Inline] = []
+        for prop, letter in violated.items():
+            rec = best[(name, prop)]
+            steps = f"{len(rec['counterexample'] or ())} steps"
+            refuted += [", " if refuted else "", f"`{prop}` ✗{letter} ",
+                        Link(steps, rec["trace"] + ".svg", f"{name}: {prop}") if rec.get("trace") else steps]
+        table.append([*([str(params[a])] for a in axes), refuted, [words]])
+    return [Heading(2, "What the refuted cases mean", "meaning"),
+            Para(["Each refuted case the spec's views explain, with the shortest counterexample of each violated "
+                  "property (its cause letter as in the glossary) and what it means, in words."]),
+            Table([*axes, "violated (shortest counterexample)", views.meaning_title], table)]
 
 
 def _proofs(records: list[Mapping[str, Any]], proof_anchor: Mapping[int, str]) -> list[Block]:
