@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UsageError
-from ...spec import Compiled, Property, PropertyKind
+from ...spec import LIVENESS, Compiled, Property, PropertyKind
 from ...state import State
 from ..successors import Successor
 
@@ -111,6 +111,8 @@ class Footprints:
         self.visible_leaves = 0
         self.violable = [False] * n
         for p in properties:
+            if p.kind in LIVENESS:
+                continue  # not judged under this reduction (UNKNOWN, and said so): no footprint
             bad, crash = enc.property_bad(p, guards)
             if p.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES):
                 self.visible_leaves |= _leaf_vars(bad, index) | _leaf_vars(crash, index)
