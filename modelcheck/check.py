@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .explicit import Exploration, SearchOptions, explore
 from .graph import reachability_graph
@@ -14,6 +12,9 @@ from .loader import load_spec_class
 from .spec import Compiled, Spec, compile_spec
 from .trace import replay
 from .verdict import PropertyResult
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass

@@ -6,12 +6,13 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-import networkx as nx
-
+from . import lazy
 from .atomic import write_text
 from .explicit import Exploration
 from .explicit.flat import fingerprint
 from .trace import Trace
+
+nx = lazy.module("networkx")  # imported on first use: most searches draw no graph
 
 
 def reachability_graph(ex: Exploration) -> nx.DiGraph:

@@ -16,7 +16,7 @@ PACKAGE = ROOT / "modelcheck"
 
 # Layers from the bottom up; a module's layer is that of its longest matching prefix.
 LAYERS: list[tuple[str, ...]] = [
-    ("modelcheck.errors",),
+    ("modelcheck.errors", "modelcheck.lazy"),
     ("modelcheck.types", "modelcheck.atomic"),
     ("modelcheck.state", "modelcheck.ops"),
     ("modelcheck.spec", "modelcheck.symmetry", "modelcheck.loader", "modelcheck.trace", "modelcheck.verdict",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from array import array
 
-import networkx as nx
+from .. import lazy
+
+nx = lazy.module("networkx")  # imported on first use: most searches find no cycle to draw
 
 Lasso = tuple[int, list[tuple[int, int]]]  # (entry state, cycle steps as (instance, target)); -1: any instance
 

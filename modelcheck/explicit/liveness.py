@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
+from .. import lazy
 from ..spec import LIVENESS, Property, PropertyKind
+
+nx = lazy.module("networkx")  # imported on first use: only a refutation draws its loop with it
 
 Path = list[tuple[int, int]]  # (instance, target state) steps
 GOAL, TRIGGER = "~goal", "~trigger"  # suffixes of the witness properties marks() adds
