@@ -242,13 +242,13 @@ def _rejudge_liveness(compiled: Compiled, trace: Trace, prop: Property, states: 
     or loops fairly (each weakly fair action taken in the loop or disabled in one of its states)."""
     spec = compiled.spec
     if prop.kind == "eventually":
-        start, goal = 0, [prop.func(spec, s) for s in states]
+        starts, goal = [0], [prop.func(spec, s) for s in states]
     else:
         pairs = [prop.func(spec, s) for s in states]
         goal = [q for _, q in pairs]
         starts = [i for i, (p, q) in enumerate(pairs) if p and not q]
-        start = starts[0] if starts else len(states)
-    if start == len(states) or any(goal[start:]):
+    loop_start = len(states) if trace.loop_start is None else trace.loop_start
+    if not any(not any(goal[min(j, loop_start):]) for j in starts):  # a loop's states all recur
         raise EngineBug(f"the counterexample to {prop.name} reaches its goal")
     if trace.loop_start is None:
         if any(True for _ in allowed_steps(compiled, states[-1])):

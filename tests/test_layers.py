@@ -37,8 +37,8 @@ LAYERS: list[tuple[str, ...]] = [
     # engines that use the explicit search, and what builds on one check
     ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.houdini",
      "modelcheck.symbolic.kinduction", "modelcheck.symbolic.certificate", "modelcheck.symbolic.assumptions",
-     "modelcheck.symbolic.prove", "modelcheck.graph", "modelcheck.check", "modelcheck.simulate",
-     "modelcheck.profile"),
+     "modelcheck.symbolic.prove", "modelcheck.symbolic.lasso", "modelcheck.graph", "modelcheck.check",
+     "modelcheck.simulate", "modelcheck.profile"),
     ("modelcheck.matrix", "modelcheck.results", "modelcheck.conformance", "modelcheck.symbolic.cli"),
     ("modelcheck.cli", "modelcheck.__main__"),
 ]

@@ -1,4 +1,4 @@
-"""Liveness under weak fairness: fair cycles and dead ends of the full store's graph, as lassos.
+"""Liveness under weak fairness: fair cycles and dead ends of the graph of every step, as lassos.
 
 *p leads to q* fails when some reachable state where ``p`` holds and ``q`` does not starts
 an execution that never reaches ``q``: a path through states without ``q`` that ends (no
@@ -26,6 +26,7 @@ from itertools import pairwise
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from ..spec import LIVENESS, Property, PropertyKind
 
@@ -62,33 +63,143 @@ class Refutation:
 
 
 def refute(ex: Any, prop: Any) -> Refutation | None:
-    """The nearest refutation of liveness property ``prop`` in exploration ``ex``, or ``None``."""
+    """The nearest refutation of liveness property ``prop`` in exploration ``ex``, or ``None``.
+
+    The graph is kept as arrays (compressed rows, numpy), not as a networkx graph: only the
+    one component the refutation loops in becomes a networkx graph, to draw its loop."""
     compiled = ex.compiled
-    edges, instances = ex.edges, compiled.instances
-    goal, trigger = _claims(ex, prop)
-    enabled: list[set[str]] = [set() for _ in range(ex.size)]
-    avoid = nx.DiGraph()
-    avoid.add_nodes_from(sid for sid in range(ex.size) if not goal[sid])
-    for n in range(0, len(edges), 3):
-        src, k, dst = edges[n], edges[n + 1], edges[n + 2]
-        enabled[src].add(instances[k].name)
-        if not goal[src] and not goal[dst]:
-            if avoid.has_edge(src, dst):
-                avoid.edges[src, dst]["via"].append(k)
-            else:
-                avoid.add_edge(src, dst, via=[k])
-    loops = _fair_components(avoid, enabled, compiled.fairness, instances)
-    ends = {sid for sid in avoid if not enabled[sid]}
-    bad = ends | set(loops)
-    starts = [sid for sid in avoid if trigger[sid]]
-    starts.sort(key=lambda sid: (ex.depth[sid], sid))
-    found = _nearest(avoid, starts, bad)
+    n = ex.size
+    goal_list, trigger = _claims(ex, prop)
+    goal = np.asarray(goal_list, dtype=bool)
+    fair = sorted(compiled.fairness)
+    steps = np.asarray(ex.edges, dtype=np.int64).reshape(-1, 3)
+    src, ks, dst = steps[:, 0], steps[:, 1], steps[:, 2]
+    duty = np.array([fair.index(i.name) if i.name in fair else -1 for i in compiled.instances] or [-1])[ks]
+    enabled = np.zeros((n, len(fair)), dtype=bool)  # per state, per fair action: a step of it is allowed
+    enabled[src[duty >= 0], duty[duty >= 0]] = True
+    ends = ~goal & (np.bincount(src, minlength=n) == 0)
+    inside = ~goal[src] & ~goal[dst]
+    graph = _Avoid(n, src[inside], ks[inside], dst[inside])
+    comp, count = graph.components(~goal)
+    loops = _fair_components(graph, comp, count, enabled, duty[inside])
+    bad = ends | (comp >= 0) & np.isin(comp, list(loops))
+    starts = sorted((sid for sid in np.flatnonzero(~goal).tolist() if trigger[sid]),
+                    key=lambda sid: (ex.depth[sid], sid))
+    found = graph.nearest(starts, bad.tolist())
     if found is None:
         return None
     start, route = found
     last = route[-1][1] if route else start
-    loop = None if last in ends else loops[last](last)
+    loop = None if ends[last] else loops[int(comp[last])](graph, last)
     return Refutation(start, route, loop)
+
+
+class _Avoid:
+    """The steps between states without the goal: each (source, target) pair once, in the order
+    its first step was generated (its instance, ``via``, is that step's), as compressed rows;
+    and every step (``src``, ``ks``, ``dst``) for the fairness of a component."""
+
+    def __init__(self, n: int, src: np.ndarray, ks: np.ndarray, dst: np.ndarray):
+        self.src, self.ks, self.dst = src, ks, dst
+        _, first = np.unique(src * n + dst, return_index=True)
+        first.sort()
+        order = np.argsort(src[first], kind="stable")
+        pairs = first[order]
+        self.offsets = np.searchsorted(src[pairs], np.arange(n + 1)).tolist()
+        self.targets = dst[pairs].tolist()
+        self.via = ks[pairs].tolist()
+        self.pairs = first  # positions of each pair's first step, in generation order
+        self.n = n
+
+    def components(self, alive: np.ndarray) -> tuple[np.ndarray, int]:
+        """Strongly connected components among ``alive`` states (Tarjan, iterative): a number per
+        state (-1: not alive), and how many there are."""
+        off, adj = self.offsets, self.targets
+        index = [-1] * self.n
+        low = [0] * self.n
+        comp = [-1] * self.n
+        on_stack = [False] * self.n
+        stack: list[int] = []
+        counter = count = 0
+        for root in np.flatnonzero(alive).tolist():
+            if index[root] >= 0:
+                continue
+            index[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack[root] = True
+            work = [(root, off[root])]
+            while work:
+                v, i = work[-1]
+                end, descended = off[v + 1], False
+                while i < end:
+                    w = adj[i]
+                    i += 1
+                    if index[w] < 0:
+                        work[-1] = (v, i)
+                        index[w] = low[w] = counter
+                        counter += 1
+                        stack.append(w)
+                        on_stack[w] = True
+                        work.append((w, off[w]))
+                        descended = True
+                        break
+                    if on_stack[w] and index[w] < low[v]:
+                        low[v] = index[w]
+                if descended:
+                    continue
+                work.pop()
+                if work and low[v] < low[work[-1][0]]:
+                    low[work[-1][0]] = low[v]
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        on_stack[w] = False
+                        comp[w] = count
+                        if w == v:
+                            break
+                    count += 1
+        return np.asarray(comp, dtype=np.int64), count
+
+    def part(self, comp: np.ndarray, c: int) -> nx.DiGraph:
+        """Component ``c`` as a networkx graph, edges in the order of their first step."""
+        part = nx.DiGraph()
+        part.add_nodes_from(np.flatnonzero(comp == c).tolist())
+        s, d, k = self.src[self.pairs], self.dst[self.pairs], self.ks[self.pairs]
+        keep = (comp[s] == c) & (comp[d] == c)
+        part.add_edges_from((a, b, {"via": [v]}) for a, b, v in zip(s[keep].tolist(), d[keep].tolist(),
+                                                                      k[keep].tolist()))
+        return part
+
+    def nearest(self, starts: list[int], bad: list[bool]) -> tuple[int, Path] | None:
+        """Breadth first from ``starts`` (in order) to the nearest state of ``bad``: (start, path)."""
+        off, adj, via = self.offsets, self.targets, self.via
+        origin: dict[int, int] = {}
+        back: dict[int, tuple[int, int]] = {}
+        frontier = []
+        for sid in starts:
+            if sid not in origin:
+                origin[sid] = sid
+                frontier.append(sid)
+        while frontier:
+            following = []
+            for sid in frontier:
+                if bad[sid]:
+                    path: Path = []
+                    node = sid
+                    while node in back:
+                        prev, k = back[node]
+                        path.append((k, node))
+                        node = prev
+                    return origin[sid], path[::-1]
+                for i in range(off[sid], off[sid + 1]):
+                    target = adj[i]
+                    if target not in origin:
+                        origin[target] = origin[sid]
+                        back[target] = (sid, via[i])
+                        following.append(target)
+            frontier = following
+        return None
 
 
 def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
@@ -97,12 +208,14 @@ def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
     initial = [p < 0 for p in ex.parent]
     if ex.marks is not None:  # judged by the search itself (see marks())
         names = [p.name for p in ex.properties]
-        g = 1 << names.index(prop.name + GOAL)
-        goal = [bool(m & g) for m in ex.marks]
+        bits = np.frombuffer(ex.marks, dtype=np.uint64) if len(ex.marks) else np.zeros(0, dtype=np.uint64)
+        goal_bits = (bits >> np.uint64(names.index(prop.name + GOAL))) & np.uint64(1) != 0
         if prop.kind == PropertyKind.EVENTUALLY:
-            return goal, [i and not q for i, q in zip(initial, goal)]
-        t = 1 << names.index(prop.name + TRIGGER)
-        return goal, [bool(m & t) and not q for m, q in zip(ex.marks, goal)]
+            starts = np.asarray(initial, dtype=bool) & ~goal_bits
+        else:
+            starts = (bits >> np.uint64(names.index(prop.name + TRIGGER))) & np.uint64(1) != 0
+            starts &= ~goal_bits
+        return goal_bits.tolist(), starts.tolist()
     spec = ex.compiled.spec
     goal, trigger = [], []
     for sid, s in enumerate(ex.states):
@@ -115,33 +228,44 @@ def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
     return goal, trigger
 
 
-def _fair_components(graph: nx.DiGraph, enabled: list[set[str]], fairness: dict[str, str],
-                     instances: Any) -> dict[int, Any]:
-    """For each state of a fair cycle, a function drawing a fair loop from that state."""
+def _fair_components(graph: _Avoid, comp: np.ndarray, count: int, enabled: np.ndarray,
+                     duty: np.ndarray) -> dict[int, Any]:
+    """For each component holding a fair cycle, a function drawing a fair loop from one of its states.
+
+    A component holds a cycle when it has two states or a step to itself; it is fair when each
+    fair action is disabled in one of its states or taken by one of its steps. The loop does,
+    in the order of the fair actions' names, the least such state or the least such step
+    ``(source, target, instance)``."""
+    src, dst, ks = graph.src, graph.dst, graph.ks
+    alive = comp >= 0
+    sizes = np.bincount(comp[alive], minlength=count)
+    internal = comp[src] == comp[dst]
+    cyclic = (sizes > 1) | (np.bincount(comp[src[src == dst]], minlength=count) > 0)
+    fair_so_far = cyclic.copy()
+    actions = enabled.shape[1]
+    for a in range(actions):
+        off = np.bincount(comp[alive], weights=~enabled[alive, a], minlength=count) > 0
+        took = np.bincount(comp[src[internal & (duty == a)]], minlength=count) > 0
+        fair_so_far &= off | took
     found: dict[int, Any] = {}
-    for nodes in sorted(nx.strongly_connected_components(graph), key=min):
-        part = graph.subgraph(nodes)
-        if len(nodes) == 1 and not part.number_of_edges():
-            continue
-        duties = []  # for each fair action: a state that disables it, or one of its steps
-        for action in sorted(fairness):
-            off = sorted(sid for sid in nodes if action not in enabled[sid])
-            if off:
-                duties.append(("state", off[0], None))
+    for c in np.flatnonzero(fair_so_far).tolist():
+        duties: list[tuple[str, int, Any]] = []
+        members = np.flatnonzero(comp == c)
+        for a in range(actions):
+            disabled = members[~enabled[members, a]]
+            if disabled.size:
+                duties.append(("state", int(disabled.min()), None))
                 continue
-            taken = sorted((a, b, k) for a, b, data in part.edges(data=True) for k in data["via"]
-                           if instances[k].name == action)
-            if not taken:
-                break  # the action stays enabled and is never taken here: no fair cycle
-            duties.append(("step", taken[0][0], taken[0][1:]))
-        else:
-            for sid in nodes:
-                found[sid] = _loop_drawer(part, duties)
+            sel = np.flatnonzero(internal & (duty == a) & (comp[src] == c))
+            best = sel[np.lexsort((ks[sel], dst[sel], src[sel]))[0]]
+            duties.append(("step", int(src[best]), (int(dst[best]), int(ks[best]))))
+        found[c] = _loop_drawer(comp, c, duties)
     return found
 
 
-def _loop_drawer(part: nx.DiGraph, duties: list[tuple[str, int, Any]]) -> Any:
-    def draw(entry: int) -> Path:
+def _loop_drawer(comp: np.ndarray, c: int, duties: list[tuple[str, int, Any]]) -> Any:
+    def draw(graph: _Avoid, entry: int) -> Path:
+        part = graph.part(comp, c)
         loop: Path = []
         here = entry
         for what, sid, step in duties:
@@ -167,32 +291,3 @@ def _walk(part: nx.DiGraph, a: int, b: int) -> Path:
         return []
     nodes = nx.shortest_path(part, a, b)
     return [(part.edges[u, v]["via"][0], v) for u, v in pairwise(nodes)]
-
-
-def _nearest(graph: nx.DiGraph, starts: list[int], bad: set[int]) -> tuple[int, Path] | None:
-    """Breadth first from ``starts`` (in order) to the nearest state of ``bad``: (start, path)."""
-    origin: dict[int, int] = {}
-    back: dict[int, tuple[int, int]] = {}
-    frontier = []
-    for sid in starts:
-        if sid not in origin:
-            origin[sid] = sid
-            frontier.append(sid)
-    while frontier:
-        following = []
-        for sid in frontier:
-            if sid in bad:
-                path: Path = []
-                node = sid
-                while node in back:
-                    prev, k = back[node]
-                    path.append((k, node))
-                    node = prev
-                return origin[sid], path[::-1]
-            for target in graph.successors(sid):
-                if target not in origin:
-                    origin[target] = origin[sid]
-                    back[target] = (sid, graph.edges[sid, target]["via"][0])
-                    following.append(target)
-        frontier = following
-    return None

@@ -234,7 +234,7 @@ class Plan:
         instances = len(self.compiled.instances)
         store: Any
         if self.store == StoreKind.FULL:
-            edges = opts.keep_edges is not False or self.endings
+            edges = opts.keep_edges is not False or self.endings or self.liveness
             store = FullStore(ex, instances, opts.max_states, edges, self.endings, self.budget)
         elif self.ample is not None:
             store = SeenStore(ex, instances, opts.max_states, successors.fingerprint, self.budget)

@@ -4,7 +4,11 @@ Time runs down, one row per step. Each step is an arrow between the lanes it lin
 (``submit`` guest → virtqueue, ``fetch`` virtqueue → backend, ``complete`` backend →
 device when the request is parked on ``rq``, …), errors in red, and under it every
 lane's state after the step (dark where the step changed it). Rows where the VM is
-stopped are shaded; the last step, after which the property fails, is boxed in red.
+stopped are shaded; the last step, after which the property fails, is boxed in red. A
+lasso (an execution that repeats forever: a liveness counterexample, or an ``at_end`` one
+that never ends) gets a bracket in a margin of its own from the state where the loop starts
+to the last row, labelled "from here the execution repeats forever" and "back to the state
+after step k", and the footer says it in a sentence, so the picture reads aloud alone.
 The SVG text is built here, with no fonts, network or browser needed, and is the
 same for the same trace. Specs without views get one lane of fields (:class:`modelcheck.views.SequenceView`).
 """
@@ -16,12 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..spec import Compiled
+from ..spec import LIVENESS, Compiled
 from ..state import State
 from ..trace import Trace
 from ..views import Arrow, SequenceView, views_of
 
 LANE_WIDTH = 260
+LOOP_MARGIN = 250  # room on the right for a lasso's bracket and its labels
 VM_COLUMN = 92
 LEFT = 40
 ROW = 60
@@ -39,6 +44,9 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
     states = list(trace.states())
     doc = compiled.properties[trace.prop].doc if trace.prop in compiled.properties else ""
     width = max(LEFT + VM_COLUMN + LANE_WIDTH * len(lanes) + 20, 900)
+    lanes_right = width
+    if trace.loop_start is not None:
+        width += LOOP_MARGIN
     header_lines = textwrap.wrap(" ".join(doc.split()), 150) if doc else []
     setting = " ".join(f"{k}={v}" for k, v in params.items())
     setting_lines = textwrap.wrap(setting, 150)
@@ -78,19 +86,17 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
     # row backgrounds: VM stopped, then the violating step
     for i, s in enumerate(states):
         if view.vm(s) == "stopped":
-            out.append(f'<rect x="{LEFT}" y="{rows_top + ROW * i}" width="{width - LEFT - 10}" height="{ROW}" '
+            out.append(f'<rect x="{LEFT}" y="{rows_top + ROW * i}" width="{lanes_right - LEFT - 10}" height="{ROW}" '
                        f'fill="{STOPPED_FILL}"/>')
     for lane in lanes:
         x = center[lane.key]
         out.append(f'<line x1="{x}" y1="{top + 40}" x2="{x}" y2="{bottom}" stroke="#9aa" stroke-dasharray="4 3"/>')
     last = rows_top + ROW * (n_rows - 1)
     if trace.steps:
-        out.append(f'<rect x="{LEFT - 36}" y="{last}" width="{width - LEFT + 26}" height="{ROW}" fill="none" '
+        out.append(f'<rect x="{LEFT - 36}" y="{last}" width="{lanes_right - LEFT + 26}" height="{ROW}" fill="none" '
                    f'stroke="{RED}" stroke-width="2.5" rx="4"/>')
     if trace.loop_start is not None:
-        y0 = rows_top + ROW * trace.loop_start + ROW // 2
-        out.append(f'<path d="M {width - 14} {last + ROW // 2} C {width - 2} {last}, {width - 2} {y0}, '
-                   f'{width - 14} {y0}" fill="none" stroke="{AMBER}" stroke-width="2" marker-end="url(#amber)"/>')
+        out.extend(_loop_bracket(trace, lanes_right, rows_top + ROW * trace.loop_start, last))
 
     # rows
     prev: State | None = None
@@ -106,7 +112,7 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
                              fill=color if changed else "#aaa", weight="bold" if changed else "normal"))
         if i > 0:
             step = trace.steps[i - 1][0]
-            out.extend(_arrow(view.arrow(step, prev, s), center, row, width))
+            out.extend(_arrow(view.arrow(step, prev, s), center, row, lanes_right))
         for lane in lanes:
             lines = lane.show(s)
             before = lane.show(prev) if prev is not None else None
@@ -122,6 +128,26 @@ def sequence_svg(compiled: Compiled, trace: Trace, *, case: str, params: Mapping
     out.append(_text(16, y + 8, view.legend, size=10, fill="#666"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _loop_bracket(trace: Trace, x: int, first: int, last: int) -> list[str]:
+    """The lasso's bracket in the right margin: from the row of the state the loop starts in
+    (``first``) to the last row (``last``), which returns to it, with the words that say so."""
+    k = trace.loop_start
+    back = "the initial state" if k == 0 else f"the state after step {k}"
+    y0, y1 = first + ROW // 2, last + ROW // 2
+    bx = x + 18
+    out = [f'<rect x="{x + 4}" y="{first + 2}" width="{LOOP_MARGIN - 12}" height="{last - first + ROW - 4}" '
+           f'fill="#fff4e0" stroke="none" rx="6"/>',
+           f'<path d="M {bx + 10} {y1} L {bx} {y1} L {bx} {y0} L {bx + 10} {y0}" fill="none" stroke="{AMBER}" '
+           f'stroke-width="2.5" marker-end="url(#amber)"/>',
+           _text(bx + 16, y0 - 4, "↻ from here the execution", size=12, fill=AMBER, weight="bold"),
+           _text(bx + 16, y0 + 11, "repeats forever", size=12, fill=AMBER, weight="bold"),
+           _text(bx + 16, y0 + 25, f"(steps {k + 1} to {len(trace)}, again and again)", size=10, fill=AMBER)]
+    if last != first:
+        out += [_text(bx + 16, y1 - 4, f"step {len(trace)} is back in", size=11, fill=AMBER),
+                _text(bx + 16, y1 + 10, back, size=11, fill=AMBER)]
+    return out
 
 
 def _arrow(a: Arrow, center: Mapping[str, int], row: int, width: int) -> list[str]:
@@ -170,12 +196,22 @@ def _footer(view: SequenceView, trace: Trace, states: list[State]) -> list[str]:
     """What the last row means, in words: the property, and the final state of each lane."""
     n = len(trace)
     step = view.compiled.show_step(trace.steps[-1][0]) if trace.steps else "the initial state"
-    lines = [f"✗ {trace.prop} fails after step {n} ({step})"]
+    prop = view.compiled.properties.get(trace.prop)
+    liveness = prop is not None and prop.kind in LIVENESS
+    k = trace.loop_start
+    if k is not None:
+        back = "the initial state" if k == 0 else f"the state after step {k}"
+        goal = ", and never reaches what it claims" if liveness else ""
+        lines = [f"✗ {trace.prop} fails: from step {k + 1} the execution repeats forever (step {n} returns to "
+                 f"{back}){goal}"]
+    elif liveness:
+        lines = [f"✗ {trace.prop} fails: the execution ends after step {n} ({step}), no step allowed, short of "
+                 "what it claims"]
+    else:
+        lines = [f"✗ {trace.prop} fails after step {n} ({step})"]
     final = states[-1]
     for lane in view.lanes():
         lines.append(f"{lane.title}: {' · '.join(lane.show(final))}")
-    if trace.loop_start is not None:
-        lines.append(f"… and the execution can return to step {trace.loop_start} and loop forever")
     return lines
 
 

@@ -4,7 +4,9 @@ ITF is the Informal Trace Format of Apalache and Quint (Apalache ADR-015): a top
 ``#meta``, the list of ``vars``, and ``states``, each with ``"#meta": {"index": i}``;
 integers are ``{"#bigint": "n"}``, fixed-size tuples ``{"#tup": [...]}`` and sequences
 plain lists. Each state also carries Quint's ``mbt::actionTaken`` and
-``mbt::nondetPicks`` so model-based-testing tools see which step led to it. Names
+``mbt::nondetPicks`` so model-based-testing tools see which step led to it. A lasso has
+ADR-015's top-level ``loop``: the index of the state the loop starts in (the last state
+equals it), and the ``#meta`` description says so in words. Names
 derive from the case and property only, so the same run writes the same files.
 """
 
@@ -80,6 +82,8 @@ def itf(compiled: Compiled, trace: Trace, *, case: str, source: str) -> dict[str
     }
     if trace.loop_start is not None:
         doc["loop"] = trace.loop_start
+        doc["#meta"]["description"] += (f"; a lasso: the last state (index {len(trace)}) equals state "
+                                        f"{trace.loop_start}, so from there the execution repeats forever")
     return doc
 
 

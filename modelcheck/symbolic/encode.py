@@ -344,6 +344,13 @@ class Encoding:
                     z3.Or(*crash_parts) if crash_parts else z3.BoolVal(False))
         raise SpecError(f"property {prop.name}: unknown kind {prop.kind}")
 
+    def state_predicate(self, key: str, func: Any) -> tuple[z3.BoolRef, z3.BoolRef]:
+        """(where ``func(state)`` is true, where it raises) over x, cached under ``key``: a claim's
+        goal or trigger (:mod:`.lasso`)."""
+        if key not in self._props:
+            self._props[key] = self._judge(lambda ctx: func(self.symbolic_state(ctx, self.x)), [])
+        return self._props[key]
+
     def violating_step(self, prop: Property, model: z3.ModelRef, k: int, guards: Guards) -> tuple[int, State] | None:
         """For a step property violated from the state at step ``k``: the instance and next state."""
         before = self.vars(k)

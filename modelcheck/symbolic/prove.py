@@ -31,6 +31,7 @@ from .encode import Encoding, Limits, enforce
 from .endings import judge_endings
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
+from .lasso import judge_liveness
 from .vacuity import Vacuity, check_vacuity
 
 ENGINES = ("certificate", "spacer", "kind", "bmc")
@@ -105,8 +106,7 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
     extra: dict = {"assumptions_active": list(active), "paths": enc.stats.paths,
                    "encode_seconds": round(enc.stats.seconds, 3), "solver_limits": opts.limits.describe()}
     if prop.kind in ("eventually", "leads_to"):
-        return PropertyResult(verdict=Verdict.UNKNOWN, reason="z3 does not judge liveness properties yet (no lasso "
-                              "BMC); the explicit search does (modelcheck check)", extra=extra, **base)
+        return _judge_liveness(enc, prop, opts, base, extra, started)
     if prop.kind == "at_end" and opts.engine != "certificate":
         return _judge_endings(enc, prop, opts, base, extra, started)
     if opts.engine == "bmc":
@@ -224,6 +224,26 @@ def _judge_endings(enc: Encoding, prop: Property, opts: ProveOptions, base: dict
                               extra=extra, **base)
     return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, depth=opts.depth, seconds=seconds, extra=extra,
                           reason=f"no violating ending and no cycle within {opts.depth} steps (--depth)", **base)
+
+
+def _judge_liveness(enc: Encoding, prop: Property, opts: ProveOptions, base: dict, extra: dict,
+                    started: float) -> PropertyResult:
+    """A liveness property, whatever the engine: BMC of dead ends and fair lassos (:mod:`.lasso`)."""
+    base["engine"] = "bmc"
+    out = judge_liveness(enc, prop, opts.depth, enforce(base["assumptions"]), opts.limits)
+    seconds = time.perf_counter() - started
+    if out.status == "found":
+        return PropertyResult(verdict=Verdict.VIOLATED, trace=out.trace, depth=len(out.trace or ()),
+                              seconds=seconds, extra=extra, **base)
+    if out.status == "proved":
+        extra["every_execution_ends_within"] = out.depth
+        return PropertyResult(verdict=Verdict.PROVED, depth=out.depth, seconds=seconds, extra=extra,
+                              reason=f"every execution ends within {out.depth} steps, and none ends short of the "
+                              "goal", **base)
+    reason = out.reason or (f"no dead end and no fair lasso within {opts.depth} steps (--depth); a longer fair "
+                            "lasso may exist (the explicit search decides: modelcheck check)")
+    return PropertyResult(verdict=Verdict.UNKNOWN, reason=reason, depth=out.depth, seconds=seconds, extra=extra,
+                          **base)
 
 
 def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: object, extra: dict,

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path as FilePath  # `Path` is a symbolic run's path, below
 from typing import Any
 
 import z3
@@ -24,7 +24,7 @@ from ..errors import SpecError, Where
 from ..spec import Disabled
 from .identity import IdentityGuard
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+PACKAGE_DIR = str(FilePath(__file__).resolve().parent.parent)
 
 
 class Unsupported(SpecError):
@@ -40,7 +40,7 @@ def spec_line() -> Where | None:
     frame = sys._getframe(1)
     while frame is not None:
         path = frame.f_code.co_filename
-        if not str(Path(path).resolve()).startswith(PACKAGE_DIR):
+        if not str(FilePath(path).resolve()).startswith(PACKAGE_DIR):
             return Where(path, frame.f_lineno, frame.f_code.co_qualname)
         frame = frame.f_back  # type: ignore[assignment]
     return None
@@ -50,7 +50,7 @@ def exception_line(err: BaseException) -> Where | None:
     """The spec line an exception was raised from (innermost frame outside modelcheck)."""
     found = None
     for summary in traceback.extract_tb(err.__traceback__):
-        if not str(Path(summary.filename).resolve()).startswith(PACKAGE_DIR):
+        if not str(FilePath(summary.filename).resolve()).startswith(PACKAGE_DIR):
             found = Where(summary.filename, summary.lineno or 0, summary.name)
     return found
 
