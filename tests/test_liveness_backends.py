@@ -114,3 +114,14 @@ def test_a_search_asked_for_no_graph_still_keeps_the_steps_liveness_needs(backen
     """`modelcheck check` asks for no graph (keep_edges=False); liveness still needs every step."""
     result = run(Spinner(), backend, keep_edges=False).results[0]
     assert result.verdict is Verdict.VIOLATED and result.trace.loop_start == 0
+
+
+@needs_cc
+@pytest.mark.parametrize("bounds", [{}, {"max_states": 500}, {"max_depth": 7}], ids=["whole", "states", "depth"])
+def test_test_natives_comparison_holds_with_a_liveness_property(bounds: dict[str, int]):
+    """tests/test_native.py's comparison (ids, parents, evidence, verdicts) with `progress` judged:
+    the liveness marks the native search adds are no witnesses of their own."""
+    from test_native import assert_same as same_search
+    from test_native import both
+
+    same_search(*both(configure(WithProgress, dict(NODRAIN, flush_error="sticky", flush_failures=1)), **bounds))

@@ -74,11 +74,19 @@ def run(chosen: Plan, started: float) -> Exploration:
             chosen.without_native(f"{err}; the Python search decides it")
         else:
             ex.seconds = time.perf_counter() - started
-            return ex
+            return _without_marks(chosen, ex)
     ex = chosen.exploration()
     successors, store, levels = chosen.parts(ex)
     search(ex, successors, store, levels, opts.max_depth, opts.on_progress, started)
     ex.seconds = time.perf_counter() - started
+    return _without_marks(chosen, ex)
+
+
+def _without_marks(chosen: Plan, ex: Exploration) -> Exploration:
+    """The liveness marks (:func:`~.liveness.marks`) are per-state bits, not witnesses: the
+    evidence every backend records is the same."""
+    for mark in chosen.marks:
+        ex.violated_at.pop(mark.name, None)
     return ex
 
 
