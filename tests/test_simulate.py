@@ -11,6 +11,7 @@ from test_results_support import VIRTIO
 from modelcheck.check import check, configure
 from modelcheck.cli import main
 from modelcheck.errors import UsageError
+from modelcheck.explicit import SearchOptions
 from modelcheck.simulate import run_steps, shorten_by_search, shrink, simulate, to_json
 from modelcheck.spec import compile_spec
 from modelcheck.trace import replay
@@ -162,3 +163,23 @@ def test_a_time_budget_runs_on_every_worker() -> None:
     sim = simulate(compiled, compiled.select(["conservation"]), depth=30, seed=2, seconds=1.0, workers=2)
     assert sim.violation is None and sim.walks > 0 and sim.workers == 2
     assert sim.seconds < 10
+
+
+DEEP = {"workload": "W0 W1 F W2 W3 F W4 W5 W6", "qdepth": 4, "guest": "nodrain", "failures": 2,
+        "flush_failures": 1, "eio_failures": 1, "migrations": 1}  # far too many states to enumerate
+
+
+def test_a_deep_violation_in_a_space_too_large_to_enumerate() -> None:
+    """restart_order (two writes fail around a stop; the restart after resume takes another order):
+    a few walks find it; shrunk to 12 steps, the shortest (a breadth-first search bounded at depth
+    12 finds it at depth 12 and none shorter)."""
+    spec = configure(SPEC, DEEP)
+    compiled = compile_spec(spec)
+    prop = compiled.properties["restart_order"]
+    sim = simulate(compiled, [prop], depth=60, seed=1, walks=10)
+    v = sim.violation
+    assert v is not None and v.prop == "restart_order" and sim.walks <= 10
+    replay(compiled, v.shrunk, prop)
+    bounded = check(spec, ["restart_order"], SearchOptions(max_depth=12, compiled=True, store="compact")).results[0]
+    assert bounded.verdict is Verdict.VIOLATED
+    assert len(v.trace) >= len(v.shrunk) == len(bounded.trace) == 12
