@@ -254,14 +254,19 @@ class Partitioned:
             else:
                 data, counts = np.empty(0, dtype=np.uint8), np.zeros(size, dtype=np.int64)
             t1 = time.perf_counter()
-            sent += len(data)
-            got, more = ranks.exchange(data, counts * self.record.itemsize, pos < len(rows))
-            del data
+            nbytes = counts * self.record.itemsize
+            start = np.cumsum(nbytes) - nbytes
+            me = ranks.rank
+            own = data[start[me]:start[me] + nbytes[me]]  # this rank's own records skip MPI
+            nbytes[me] = 0
+            sent += int(nbytes.sum())
+            got, more = ranks.exchange(data, nbytes, pos < len(rows), start)
             t2 = time.perf_counter()
-            fresh, _ = self.seen.admit(got, self.record, None)
-            if len(fresh):
-                incoming.append(fresh.copy())
-            del got, fresh
+            for part in (own, got):
+                fresh, _ = self.seen.admit(part, self.record, None)
+                if len(fresh):
+                    incoming.append(fresh.copy())
+            del data, own, got, fresh
             t3 = time.perf_counter()
             t_expand += t1 - t0
             t_exchange += t2 - t1

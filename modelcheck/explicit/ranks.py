@@ -45,10 +45,13 @@ class One:
         """Stop the search with ``message`` (a UsageError, exit 2)."""
         raise UsageError(message)
 
-    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool) -> tuple[np.ndarray, bool]:
-        """Every rank's bytes for this rank (``counts[r]`` bytes of ``data`` go to rank ``r``), and
-        whether any rank has more to send after this round."""
-        return data, more
+    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool,
+                 displs: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+        """Every rank's bytes for this rank (``counts[r]`` bytes of ``data`` from ``displs[r]``, by
+        default packed in rank order, go to rank ``r``), and whether any rank has more to send after
+        this round."""
+        start = 0 if displs is None else int(displs[0])
+        return data[start:start + int(counts[0])], more
 
 
 class Mpi:
@@ -87,7 +90,8 @@ class Mpi:
         print(f"modelcheck: {message}", file=sys.stderr, flush=True)
         self.comm.Abort(2)
 
-    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool) -> tuple[np.ndarray, bool]:
+    def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool,
+                 displs: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """See :meth:`One.exchange`: one ``Alltoall`` of (count, more) pairs, one ``Alltoallv`` of bytes."""
         size = self.size
         send = np.empty((size, 2), dtype=np.int64)
@@ -95,8 +99,11 @@ class Mpi:
         send[:, 1] = int(more)
         got = np.empty((size, 2), dtype=np.int64)
         self.comm.Alltoall(send, got)
-        sdispl = np.zeros(size, dtype=np.int64)
-        np.cumsum(counts[:-1], out=sdispl[1:])
+        if displs is None:
+            sdispl = np.zeros(size, dtype=np.int64)
+            np.cumsum(counts[:-1], out=sdispl[1:])
+        else:
+            sdispl = np.asarray(displs, dtype=np.int64)
         rcounts = got[:, 0]
         rdispl = np.zeros(size, dtype=np.int64)
         np.cumsum(rcounts[:-1], out=rdispl[1:])
