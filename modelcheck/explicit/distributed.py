@@ -230,12 +230,13 @@ class Partitioned:
         step_cand: dict[int, tuple[int, int, list[int]]] = {}
         incoming: list[np.ndarray] = []
         t_expand = t_exchange = t_dedup = 0.0
+        c_expand = c_dedup = 0.0  # CPU seconds (the wall ones include waiting on a shared host)
         sent = 0
         pos = 0
         base = sum(len(f) for f in self.fps[:d])  # the local id of this level's first state
         steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         while True:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if pos < len(rows):
                 try:
                     b = kernel.expand(rows[pos:], successors, self.cap)
@@ -253,7 +254,7 @@ class Partitioned:
                 del b
             else:
                 data, counts = np.empty(0, dtype=np.uint8), np.zeros(size, dtype=np.int64)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             nbytes = counts * self.record.itemsize
             start = np.cumsum(nbytes) - nbytes
             me = ranks.rank
@@ -261,13 +262,15 @@ class Partitioned:
             nbytes[me] = 0
             sent += int(nbytes.sum())
             got, more = ranks.exchange(data, nbytes, pos < len(rows), start)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             for part in (own, got):
                 fresh, _ = self.seen.admit(part, self.record, None)
                 if len(fresh):
                     incoming.append(fresh.copy())
             del data, own, got, fresh
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
+            c_expand += c1 - c0
+            c_dedup += c3 - c2
             t_expand += t1 - t0
             t_exchange += t2 - t1
             t_dedup += t3 - t2
@@ -299,6 +302,7 @@ class Partitioned:
                     self.step[i] = (d, src, k, row)
         self.timing.append({"level": d, "expanded": len(rows), "new": len(self.fps[-1]), "bytes_sent": sent,
                             "expand": t_expand, "exchange": t_exchange, "dedup": t_dedup,
+                            "expand_cpu": c_expand, "dedup_cpu": c_dedup,
                             "agree": time.perf_counter() - t4})
 
     def _evidence(self, b: Any, fps: np.ndarray, state_cand: dict[int, int],
