@@ -244,6 +244,8 @@ def test_what_the_partitioned_search_does_not_do_is_refused():
     for opts in (dict(symmetry=True), dict(por=True), dict(max_states=10), dict(store="full")):
         with pytest.raises(UsageError, match="partitioned"):
             check(configure(VIRTIO, NODRAIN), ["barrier"], SearchOptions(checkpoint="/nonexistent/x", **opts))
+    with pytest.raises(UsageError, match="keeps checkpointing"):
+        check(configure(VIRTIO, NODRAIN), ["barrier"], SearchOptions(checkpoint="/tmp/a", resume="/tmp/b"))
 
 
 @needs_mpi

@@ -95,6 +95,9 @@ def refuse(compiled: Compiled, properties: list[Property], options: SearchOption
     if flags:
         raise UsageError(f"--distributed/--checkpoint run the partitioned compact search, which takes no "
                          f"{', '.join(flags)}; drop {'them' if len(flags) > 1 else 'it'}")
+    if options.checkpoint and options.resume and Path(options.checkpoint) != Path(options.resume):
+        raise UsageError(f"--resume {options.resume} keeps checkpointing into {options.resume}; "
+                         f"drop --checkpoint {options.checkpoint}")
     live = [p.name for p in properties if p.kind in LIVENESS]
     if live:
         raise UsageError(f"{', '.join(live)}: liveness needs every state and step in one process; "
