@@ -10,6 +10,7 @@ checkpointed search runs without MPI too.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ from ..errors import UsageError
 INSTALL = ("--distributed needs MPI and mpi4py: install an MPI implementation (Debian/Ubuntu: "
            "apt-get install openmpi-bin libopenmpi-dev) and then pip install -e '.[cluster]' "
            "(or pip install mpi4py); run it as mpirun -n N python3 -m modelcheck check --distributed ...")
+
+
+WAIT = 2e-4  # seconds a rank waiting in a collective sleeps at most between two looks
 
 
 class MpiUnavailable(UsageError):
@@ -98,7 +102,7 @@ class Mpi:
         send[:, 0] = counts
         send[:, 1] = int(more)
         got = np.empty((size, 2), dtype=np.int64)
-        self.comm.Alltoall(send, got)
+        self._wait(self.comm.Ialltoall(send, got))
         if displs is None:
             sdispl = np.zeros(size, dtype=np.int64)
             np.cumsum(counts[:-1], out=sdispl[1:])
@@ -112,8 +116,16 @@ class Mpi:
             self._received = np.empty(max(total, 2 * len(self._received)), dtype=np.uint8)
         out = self._received[:total]
         byte = self.mpi.BYTE
-        self.comm.Alltoallv([data, (counts, sdispl), byte], [out, (rcounts, rdispl), byte])
+        self._wait(self.comm.Ialltoallv([data, (counts, sdispl), byte], [out, (rcounts, rdispl), byte]))
         return out, bool(got[:, 1].any())
+
+    def _wait(self, request: Any) -> None:
+        """Wait for a non-blocking collective, sleeping between looks (a waiting rank leaves its core
+        to the others instead of spinning on it)."""
+        pause = 2e-6
+        while not request.Test():
+            time.sleep(pause)
+            pause = min(pause * 2, WAIT)
 
 
 def world(distributed: bool) -> One | Mpi:
