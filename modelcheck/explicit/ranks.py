@@ -84,7 +84,7 @@ class Mpi:
         return self.comm.bcast(value, root=root)
 
     def barrier(self) -> None:
-        self.comm.Barrier()
+        self._wait(self.comm.Ibarrier())  # rank 0 may be compiling the code: the others sleep meanwhile
 
     def abort(self, message: str) -> None:
         """Stop every rank: the other ranks wait in a collective, so only MPI can end them. The one
