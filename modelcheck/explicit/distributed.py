@@ -37,14 +37,14 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UsageError
-from ..spec import LIVENESS, Compiled, Property, PropertyKind
+from ..spec import Compiled, Property, PropertyKind
 from . import checkpoint as cp
 from .exploration import Exploration
 from .kernels import Fault, NativeKernel, PythonKernel, owner, record_type, signed
 from .memory import default_budget, resident
 from .options import Progress, SearchOptions
 from .peeling import peel
-from .plan import Backend, Plan, c_compiler, plan
+from .plan import Plan
 from .ranks import One, world
 
 BATCH_BYTES = 8 << 20  # successor rows one batch may produce, in bytes (bounds every message)
@@ -87,30 +87,9 @@ def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
-def refuse(compiled: Compiled, properties: list[Property], options: SearchOptions) -> None:
-    """UsageError for what the partitioned search does not do."""
-    flags = [name for name, on in (("--symmetry", options.symmetry), ("--por", options.por),
-                                   ("--store full", options.store == "full"), ("--max-states", options.max_states),
-                                   ("--workers", options.workers > 1), ("graphs", options.keep_edges)) if on]
-    if flags:
-        raise UsageError(f"--distributed/--checkpoint run the partitioned compact search, which takes no "
-                         f"{', '.join(flags)}; drop {'them' if len(flags) > 1 else 'it'}")
-    if options.checkpoint and options.resume and Path(options.checkpoint) != Path(options.resume):
-        raise UsageError(f"--resume {options.resume} keeps checkpointing into {options.resume}; "
-                         f"drop --checkpoint {options.checkpoint}")
-    live = [p.name for p in properties if p.kind in LIVENESS]
-    if live:
-        raise UsageError(f"{', '.join(live)}: liveness needs every state and step in one process; "
-                         "check it without --distributed/--checkpoint")
-
-
-def partition_plan(compiled: Compiled, properties: list[Property], options: SearchOptions, ranks: Any) -> Plan:
-    """The plan's parts for the partitioned search: the native library where a C compiler exists,
-    else the compiled Python code; rank 0 builds them first, the others read them from the cache."""
-    native = c_compiler() is not None
-    opts = dataclasses.replace(options, backend=Backend.NATIVE if native else Backend.COMPILED, store="compact",
-                               native=native, compiled=not native, on_progress=None)
-    chosen = plan(compiled, properties, opts)
+def build(chosen: Plan, ranks: Any) -> None:
+    """The plan's parts (the native library, else the compiled Python code): rank 0 builds them first,
+    into the code cache, and the others then read them from there."""
     if ranks.rank == 0:
         chosen.build()
     ranks.barrier()
@@ -119,16 +98,15 @@ def partition_plan(compiled: Compiled, properties: list[Property], options: Sear
     if chosen.fallback:
         raise UsageError(f"--distributed/--checkpoint need the compiled successor code, which this spec "
                          f"has not: {chosen.fallback}")
-    return chosen
 
 
-def explore_partitioned(compiled: Compiled, properties: list[Property], options: SearchOptions) -> Exploration:
-    """Search ``compiled`` partitioned over the ranks ``options.distributed`` asks for (see the module
-    docstring), checkpointing into ``options.checkpoint`` and resuming from ``options.resume``."""
-    started = time.perf_counter()
-    refuse(compiled, properties, options)
+def explore_partitioned(chosen: Plan, started: float) -> Exploration:
+    """Run a partitioned plan (:func:`.plan.plan` gives one when ``distributed``, ``checkpoint`` or
+    ``resume`` is asked for) over the ranks ``options.distributed`` names (see the module docstring),
+    checkpointing into ``options.checkpoint`` and resuming from ``options.resume``."""
+    compiled, properties, options = chosen.compiled, chosen.properties, chosen.options
     ranks = world(options.distributed)
-    chosen = partition_plan(compiled, properties, options, ranks)
+    build(chosen, ranks)
     flat = chosen.successors
     kernel: Any = NativeKernel(chosen.library, flat) if chosen.library is not None else PythonKernel(flat)
     search = Partitioned(compiled, properties, options, ranks, kernel, flat, started)
