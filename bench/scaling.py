@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RANKS = (8, 64, 512)
-BATCH_BYTES = 8 << 20  # modelcheck.explicit.distributed.BATCH_BYTES
+BATCH_BYTES = 4 << 20  # modelcheck.explicit.distributed.BATCH_BYTES
 HUGE = 10**9
 
 

@@ -47,7 +47,7 @@ from .peeling import peel
 from .plan import Plan
 from .ranks import One, world
 
-BATCH_BYTES = 8 << 20  # successor rows one batch may produce, in bytes (bounds every message)
+BATCH_BYTES = 4 << 20  # the records (steps as sent) of one batch, in bytes: bounds every message and buffer
 
 
 class Tally:
