@@ -128,6 +128,15 @@ class Mpi:
             pause = min(pause * 2, WAIT)
 
 
+def launched_rank() -> int:
+    """This process's rank as the MPI launcher's environment says it (0 when not launched by one)."""
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def world(distributed: bool) -> One | Mpi:
     """MPI's ranks with ``distributed`` (MpiUnavailable, exit 2, when mpi4py is missing), else one process."""
     return Mpi() if distributed else One()
