@@ -96,6 +96,17 @@ def run_one(config: str, ranks: int, timeout: float, nice: int = 0) -> dict[str,
         return row
 
 
+def _rounded(value: Any) -> Any:
+    """Seconds to the microsecond (the per-level figures are many)."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["# The partitioned search under mpirun", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
@@ -133,7 +144,7 @@ def main() -> None:
         run_one(config, 1, args.timeout)  # warm-up: the generated code and the C library into the cache
         rows += [run_one(config, int(n), args.timeout, args.nice) for n in args.ranks.split(",")]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(rows, indent=1) + "\n")
+    args.output.write_text(json.dumps(_rounded(rows), separators=(",", ":")) + "\n")  # per level and rank: compact
     args.output.with_suffix(".md").write_text(markdown(rows))
     print(markdown(rows))
 
