@@ -10,6 +10,7 @@ checkpointed search runs without MPI too.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from typing import Any
 
@@ -78,7 +79,15 @@ class Mpi:
         self._received = np.empty(0, dtype=np.uint8)  # reused from round to round (the caller copies what it keeps)
 
     def allgather(self, value: Any) -> list[Any]:
-        return self.comm.allgather(value)
+        """Every rank's ``value`` (pickled), gathered with non-blocking collectives waited for asleep."""
+        data = np.frombuffer(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), dtype=np.uint8)
+        sizes = np.empty(self.size, dtype=np.int64)
+        self._wait(self.comm.Iallgather(np.array([len(data)], dtype=np.int64), sizes))
+        displs = np.zeros(self.size, dtype=np.int64)
+        np.cumsum(sizes[:-1], out=displs[1:])
+        out = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self._wait(self.comm.Iallgatherv(data, [out, (sizes, displs), self.mpi.BYTE]))
+        return [pickle.loads(out[d:d + n].tobytes()) for d, n in zip(displs.tolist(), sizes.tolist())]
 
     def bcast(self, value: Any, root: int = 0) -> Any:
         return self.comm.bcast(value, root=root)
