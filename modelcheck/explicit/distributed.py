@@ -216,6 +216,13 @@ class Partitioned:
         pos = 0
         base = sum(len(f) for f in self.fps[:d])  # the local id of this level's first state
         steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        pipe = ranks.pipeline()
+
+        def admit(part: np.ndarray) -> None:
+            fresh, _ = self.seen.admit(part, self.record, None)
+            if len(fresh):
+                incoming.append(fresh.copy())
+
         while True:
             t0, c0 = time.perf_counter(), time.process_time()
             if pos < len(rows):
@@ -242,26 +249,31 @@ class Partitioned:
             own = data[start[me]:start[me] + nbytes[me]]  # this rank's own records skip MPI
             nbytes[me] = 0
             sent += int(nbytes.sum())
-            got, more = ranks.exchange(data, nbytes, pos < len(rows), start)
+            received = pipe.send(data, nbytes, start, pos < len(rows))
             t2, c2 = time.perf_counter(), time.process_time()
-            for part in (own, got):
-                fresh, _ = self.seen.admit(part, self.record, None)
-                if len(fresh):
-                    incoming.append(fresh.copy())
-            del data, own, got, fresh
+            for part in (own, *received):
+                admit(part)
+            del data, own, received
             t3, c3 = time.perf_counter(), time.process_time()
             c_expand += c1 - c0
             c_dedup += c3 - c2
             t_expand += t1 - t0
             t_exchange += t2 - t1
             t_dedup += t3 - t2
-            if not more:
+            if not pipe.going:
                 break
+        t2 = time.perf_counter()
+        late = pipe.drain()
+        t3 = time.perf_counter()
+        for part in late:
+            admit(part)
+        t_exchange += t3 - t2
+        t_dedup += time.perf_counter() - t3
         self.frontier = np.empty((0, kernel.width), dtype=kernel.dtype)  # expanded: its rows are freed
         if self.endings:
             self.edges.append(_joined(steps))
         new = np.concatenate(incoming) if incoming else np.empty(0, dtype=self.record)
-        del incoming
+        incoming.clear()
         self._keep(new["fp"], new["parent"], new["inst"], new["row"])
         del new
         over = self.budget is not None and resident() > self.budget

@@ -50,6 +50,9 @@ class One:
         """Stop the search with ``message`` (a UsageError, exit 2)."""
         raise UsageError(message)
 
+    def pipeline(self) -> Direct:
+        return Direct()
+
     def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool,
                  displs: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """Every rank's bytes for this rank (``counts[r]`` bytes of ``data`` from ``displs[r]``, by
@@ -57,6 +60,75 @@ class One:
         this round."""
         start = 0 if displs is None else int(displs[0])
         return data[start:start + int(counts[0])], more
+
+
+class Direct:
+    """The batch exchange of a single process: nothing leaves it (its own records never go through MPI)."""
+
+    going = True
+
+    def send(self, data: np.ndarray, counts: np.ndarray, displs: np.ndarray, more: bool) -> list[np.ndarray]:
+        self.going = more
+        return []
+
+    def drain(self) -> list[np.ndarray]:
+        return []
+
+
+class Pipeline:
+    """A level's batches to their owners, one ``Alltoall`` of counts and one ``Alltoallv`` of records
+    per batch, non-blocking and one batch behind: a rank posts batch r's counts, then completes batch
+    r-1's counts and posts its records, then takes in batch r-2's, so it may run one batch ahead of
+    the slowest rank instead of waiting for it at every batch (ranks sharing cores are not scheduled
+    in step). Every rank posts the same collectives in the same order; :attr:`going` turns false,
+    on every rank at once, once a batch's counts say no rank has more to send."""
+
+    def __init__(self, mpi: Any, comm: Any, size: int, wait: Any):
+        self.mpi, self.comm, self.size, self.wait = mpi, comm, size, wait
+        self.counting: tuple[Any, ...] | None = None  # (request, counts sent, counts got, data, sizes, displs)
+        self.moving: tuple[Any, ...] | None = None  # (request, received, data)
+        self.going = True
+
+    def send(self, data: np.ndarray, counts: np.ndarray, displs: np.ndarray, more: bool) -> list[np.ndarray]:
+        """Post this batch (``counts[r]`` bytes of ``data`` from ``displs[r]`` for rank r); the records
+        received from a batch two behind, if any."""
+        sent = np.empty((self.size, 2), dtype=np.int64)
+        sent[:, 0], sent[:, 1] = counts, int(more)
+        got = np.empty((self.size, 2), dtype=np.int64)
+        posted = (self.comm.Ialltoall(sent, got), sent, got, data, counts.copy(), np.asarray(displs, dtype=np.int64))
+        done = self._received()
+        self._post_records()
+        self.counting = posted
+        return done
+
+    def _received(self) -> list[np.ndarray]:
+        if self.moving is None:
+            return []
+        request, out, _ = self.moving
+        self.wait(request)
+        self.moving = None
+        return [out]
+
+    def _post_records(self) -> None:
+        if self.counting is None:
+            return
+        request, _, got, data, counts, displs = self.counting
+        self.wait(request)
+        self.counting = None
+        rcounts = got[:, 0].copy()
+        rdispl = np.zeros(self.size, dtype=np.int64)
+        np.cumsum(rcounts[:-1], out=rdispl[1:])
+        out = np.empty(int(rcounts.sum()), dtype=np.uint8)
+        byte = self.mpi.BYTE
+        request = self.comm.Ialltoallv([data, (counts, displs), byte], [out, (rcounts, rdispl), byte])
+        self.moving = (request, out, data)
+        self.going = bool(got[:, 1].any())
+
+    def drain(self) -> list[np.ndarray]:
+        """The level is over: the records of the batches still under way."""
+        done = self._received()
+        self._post_records()
+        return done + self._received()
 
 
 class Mpi:
@@ -102,6 +174,9 @@ class Mpi:
 
         print(f"modelcheck: {message}", file=sys.stderr, flush=True)
         self.comm.Abort(2)
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.mpi, self.comm, self.size, self._wait)
 
     def exchange(self, data: np.ndarray, counts: np.ndarray, more: bool,
                  displs: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
