@@ -1,10 +1,12 @@
 """The ranks of a partitioned search: MPI's (through mpi4py) or this one process alone.
 
-The partitioned search (:mod:`.distributed`) talks to the other ranks through four
-collectives only: ``allgather`` (a small Python object from every rank), ``bcast``, ``barrier``
-and ``exchange`` (one ``Alltoall`` of counts, then one ``Alltoallv`` of packed bytes). MPI is
-the transport; :class:`One` is the same interface for a single process, so that a
-checkpointed search runs without MPI too.
+The partitioned search (:mod:`.distributed`) talks to the other ranks through a few
+collectives: ``allgather`` (a small Python object from every rank, once a level), ``bcast``,
+``barrier``, ``exchange`` (one ``Alltoall`` of counts, then one ``Alltoallv`` of bytes) and, for
+a level's batches, a :class:`Pipeline` of the same two collectives, non-blocking and one batch
+behind. A waiting rank sleeps between looks at a request instead of spinning, so that on a
+shared host the ranks still computing get the cores. MPI is the transport; :class:`One` is the
+same interface for a single process, so that a checkpointed search runs without MPI too.
 """
 
 from __future__ import annotations
