@@ -21,6 +21,7 @@ from .errors import ModelcheckError, UsageError
 from .explicit import Progress, SearchOptions
 from .explicit.memory import parse as parse_size
 from .explicit.plan import BACKENDS
+from .explicit.ranks import launched_rank
 from .graph import reachability_graph, to_dot, write_graphml
 from .loader import cap_to_cores, parse_settings, positive_int
 from .profile import Row as ProfileRow
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ModelcheckError as err:
-        print(f"modelcheck: {err}", file=sys.stderr)
+        if not (getattr(args, "distributed", False) and launched_rank()):  # every rank fails alike: rank 0 says it
+            print(f"modelcheck: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("modelcheck: interrupted; no output file was written or changed", file=sys.stderr)

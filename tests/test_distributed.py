@@ -58,9 +58,9 @@ def _cli(settings: dict, props: list[str], *extra: str) -> list[str]:
     return argv + list(extra)
 
 
-def mpirun(n: int, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+def mpirun(n: int, argv: list[str], timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     cmd = ["mpirun", "-n", str(n), "--oversubscribe", sys.executable, "-m", "modelcheck", *argv]
-    return subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout, cwd=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, env={**_env(), **env}, timeout=timeout, cwd=ROOT)
 
 
 def summary(results: list) -> list[tuple]:
@@ -88,6 +88,17 @@ def test_mpirun_gives_the_single_process_answer(ranks, single, tmp_path):
     assert json_summary(out) == single
     assert f"{ranks} MPI ranks" in done.stdout
     assert done.stdout.count("search: partitioned") == 1  # only rank 0 prints
+
+
+@needs_mpi
+def test_without_a_c_compiler_the_ranks_run_the_compiled_python_kernel(tmp_path):
+    one = check(configure(VIRTIO, NODRAIN), ["barrier", "completion"], SearchOptions(backend="interpreted"))
+    out = tmp_path / "out.json"
+    done = mpirun(2, _cli(NODRAIN, ["barrier", "completion"], "--distributed", "--json", str(out)),
+                  CC="/nonexistent/cc")
+    assert done.returncode == 1, done.stderr
+    assert "compiled Python successors" in done.stdout
+    assert json_summary(out) == summary(one.results)
 
 
 def test_one_process_gives_the_single_process_answer(single, tmp_path):
@@ -244,6 +255,8 @@ def test_what_the_partitioned_search_does_not_do_is_refused():
     for opts in (dict(symmetry=True), dict(por=True), dict(max_states=10), dict(store="full")):
         with pytest.raises(UsageError, match="partitioned"):
             check(configure(VIRTIO, NODRAIN), ["barrier"], SearchOptions(checkpoint="/nonexistent/x", **opts))
+    with pytest.raises(UsageError, match="keeps checkpointing"):
+        check(configure(VIRTIO, NODRAIN), ["barrier"], SearchOptions(checkpoint="/tmp/a", resume="/tmp/b"))
 
 
 @needs_mpi

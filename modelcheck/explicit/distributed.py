@@ -37,17 +37,17 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UsageError
-from ..spec import LIVENESS, Compiled, Property, PropertyKind
+from ..spec import Compiled, Property, PropertyKind
 from . import checkpoint as cp
 from .exploration import Exploration
 from .kernels import Fault, NativeKernel, PythonKernel, owner, record_type, signed
 from .memory import default_budget, resident
 from .options import Progress, SearchOptions
 from .peeling import peel
-from .plan import Backend, Plan, c_compiler, plan
+from .plan import Plan
 from .ranks import One, world
 
-BATCH_BYTES = 8 << 20  # successor rows one batch may produce, in bytes (bounds every message)
+BATCH_BYTES = 4 << 20  # the records (steps as sent) of one batch, in bytes: bounds every message and buffer
 
 
 class Tally:
@@ -87,27 +87,9 @@ def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
-def refuse(compiled: Compiled, properties: list[Property], options: SearchOptions) -> None:
-    """UsageError for what the partitioned search does not do."""
-    flags = [name for name, on in (("--symmetry", options.symmetry), ("--por", options.por),
-                                   ("--store full", options.store == "full"), ("--max-states", options.max_states),
-                                   ("--workers", options.workers > 1), ("graphs", options.keep_edges)) if on]
-    if flags:
-        raise UsageError(f"--distributed/--checkpoint run the partitioned compact search, which takes no "
-                         f"{', '.join(flags)}; drop {'them' if len(flags) > 1 else 'it'}")
-    live = [p.name for p in properties if p.kind in LIVENESS]
-    if live:
-        raise UsageError(f"{', '.join(live)}: liveness needs every state and step in one process; "
-                         "check it without --distributed/--checkpoint")
-
-
-def partition_plan(compiled: Compiled, properties: list[Property], options: SearchOptions, ranks: Any) -> Plan:
-    """The plan's parts for the partitioned search: the native library where a C compiler exists,
-    else the compiled Python code; rank 0 builds them first, the others read them from the cache."""
-    native = c_compiler() is not None
-    opts = dataclasses.replace(options, backend=Backend.NATIVE if native else Backend.COMPILED, store="compact",
-                               native=native, compiled=not native, on_progress=None)
-    chosen = plan(compiled, properties, opts)
+def build(chosen: Plan, ranks: Any) -> None:
+    """The plan's parts (the native library, else the compiled Python code): rank 0 builds them first,
+    into the code cache, and the others then read them from there."""
     if ranks.rank == 0:
         chosen.build()
     ranks.barrier()
@@ -116,16 +98,15 @@ def partition_plan(compiled: Compiled, properties: list[Property], options: Sear
     if chosen.fallback:
         raise UsageError(f"--distributed/--checkpoint need the compiled successor code, which this spec "
                          f"has not: {chosen.fallback}")
-    return chosen
 
 
-def explore_partitioned(compiled: Compiled, properties: list[Property], options: SearchOptions) -> Exploration:
-    """Search ``compiled`` partitioned over the ranks ``options.distributed`` asks for (see the module
-    docstring), checkpointing into ``options.checkpoint`` and resuming from ``options.resume``."""
-    started = time.perf_counter()
-    refuse(compiled, properties, options)
+def explore_partitioned(chosen: Plan, started: float) -> Exploration:
+    """Run a partitioned plan (:func:`.plan.plan` gives one when ``distributed``, ``checkpoint`` or
+    ``resume`` is asked for) over the ranks ``options.distributed`` names (see the module docstring),
+    checkpointing into ``options.checkpoint`` and resuming from ``options.resume``."""
+    compiled, properties, options = chosen.compiled, chosen.properties, chosen.options
     ranks = world(options.distributed)
-    chosen = partition_plan(compiled, properties, options, ranks)
+    build(chosen, ranks)
     flat = chosen.successors
     kernel: Any = NativeKernel(chosen.library, flat) if chosen.library is not None else PythonKernel(flat)
     search = Partitioned(compiled, properties, options, ranks, kernel, flat, started)
@@ -230,12 +211,20 @@ class Partitioned:
         step_cand: dict[int, tuple[int, int, list[int]]] = {}
         incoming: list[np.ndarray] = []
         t_expand = t_exchange = t_dedup = 0.0
+        c_expand = c_dedup = 0.0  # CPU seconds (the wall ones include waiting on a shared host)
         sent = 0
         pos = 0
         base = sum(len(f) for f in self.fps[:d])  # the local id of this level's first state
         steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        pipe = ranks.pipeline()
+
+        def admit(part: np.ndarray) -> None:
+            fresh, _ = self.seen.admit(part, self.record, None)
+            if len(fresh):
+                incoming.append(fresh.copy())
+
         while True:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if pos < len(rows):
                 try:
                     b = kernel.expand(rows[pos:], successors, self.cap)
@@ -253,26 +242,38 @@ class Partitioned:
                 del b
             else:
                 data, counts = np.empty(0, dtype=np.uint8), np.zeros(size, dtype=np.int64)
-            t1 = time.perf_counter()
-            sent += len(data)
-            got, more = ranks.exchange(data, counts * self.record.itemsize, pos < len(rows))
-            del data
-            t2 = time.perf_counter()
-            fresh, _ = self.seen.admit(got, self.record, None)
-            if len(fresh):
-                incoming.append(fresh.copy())
-            del got, fresh
-            t3 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
+            nbytes = counts * self.record.itemsize
+            start = np.cumsum(nbytes) - nbytes
+            me = ranks.rank
+            own = data[start[me]:start[me] + nbytes[me]]  # this rank's own records skip MPI
+            nbytes[me] = 0
+            sent += int(nbytes.sum())
+            received = pipe.send(data, nbytes, start, pos < len(rows))
+            t2, c2 = time.perf_counter(), time.process_time()
+            for part in (own, *received):
+                admit(part)
+            del data, own, received
+            t3, c3 = time.perf_counter(), time.process_time()
+            c_expand += c1 - c0
+            c_dedup += c3 - c2
             t_expand += t1 - t0
             t_exchange += t2 - t1
             t_dedup += t3 - t2
-            if not more:
+            if not pipe.going:
                 break
+        t2 = time.perf_counter()
+        late = pipe.drain()
+        t3 = time.perf_counter()
+        for part in late:
+            admit(part)
+        t_exchange += t3 - t2
+        t_dedup += time.perf_counter() - t3
         self.frontier = np.empty((0, kernel.width), dtype=kernel.dtype)  # expanded: its rows are freed
         if self.endings:
             self.edges.append(_joined(steps))
         new = np.concatenate(incoming) if incoming else np.empty(0, dtype=self.record)
-        del incoming
+        incoming.clear()
         self._keep(new["fp"], new["parent"], new["inst"], new["row"])
         del new
         over = self.budget is not None and resident() > self.budget
@@ -294,6 +295,7 @@ class Partitioned:
                     self.step[i] = (d, src, k, row)
         self.timing.append({"level": d, "expanded": len(rows), "new": len(self.fps[-1]), "bytes_sent": sent,
                             "expand": t_expand, "exchange": t_exchange, "dedup": t_dedup,
+                            "expand_cpu": c_expand, "dedup_cpu": c_dedup,
                             "agree": time.perf_counter() - t4})
 
     def _evidence(self, b: Any, fps: np.ndarray, state_cand: dict[int, int],

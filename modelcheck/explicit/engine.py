@@ -37,9 +37,9 @@ def explore(compiled: Compiled, properties: list[Property], options: SearchOptio
     ``checkpoint`` or ``resume`` run the partitioned search (:mod:`.distributed`) instead.
     """
     started = time.perf_counter()
-    if options is not None and (options.distributed or options.checkpoint or options.resume):
-        return explore_partitioned(compiled, properties, options)
     chosen = plan(compiled, properties, options or SearchOptions())
+    if chosen.partitioned:
+        return explore_partitioned(chosen, started)
     if chosen.tier is not None:
         first = chosen.first_tier()
         ahead = _Ahead(chosen, first.options.on_progress)

@@ -85,7 +85,6 @@ class NativeKernel:
         self.width = lib.width
         self.flatten = flat.layout.flatten
         self._buffers: tuple[np.ndarray, ...] | None = None
-        self._records = np.empty(0, dtype=np.uint8)
 
     def pack(self, states: list[tuple[int, ...]]) -> np.ndarray:
         return np.array(states, dtype=self.dtype).reshape(len(states), self.width)
@@ -121,10 +120,7 @@ class NativeKernel:
 
     def records(self, b: Batch, src_fps: np.ndarray, ranks: int, record: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """The batch's steps as message records (:func:`record_type`) sorted by owner, and the count per rank."""
-        size = len(b.fps) * record.itemsize
-        if len(self._records) < size:
-            self._records = np.empty(max(size, len(self._records) * 2), dtype=np.uint8)
-        out = self._records[:size]
+        out = np.empty(len(b.fps) * record.itemsize, dtype=np.uint8)  # its own: MPI may still be sending it
         counts = np.zeros(ranks, dtype=np.int64)
         src_fps = np.ascontiguousarray(src_fps, dtype=np.uint64)
         self.c.mc_pack_records(b.rows.ctypes.data, b.fps.ctypes.data, b.src.ctypes.data, b.inst.ctypes.data,

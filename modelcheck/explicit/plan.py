@@ -26,7 +26,10 @@ Combinations and fallbacks, all decided here:
 - partial-order reduction takes the :class:`~.stores.ProvisoStore` around a store that can
   tell a step into an older level (full, or the per-step :class:`~.stores.SeenStore`);
 - several workers expand levels on forked processes; a compiled compact search sends them
-  packed levels.
+  packed levels;
+- ``distributed``, ``checkpoint`` or ``resume`` ask for the partitioned search
+  (:mod:`.distributed`): the native backend (else compiled Python) over the compact store, no
+  reductions, workers, state bound, graph or liveness property.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import os
 from array import array
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
@@ -100,6 +104,7 @@ class Plan:
     code_origin: str = ""
     code_source: str = ""
     marks: list[Property] = field(default_factory=list)  # witnesses the native search judges for liveness
+    partitioned: bool = False  # the partitioned search (explicit.distributed) runs it
     built: bool = field(default=False, repr=False)
 
     @property
@@ -281,6 +286,8 @@ def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
     """The plan for searching ``compiled`` for ``properties`` with ``options``. With
     ``backend="auto"`` it asks :func:`c_compiler` unless ``compiler`` names one ("" for none)."""
     props = list(properties)
+    if options.distributed or options.checkpoint or options.resume:
+        return _partitioned(compiled, props, options, c_compiler() if compiler is None else compiler or None)
     backend = Backend(options.backend) if options.backend in BACKENDS else options.backend
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
@@ -306,6 +313,30 @@ def plan(compiled: Compiled, properties: list[Property], options: SearchOptions,
     if backend == Backend.NATIVE and liveness:
         chosen.marks = marks(props)
     return chosen
+
+
+def _partitioned(compiled: Compiled, props: list[Property], options: SearchOptions, compiler: str | None) -> Plan:
+    """The partitioned search's plan (UsageError for what it does not do): the native backend where a
+    C compiler exists, else the compiled Python one, over the compact store."""
+    flags = [name for name, on in (("--symmetry", options.symmetry), ("--por", options.por),
+                                   ("--store full", options.store == StoreKind.FULL),
+                                   ("--max-states", options.max_states), ("--workers", options.workers > 1),
+                                   ("graphs", options.keep_edges)) if on]
+    if flags:
+        raise UsageError(f"--distributed/--checkpoint run the partitioned compact search, which takes no "
+                         f"{', '.join(flags)}; drop {'them' if len(flags) > 1 else 'it'}")
+    if options.checkpoint and options.resume and Path(options.checkpoint) != Path(options.resume):
+        raise UsageError(f"--resume {options.resume} keeps checkpointing into {options.resume}; "
+                         f"drop --checkpoint {options.checkpoint}")
+    live = [p.name for p in props if p.kind in LIVENESS]
+    if live:
+        raise UsageError(f"{', '.join(live)}: liveness needs every state and step in one process; "
+                         "check it without --distributed/--checkpoint")
+    native = compiler is not None
+    backend = Backend.NATIVE if native else Backend.COMPILED
+    opts = dataclasses.replace(options, backend=backend, store=StoreKind.COMPACT, native=native, compiled=not native)
+    why = f"C compiler {compiler}" if native else "no C compiler found (install gcc, or set CC)"
+    return Plan(compiled, props, opts, backend, StoreKind.COMPACT, why, None, True, partitioned=True)
 
 
 def _fastest(options: SearchOptions, compiler: str | None) -> tuple[Backend, str]:
