@@ -107,6 +107,15 @@ def test_one_process_gives_the_single_process_answer(single, tmp_path):
     assert any(r.trace is not None and r.verdict.value == "VIOLATED" for r in run.results)
 
 
+def test_a_liveness_property_is_unknown_there_and_says_why(tmp_path):
+    """Every property is the default: a liveness one (progress) is not judged by the partitioned
+    search, which keeps no steps; it is UNKNOWN, saying so, and the others are judged."""
+    run = check(configure(VIRTIO, NODRAIN), None, SearchOptions(checkpoint=str(tmp_path / "ck")))
+    by_name = {r.name: r for r in run.results}
+    assert by_name["progress"].verdict.value == "UNKNOWN" and "--distributed" in by_name["progress"].reason
+    assert by_name["barrier"].verdict.value == "VIOLATED"
+
+
 def test_a_cycle_fails_an_at_end_property_as_in_one_process(tmp_path):
     from modelcheck.loader import load_spec_class
 

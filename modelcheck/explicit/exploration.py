@@ -219,6 +219,9 @@ class Exploration:
     def _liveness_result(self, prop: Property, base: dict[str, Any]) -> PropertyResult:
         """A liveness verdict from the graph of every step (:mod:`.liveness`): the full store's,
         or the native search's steps and marks."""
+        if self.plan.startswith("search: partitioned"):
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step in one "
+                                  "process: check it without --distributed/--checkpoint", **base)
         if self.edges is None or (self.compact and self.marks is None) or self.canonical is not None \
                 or not self.shortest:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step: the full "

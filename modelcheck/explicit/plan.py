@@ -328,10 +328,6 @@ def _partitioned(compiled: Compiled, props: list[Property], options: SearchOptio
     if options.checkpoint and options.resume and Path(options.checkpoint) != Path(options.resume):
         raise UsageError(f"--resume {options.resume} keeps checkpointing into {options.resume}; "
                          f"drop --checkpoint {options.checkpoint}")
-    live = [p.name for p in props if p.kind in LIVENESS]
-    if live:
-        raise UsageError(f"{', '.join(live)}: liveness needs every state and step in one process; "
-                         "check it without --distributed/--checkpoint")
     native = compiler is not None
     backend = Backend.NATIVE if native else Backend.COMPILED
     opts = dataclasses.replace(options, backend=backend, store=StoreKind.COMPACT, native=native, compiled=not native)
