@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from conftest import NODRAIN, SMALL, no_c_compiler
-from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner, StrandsWithProgress, WithProgress
+from liveness_specs import StrandsWithProgress, WithProgress
+from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner
 
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from test_liveness import StrandsWithProgress, WithProgress
+from liveness_specs import StrandsWithProgress, WithProgress
 
 from modelcheck.check import check, configure
 from modelcheck.results.svg import sequence_svg
