@@ -149,3 +149,12 @@ def test_symmetry_keeps_liveness_verdicts_and_lifts_the_lasso(settings: dict[str
     if result.trace is not None:
         assert (result.trace.loop_start is None) == (plain.trace.loop_start is None)
         replay(reduced.compiled, result.trace, reduced.compiled.properties["progress"])
+
+
+def test_partial_order_reduction_leaves_liveness_unknown_and_the_rest_decided():
+    """Stubborn sets may postpone a fair action around a cycle forever: no liveness verdict under POR."""
+    reduced = check(configure(WithProgress, {"workload": "W0 F", "flush_failures": 1, "flush_error": "sticky"}),
+                    None, SearchOptions(por=True))
+    by_name = {r.name: r for r in reduced.results}
+    assert by_name["progress"].verdict is Verdict.UNKNOWN and "partial-order" in by_name["progress"].reason
+    assert by_name["barrier"].verdict is Verdict.HOLDS

@@ -31,6 +31,8 @@ Grumberg and Peled, *Model Checking*, ch. 10, and Valmari's deadlock theorem):
   a step count as read by that step, so independence also keeps P's verdict on it;
 - ``at_end`` verdicts: strong stubborn sets keep every reachable terminal state, and
   C3 keeps every infinite execution (the reduced graph has a cycle iff the full one does);
+- not liveness verdicts (``eventually``, ``leads_to``): a stubborn set may postpone a
+  weakly fair action around a cycle forever, so they say UNKNOWN under this reduction;
 - not the state and transition counts, and not shortest traces: a counterexample or
   witness found under POR is a real trace but may be longer than the shortest one
   (the result says so).
@@ -44,7 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import UsageError
-from ...spec import Compiled, Property, PropertyKind
+from ...spec import LIVENESS, Compiled, Property, PropertyKind
 from ...state import State
 from ..successors import Successor
 
@@ -111,6 +113,8 @@ class Footprints:
         self.visible_leaves = 0
         self.violable = [False] * n
         for p in properties:
+            if p.kind in LIVENESS:
+                continue  # not preserved (see the module text): the verdict says UNKNOWN, nothing to keep visible
             bad, crash = enc.property_bad(p, guards)
             if p.kind in (PropertyKind.ALWAYS, PropertyKind.SOMETIMES):
                 self.visible_leaves |= _leaf_vars(bad, index) | _leaf_vars(crash, index)
