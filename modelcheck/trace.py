@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import EngineBug, ResultsError
-from .spec import Compiled, Disabled, Property, Step
+from .spec import LIVENESS, Compiled, Disabled, Property, Step
 from .state import State
 from .types import FieldType, Tuple
 
@@ -86,6 +86,8 @@ def format_trace(compiled: Compiled, trace: Trace) -> str:
         back = "the initial state" if trace.loop_start == 0 else f"the state after step {trace.loop_start}"
         lines.append(f"{' ' * width}  from step {trace.loop_start + 1} the execution repeats forever "
                      f"(step {len(trace)} returns to {back})")
+    elif trace.prop in compiled.properties and compiled.properties[trace.prop].kind in LIVENESS:
+        lines.append(f"{' ' * width}  the execution ends here (no step is allowed), short of what {trace.prop} claims")
     return "\n".join(lines)
 
 

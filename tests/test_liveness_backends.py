@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from conftest import NODRAIN, SMALL, no_c_compiler
-from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner, StrandsWithProgress, WithProgress
+from liveness_specs import StrandsWithProgress, WithProgress
+from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner
 
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions
@@ -125,3 +126,35 @@ def test_test_natives_comparison_holds_with_a_liveness_property(bounds: dict[str
     from test_native import both
 
     same_search(*both(configure(WithProgress, dict(NODRAIN, flush_error="sticky", flush_failures=1)), **bounds))
+
+
+SYMMETRIC = [  # virtio-blk configurations with interchangeable requests, holding and refuted
+    {"workload": "W0 W1", "qdepth": 1, "profile": "qemu-2010", "failures": 0, "migrations": 0},
+    {"workload": "W0 W1 F", "flush_failures": 1, "flush_error": "sticky", "guest": "nodrain"},
+    {"workload": "W0 W1 F", "flush_failures": 1, "flush_error": "lossy", "guest": "nodrain", "failures": 1},
+]
+
+
+@pytest.mark.parametrize("settings", SYMMETRIC, ids=lambda s: s["workload"] + " " + s.get("flush_error", ""))
+@pytest.mark.parametrize("backend", ["interpreted", "compiled"])
+def test_symmetry_keeps_liveness_verdicts_and_lifts_the_lasso(settings: dict[str, Any], backend: str):
+    """The fair-cycle check runs on the graph of representatives; its lasso is replayed on
+    concrete states (and judged again, fairness included, by check)."""
+    plain = run(configure(WithProgress, settings), "interpreted").results[0]
+    reduced = run(configure(WithProgress, settings), backend, symmetry=True)
+    result = reduced.results[0]
+    assert reduced.exploration.canonical is not None
+    assert result.verdict is plain.verdict, result.reason
+    assert (result.trace is None) == (plain.trace is None)
+    if result.trace is not None:
+        assert (result.trace.loop_start is None) == (plain.trace.loop_start is None)
+        replay(reduced.compiled, result.trace, reduced.compiled.properties["progress"])
+
+
+def test_partial_order_reduction_leaves_liveness_unknown_and_the_rest_decided():
+    """Stubborn sets may postpone a fair action around a cycle forever: no liveness verdict under POR."""
+    reduced = check(configure(WithProgress, {"workload": "W0 F", "flush_failures": 1, "flush_error": "sticky"}),
+                    None, SearchOptions(por=True))
+    by_name = {r.name: r for r in reduced.results}
+    assert by_name["progress"].verdict is Verdict.UNKNOWN and "partial-order" in by_name["progress"].reason
+    assert by_name["barrier"].verdict is Verdict.HOLDS

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner, StrandsWithProgress, WithProgress
+from liveness_specs import StrandsWithProgress, WithProgress
+from test_liveness import DeadEnd, FairGrants, FairSpinner, Grants, Spinner
 
 from modelcheck.check import check, configure
 from modelcheck.symbolic.prove import ProveOptions, prove

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from test_liveness import StrandsWithProgress, WithProgress
+from liveness_specs import StrandsWithProgress, WithProgress
 
 from modelcheck.check import check, configure
 from modelcheck.results.svg import sequence_svg
@@ -76,3 +76,10 @@ def test_json_keeps_the_loop_start_and_replays(lasso: Any):
     replay(lasso.compiled, back, lasso.compiled.properties["progress"])
     assert "from step 9 the execution repeats forever (step 14 returns to the state after step 8)" in \
         format_trace(lasso.compiled, back)
+
+
+def test_the_timeline_says_where_a_liveness_dead_end_ends():
+    run = check(configure(StrandsWithProgress, {"workload": "W0 F", "qdepth": 1, "migrations": 0}), ["progress"])
+    text = format_trace(run.compiled, run.results[0].trace)
+    last = text.splitlines()[-1].strip()
+    assert last == "the execution ends here (no step is allowed), short of what progress claims"

@@ -149,10 +149,13 @@ class Exploration:
                 return s
         raise EngineBug(f"no initial state matches stored state {sid}")
 
-    def _replay_step(self, current: State, k: int, target: int) -> tuple[Any, State]:
+    def _replay_step(self, current: State, k: int, target: int, same_action: bool = False) -> tuple[Any, State]:
         """The step from ``current`` into stored state ``target``: instance ``k`` (under symmetry,
-        any instance whose successor has the stored representative)."""
-        found = self._find_step(current, k, lambda inst, t: self._matches(t, target))
+        any instance whose successor has the stored representative; with ``same_action``, any
+        of ``k``'s action, which a liveness loop's fairness needs)."""
+        name = self.compiled.instances[k].name if same_action and k >= 0 else None
+        found = self._find_step(current, k, lambda inst, t: (name is None or inst.name == name)
+                                and self._matches(t, target))
         if found is None:
             raise EngineBug(f"cannot rebuild the step into stored state {target}")
         return found
@@ -218,15 +221,20 @@ class Exploration:
 
     def _liveness_result(self, prop: Property, base: dict[str, Any]) -> PropertyResult:
         """A liveness verdict from the graph of every step (:mod:`.liveness`): the full store's,
-        or the native search's steps and marks."""
+        or the native search's steps and marks.
+
+        Under symmetry the graph is of representatives. The reduction is a bisimulation that
+        renames a step's arguments but keeps its action (:mod:`.reductions.symmetry`) and every
+        property is invariant, so a class's states enable the same actions and agree on the
+        goal: a fair cycle of classes is one of states and back (its loop replayed, with steps
+        of the same actions, until a concrete state repeats)."""
         if self.plan.startswith("search: partitioned"):
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step in one "
                                   "process: check it without --distributed/--checkpoint", **base)
-        if self.edges is None or (self.compact and self.marks is None) or self.canonical is not None \
-                or not self.shortest:
+        if self.edges is None or (self.compact and self.marks is None) or not self.shortest:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="liveness needs every state and step: the full "
-                                  "store with its edges (or the native search), no symmetry or partial-order "
-                                  "reduction", **base)
+                                  "store with its edges (or the native search), no partial-order reduction",
+                                  **base)
         if self.bounded:  # a cut state looks like a dead end, and its cut steps are not seen as enabled
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
                                   f"({self._bound_text()})", **base)
@@ -235,20 +243,20 @@ class Exploration:
             return PropertyResult(verdict=Verdict.HOLDS, **base)
         head = self.trace_to(found.trigger, prop.name)
         stem = self._extend(head, found.path)
-        trace = stem if found.loop is None else self._lasso_trace(stem, found.loop, prop.name)
+        trace = stem if found.loop is None else self._lasso_trace(stem, found.loop, prop.name, same_action=True)
         return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, **base)
 
     def _extend(self, head: Trace, path: list[tuple[int, int]]) -> Trace:
         """``head`` followed by the ``(instance, state id)`` steps of ``path`` (replayed when the
         store keeps no states)."""
         inst = self.compiled.instances
-        if not self.compact:
+        if not self.compact and self.canonical is None:
             return Trace(head.initial, head.steps + tuple((inst[k].step, self.states[t]) for k, t in path), head.prop,
                          head.kind)
         current = head.steps[-1][1] if head.steps else head.initial
         steps = list(head.steps)
         for k, target in path:
-            step, current = self._replay_step(current, k, target)
+            step, current = self._replay_step(current, k, target, same_action=True)
             steps.append((step, current))
         return Trace(head.initial, tuple(steps), head.prop, head.kind)
 
@@ -268,7 +276,7 @@ class Exploration:
             raise EngineBug("cannot rebuild the violating step")
         return found
 
-    def _lasso_trace(self, head: Trace, cycle: list[tuple[int, int]], name: str) -> Trace:
+    def _lasso_trace(self, head: Trace, cycle: list[tuple[int, int]], name: str, same_action: bool = False) -> Trace:
         """``head`` followed by the cycle; under symmetry the stored cycle returns only to the
         same class, so it is replayed concretely until a concrete state comes back."""
         inst = self.compiled.instances
@@ -280,7 +288,7 @@ class Exploration:
         starts = {current: len(steps)}
         while True:  # each round ends in the entry's class, which is finite
             for k, target in cycle:
-                step, current = self._replay_step(current, k, target)
+                step, current = self._replay_step(current, k, target, same_action)
                 steps.append((step, current))
             if current in starts:
                 return Trace(head.initial, tuple(steps), name, loop_start=starts[current])

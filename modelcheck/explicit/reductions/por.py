@@ -31,6 +31,8 @@ Grumberg and Peled, *Model Checking*, ch. 10, and Valmari's deadlock theorem):
   a step count as read by that step, so independence also keeps P's verdict on it;
 - ``at_end`` verdicts: strong stubborn sets keep every reachable terminal state, and
   C3 keeps every infinite execution (the reduced graph has a cycle iff the full one does);
+- not liveness verdicts (``eventually``, ``leads_to``): a stubborn set may postpone a
+  weakly fair action around a cycle forever, so they say UNKNOWN under this reduction;
 - not the state and transition counts, and not shortest traces: a counterexample or
   witness found under POR is a real trace but may be longer than the shortest one
   (the result says so).
