@@ -42,6 +42,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="certificate (default): z3 checks that the explicit search's reachable set is an inductive "
                    "invariant; spacer: z3's PDR finds one itself (slow on large configurations); kind: "
                    "k-induction; bmc: bounded search")
+    p.add_argument("--layout", choices=("compact", "plain"), default="compact",
+                   help="spacer: compact (default: a cone of influence and sequences as per-item positions, no "
+                   "explicit search) or plain (every leaf, with Houdini facts mined from a bounded explicit search)")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
-                           generalise=args.generalise)
+                           generalise=args.generalise, layout=args.layout)
     try:
         result = prove(spec, args.property, options)
     except EngineBug as err:
@@ -125,6 +128,9 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         how = " (generalised from the explicit search's reachable set, checked by z3)" \
             if r.extra.get("invariant_kind") == "clauses" else ""
         print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}){how}:")
+        if r.extra.get("outside_cone"):
+            print(f"  (over the compact layout; fields outside the cone of influence: "
+                  f"{', '.join(r.extra['outside_cone'])}; checked again over every field)")
         lines = r.extra["invariant"].splitlines()
         for line in lines[:SHOWN_CLAUSES]:
             print(f"  {line}")
