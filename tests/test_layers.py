@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.explicit.plan",),
     ("modelcheck.explicit.engine", "modelcheck.explicit"),
     # engines that use the explicit search, and what builds on one check
-    ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.compact", "modelcheck.symbolic.houdini",
+    ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.compact",
+     "modelcheck.symbolic.houdini", "modelcheck.symbolic.saturation",
      "modelcheck.symbolic.kinduction", "modelcheck.symbolic.certificate", "modelcheck.symbolic.assumptions",
      "modelcheck.symbolic.prove", "modelcheck.graph", "modelcheck.check", "modelcheck.simulate",
      "modelcheck.profile"),
