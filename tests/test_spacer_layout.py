@@ -133,3 +133,26 @@ def test_fields_outside_the_cone_are_named_and_the_proof_checked_over_all() -> N
     result = prove(Unread(), ["bounded"], ProveOptions(engine="spacer")).results[0]
     assert result.verdict is Verdict.PROVED
     assert result.extra["outside_cone"] == ["junk", "idle"]
+
+
+def test_spacer_proves_the_barrier_without_any_explicit_search(monkeypatch) -> None:
+    """The enumeration-free prover: drain's barrier needs only flush_waits, and no explicit
+    search runs for the proof (neither for samples nor for facts); the invariant is printed
+    per request. (The vacuity check, a search of its own beside the proof, is stubbed.)"""
+    import modelcheck.explicit
+    import modelcheck.symbolic.houdini
+    import modelcheck.symbolic.prove
+    from modelcheck.symbolic.vacuity import Vacuity
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an explicit search ran")
+
+    monkeypatch.setattr(modelcheck.symbolic.houdini, "explore", refuse)
+    monkeypatch.setattr(modelcheck.explicit, "explore", refuse)
+    monkeypatch.setattr(modelcheck.symbolic.prove, "check_vacuity", lambda *a, **k: Vacuity())
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "drain"})
+    run = prove(spec, ["barrier"], ProveOptions(engine="spacer"))
+    result = run.results[0]
+    assert result.verdict is Verdict.PROVED and result.assumptions == ("flush_waits",)
+    assert result.extra["without"] == {"flush_waits": "VIOLATED", "writes_wait": "PROVED"}
+    assert "used.index(F1)" in result.extra["invariant"]
