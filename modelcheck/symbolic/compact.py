@@ -206,7 +206,7 @@ def _field_of_leaf(enc: Encoding) -> dict[str, str]:
     return out
 
 
-def _reads(formula: z3.ExprRef, field_of: dict[str, str], memo: dict[int, set[str]]) -> set[str]:
+def _reads(formula: z3.ExprRef, field_of: dict[str, str]) -> set[str]:
     """The fields whose step-0 variables occur in ``formula``."""
     found: set[str] = set()
     todo = [formula]
@@ -229,16 +229,15 @@ def _reads(formula: z3.ExprRef, field_of: dict[str, str], memo: dict[int, set[st
 def _cone(enc: Encoding, field_of: dict[str, str], bad: z3.BoolRef,
           paths: list[tuple[z3.BoolRef, list[z3.ExprRef]]]) -> set[str]:
     """The fields the bad states, the guards and (transitively) the kept fields' next values read."""
-    memo: dict[int, set[str]] = {}
-    kept = _reads(bad, field_of, memo)
+    kept = _reads(bad, field_of)
     for condition, _ in paths:
-        kept |= _reads(condition, field_of, memo)
+        kept |= _reads(condition, field_of)
     spans = {name: (lo, hi) for name, _, lo, hi in enc.fields}
-    reads_of = {name: set() for name in spans}
+    reads_of: dict[str, set[str]] = {name: set() for name in spans}
     for _, nxt in paths:
         for name, (lo, hi) in spans.items():
             for e in nxt[lo:hi]:
-                reads_of[name] |= _reads(e, field_of, memo)
+                reads_of[name] |= _reads(e, field_of)
     todo = list(kept)
     while todo:
         name = todo.pop()
