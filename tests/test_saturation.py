@@ -79,3 +79,18 @@ def test_virtio_qdepth_stops_mattering_at_the_number_of_requests() -> None:
     sat = saturation(load_spec_class(str(VIRTIO)), {"workload": "W0 W1 F", "guest": "drain"}, "qdepth",
                      ["barrier"], Limits())
     assert sat.at == 3 and sat.differs.startswith("qdepth=2: the steps of submit")
+
+
+def test_prove_every_on_the_command_line(tmp_path, capsys) -> None:
+    import json
+
+    from modelcheck.cli import main
+
+    out = tmp_path / "every.json"
+    code = main(["prove", str(VIRTIO), "--set", "workload=W0 F", "--set", "guest=nodrain", "--every", "qdepth",
+                 "-p", "barrier", "--json", str(out)])
+    assert code == 1
+    doc = json.loads(out.read_text())
+    assert doc["same_from"] == 2 and doc["results"][0]["verdict"] == "VIOLATED"
+    assert doc["results"][0]["per_value"]["2"]["verdict"] == "VIOLATED"
+    assert "counterexample to barrier at qdepth=" in capsys.readouterr().out

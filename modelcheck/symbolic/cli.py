@@ -142,6 +142,14 @@ def _run_every(args: argparse.Namespace, options: ProveOptions, limits: Limits) 
             print(f"\ncounterexample to {o.name} at {args.every}={v} ({len(o.deciding.trace)} steps, replayed):")
             print(format_trace(compile_spec(configure(args.spec, {**settings, args.every: str(v)})),
                                o.deciding.trace))
+    if args.json:
+        write_text(args.json, dumps({
+            "spec": spec_cls.__name__, "every": args.every, "values": values, "same_from": sat.at,
+            "differs": sat.differs, "unknown": sat.unknown,
+            "results": [{"property": o.name, "verdict": o.verdict.value,
+                         "per_value": {str(v): {"verdict": r.verdict.value, "assumptions_needed": list(r.assumptions),
+                                                "reason": r.reason} for v, r in o.per_value.items()}}
+                        for o in outcomes]}))
     code = exit_code([o.verdict for o in outcomes])
     vacuous = [f"{o.name} at {args.every}={v}" for o in outcomes for v, r in o.per_value.items()
                if r.extra.get("vacuous")]
