@@ -36,7 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("modelcheck.explicit.plan",),
     ("modelcheck.explicit.engine", "modelcheck.explicit.distributed", "modelcheck.explicit"),
     # engines that use the explicit search, and what builds on one check
-    ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.houdini",
+    ("modelcheck.symbolic.bmc", "modelcheck.symbolic.chc", "modelcheck.symbolic.compact",
+     "modelcheck.symbolic.houdini", "modelcheck.symbolic.saturation",
      "modelcheck.symbolic.kinduction", "modelcheck.symbolic.certificate", "modelcheck.symbolic.assumptions",
      "modelcheck.symbolic.prove", "modelcheck.symbolic.lasso", "modelcheck.graph", "modelcheck.check",
      "modelcheck.simulate", "modelcheck.profile"),

@@ -15,11 +15,13 @@ from .. import exitcodes
 from ..atomic import check_writable, write_text
 from ..check import configure
 from ..errors import EngineBug
-from ..loader import non_negative_int, parse_settings, positive_float, positive_int
+from ..loader import load_spec_class, non_negative_int, parse_settings, positive_float, positive_int
+from ..spec import compile_spec
 from ..trace import dumps, format_trace, trace_to_json
 from ..verdict import EXIT_INCONCLUSIVE, EXIT_OK, PropertyResult, Verdict, exit_code, gating, verdict_word
 from .encode import DEFAULT_RLIMIT, Limits
 from .prove import ENGINES, ProveOptions, ProveRun, prove
+from .saturation import prove_every
 
 SHOWN_CLAUSES = 40
 EXIT_VACUOUS = exitcodes.VACUOUS
@@ -42,6 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="certificate (default): z3 checks that the explicit search's reachable set is an inductive "
                    "invariant; spacer: z3's PDR finds one itself (slow on large configurations); kind: "
                    "k-induction; bmc: bounded search")
+    p.add_argument("--layout", choices=("compact", "plain"), default="compact",
+                   help="spacer: compact (default: a cone of influence and sequences as per-item positions, no "
+                   "explicit search) or plain (every leaf, with Houdini facts mined from a bounded explicit search)")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
@@ -56,6 +61,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                    help="z3's random seed (default 0; recorded)")
     p.add_argument("--no-core", action="store_true", help="do not minimise the assumptions a proof needs")
+    p.add_argument("--every", metavar="PARAM",
+                   help="prove for every allowed value of an integer parameter (e.g. qdepth): at each value up to "
+                   "the one from which z3 finds the steps the same, which then covers the larger ones")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
     p.set_defaults(run=run)
@@ -69,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
-                           generalise=args.generalise)
+                           generalise=args.generalise, layout=args.layout)
+    if args.every:
+        return _run_every(args, options, limits)
     try:
         result = prove(spec, args.property, options)
     except EngineBug as err:
@@ -89,6 +99,69 @@ def run(args: argparse.Namespace) -> int:
     if code == EXIT_OK and any(r.extra.get("vacuous") for r in result.results):
         return EXIT_VACUOUS
     return code
+
+
+def _run_every(args: argparse.Namespace, options: ProveOptions, limits: Limits) -> int:
+    """``--every PARAM``: each property proved for every allowed value of PARAM (:mod:`.saturation`)."""
+    spec_cls = load_spec_class(args.spec)
+    settings = parse_settings(args.set)
+    names = args.property or [p.name for p in compile_spec(configure(args.spec, settings)).select([])]
+    try:
+        outcomes = prove_every(spec_cls, settings, args.every, names,
+                               lambda spec: prove(spec, args.property, options).results, limits)
+    except EngineBug as err:
+        print(f"modelcheck: ENGINE BUG: {err}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    if not outcomes:
+        return EXIT_OK
+    sat = outcomes[0].saturation
+    values = sat.values
+    print(f"{spec_cls.__name__}: every {args.every} in {values[0]}..{values[-1]}"
+          + (f" ({', '.join(args.set)})" if args.set else ""))
+    if sat.unknown:
+        print(f"  {args.every} could not be shown to stop mattering ({sat.unknown}): proved at every value")
+    elif sat.at < values[-1]:
+        print(f"  from {args.every}={sat.at} on the steps are the same (z3: same fields, initial states, step "
+              f"formulas, faults and properties under every subset of the assumptions); "
+              f"{sat.differs or 'no smaller value'} differs")
+    for o in outcomes:
+        proved_at = [v for v, r in o.per_value.items() if r.verdict is Verdict.PROVED]
+        by_core: dict[str, list[int]] = {}
+        for v, r in o.per_value.items():
+            by_core.setdefault(", ".join(r.assumptions) or "no assumption", []).append(v)
+        cores = [core if len(by_core) == 1 else f"{core} ({args.every} {_span(vs)})" for core, vs in by_core.items()]
+        line = f"{o.name:<22} {verdict_word(o.per_value[values[0]].kind, o.verdict.value):<18}"
+        if o.verdict is Verdict.PROVED:
+            line += (f" every {args.every}: proved at {args.every}={proved_at[0]}..{proved_at[-1]}"
+                     f"{', which covers the rest' if sat.at < values[-1] else ''}; needs: {' / '.join(cores)}")
+        elif o.deciding is not None:
+            v = next(k for k, r in o.per_value.items() if r is o.deciding)
+            line += f" at {args.every}={v}: {format_line(o.deciding).split(None, 1)[1]}"
+        print(line)
+        if o.deciding is not None and o.deciding.trace is not None and not args.quiet:
+            print(f"\ncounterexample to {o.name} at {args.every}={v} ({len(o.deciding.trace)} steps, replayed):")
+            print(format_trace(compile_spec(configure(args.spec, {**settings, args.every: str(v)})),
+                               o.deciding.trace))
+    if args.json:
+        write_text(args.json, dumps({
+            "spec": spec_cls.__name__, "every": args.every, "values": values, "same_from": sat.at,
+            "differs": sat.differs, "unknown": sat.unknown,
+            "results": [{"property": o.name, "verdict": o.verdict.value,
+                         "per_value": {str(v): {"verdict": r.verdict.value, "assumptions_needed": list(r.assumptions),
+                                                "reason": r.reason} for v, r in o.per_value.items()}}
+                        for o in outcomes]}))
+    code = exit_code([o.verdict for o in outcomes])
+    vacuous = [f"{o.name} at {args.every}={v}" for o in outcomes for v, r in o.per_value.items()
+               if r.extra.get("vacuous")]
+    if vacuous:
+        print(f"VACUOUS: {'; '.join(vacuous)} (its assumptions block an action or add a deadlock)")
+        if code == EXIT_OK:
+            return EXIT_VACUOUS
+    return code
+
+
+def _span(values: list[int]) -> str:
+    return str(values[0]) if len(values) == 1 else f"{values[0]}..{values[-1]}"
 
 
 def _bmc_bound_is_the_answer(engine: str, verdict: Verdict) -> Verdict:
@@ -125,6 +198,9 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         how = " (generalised from the explicit search's reachable set, checked by z3)" \
             if r.extra.get("invariant_kind") == "clauses" else ""
         print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}){how}:")
+        if r.extra.get("outside_cone"):
+            print(f"  (over the compact layout; fields outside the cone of influence: "
+                  f"{', '.join(r.extra['outside_cone'])}; checked again over every field)")
         lines = r.extra["invariant"].splitlines()
         for line in lines[:SHOWN_CLAUSES]:
             print(f"  {line}")

@@ -2,9 +2,10 @@
 
 Engines: ``certificate`` (default: the explicit engine's reachable set, checked by z3 to be an
 inductive invariant that excludes every bad state; fast and complete for any configuration
-the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant, starting
-from Houdini facts; needs no enumeration but times out on the larger virtio-blk
-configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
+the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant over
+:mod:`.compact`'s layout, with no explicit search at all; the invariant is checked again
+over the plain leaves; slower than the certificate, and UNKNOWN at z3's resource limit on
+the larger virtio-blk configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
 proof is a z3 check of initiation, consecution and safety; every counterexample is replayed
 through the spec, and the property judged again on it, before it is returned; a solver
 ``unknown`` or limit is UNKNOWN with its reason, never a proof. A proof that rests on
@@ -52,6 +53,7 @@ class ProveOptions:
     generalise: bool = False
     max_states: int = 200_000
     table_limit: int = 2000  # certificate: past this many states, checked state by state (not by z3)
+    layout: str = "compact"  # spacer: "compact" (no explicit search at all) or "plain" (with Houdini facts)
 
 
 @dataclass
@@ -143,10 +145,11 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             out = k_induction(enc, prop, guards, opts.max_k, opts.limits, check_replay=names == active)
             return {"proved": "PROVED", "found": "VIOLATED"}.get(out.status, "UNKNOWN"), out  # type: ignore[attr-defined]
         else:
-            if names not in facts:
+            if opts.layout == "plain" and names not in facts:
                 facts[names] = houdini(enc, guards, opts.limits)
             bad, crash = enc.property_bad(prop, guards)
-            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits, facts[names].facts)
+            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits,
+                         facts[names].facts if names in facts else None, layout=opts.layout)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
@@ -190,8 +193,9 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
         found = shortest_trace(enc, prop, enforce(active), opts.limits, opts.trace_depth, known_depth=known)
         if found.status != "found":
             return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
-                                  reason=f"the prover found a bad state reachable but BMC found no trace: "
-                                  f"{found.reason}", **base)
+                                  reason=f"the prover found a bad state reachable"
+                                  f"{' (' + out.reason + ')' if getattr(out, 'reason', '') else ''} but BMC found "
+                                  f"no trace: {found.reason}", **base)
         if found.fault:
             steps = ", ".join(enc.compiled.show_step(st) for st, _ in found.trace.steps) or "(initial state)"  # type: ignore[union-attr]
             raise SpecError(f"reachable after [{steps}]: an action or property raises, or sets a field "
@@ -255,6 +259,9 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
     if opts.engine == "spacer":
         extra["invariant"] = out.invariant  # type: ignore[attr-defined]
         extra["invariant_conjuncts"] = out.invariant_size  # type: ignore[attr-defined]
+        extra["layout"] = opts.layout
+        if out.dropped is not None:  # type: ignore[attr-defined]
+            extra["outside_cone"] = list(out.dropped)  # type: ignore[attr-defined]
         extra["background_facts"] = len(houdini_facts.facts) if houdini_facts else 0
         extra["houdini_seconds"] = round(houdini_facts.seconds, 3) if houdini_facts else 0.0
         return

@@ -1,0 +1,158 @@
+"""Issue 13: Spacer's compact layout (cone of influence, sequences as per-item positions).
+
+The layout must describe exactly the spec's steps (every explicit edge is a compact step and
+every compact step from a reachable state reaches a reachable state), must never turn a
+sequence that repeats an item or a step out of the field types into a proof, and the
+invariant it yields is checked again over the plain leaves.
+"""
+
+from __future__ import annotations
+
+import pytest
+import z3
+from test_results_support import VIRTIO
+
+from modelcheck import Int, Seq, Spec, action, always, ops, require
+from modelcheck.check import configure
+from modelcheck.errors import SpecError
+from modelcheck.explicit import SearchOptions, explore
+from modelcheck.spec import compile_spec
+from modelcheck.symbolic.compact import compact
+from modelcheck.symbolic.encode import Encoding, enforce
+from modelcheck.symbolic.prove import ProveOptions, prove
+from modelcheck.verdict import Verdict
+
+
+def _image(cs, enc, row) -> list[z3.ExprRef]:
+    """A concrete state's values in the compact layout."""
+    plain = [z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v) for v in row]
+    out = [plain[i] for i, _ in cs.plain]
+    for seq in cs.coded:
+        out += [z3.simplify(e) for e in seq.positions(plain[seq.start:seq.start + 1 + seq.maxlen])]
+    order = [v for _, v in cs.plain] + [v for seq in cs.coded for v in seq.vars(0)]
+    by_var = dict(zip((v.get_id() for v in order), out))
+    return [by_var[v.get_id()] for v in cs.x]
+
+
+def test_the_compact_steps_are_exactly_the_spec_steps() -> None:
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "flush_waits"})
+    compiled = compile_spec(spec)
+    enc = Encoding(compiled)
+    prop = compiled.select(["barrier"])[0]
+    guards = enforce(enc.assumption_names)
+    bad, crash = enc.property_bad(prop, guards)
+    cs = compact(enc, z3.Or(bad, crash, enc.fault(guards)), guards)
+    assert "ordered" in cs.dropped and "used" in cs.kept  # barrier never reads ordered
+    assert any(seq.name == "used" for seq in cs.coded)
+    ex = explore(compiled, [], SearchOptions(keep_edges=True, validate=False))
+    images = [_image(cs, enc, enc.row(s)) for s in ex.states]
+    solver = z3.Solver()
+    for sid, image in enumerate(images):
+        assert z3.is_true(z3.simplify(z3.substitute(cs.domain, *zip(cs.x, image))))
+        if ex.parent[sid] < 0:
+            assert solver.check(z3.substitute(z3.And(cs.init, cs.domain), *zip(cs.x, image))) == z3.sat
+    for n in range(0, len(ex.edges), 3):
+        src, dst = ex.edges[n], ex.edges[n + 2]
+        step = z3.substitute(cs.transition, *zip(cs.x, images[src]), *zip(cs.y, images[dst]))
+        assert solver.check(step) == z3.sat, (ex.states[src], ex.states[dst])
+    known = {tuple(str(v) for v in image) for image in images}
+    for image in images[:40]:  # no compact step leaves the reachable states (a sample of sources)
+        solver.push()
+        solver.add(z3.substitute(cs.transition, *zip(cs.x, image)))
+        while solver.check() == z3.sat:
+            after = tuple(str(solver.model().eval(v, model_completion=True)) for v in cs.y)
+            assert after in known
+            solver.add(z3.Or(*[v != solver.model().eval(v, model_completion=True) for v in cs.y]))
+        solver.pop()
+
+
+class Repeats(Spec):
+    """``q`` collects the same item again and again: positions cannot hold it."""
+
+    def fields(self):
+        return {"q": Seq(Int(0, 1), 3), "n": Int(0, 3)}
+
+    def initial(self):
+        yield self.state(q=(), n=0)
+
+    @action
+    def push(self, s):
+        require(s.n < 3)
+        return s.replace(q=ops.append(s.q, 0), n=s.n + 1)
+
+    @always
+    def short(self, s):
+        return s.n <= 3
+
+    @always
+    def no_pair(self, s):
+        return s.n < 2
+
+
+def test_a_sequence_that_repeats_an_item_is_never_a_proof() -> None:
+    run = prove(Repeats(), ["short", "no_pair"], ProveOptions(engine="spacer", trace_depth=6))
+    short, no_pair = run.results
+    assert short.verdict is Verdict.UNKNOWN and "twice" in short.reason
+    assert no_pair.verdict is Verdict.VIOLATED and no_pair.trace.actions == ["push", "push"]
+
+
+class Overflow(Spec):
+    """``junk`` is never read by the property, but climbs out of its type: a spec error."""
+
+    def fields(self):
+        return {"n": Int(0, 5), "junk": Int(0, 2), "idle": Int(0, 1)}
+
+    def initial(self):
+        yield self.state(n=0, junk=0, idle=0)
+
+    @action
+    def tick(self, s):
+        require(s.n < 5)
+        return s.replace(n=s.n + 1, junk=s.junk + 1, idle=1 - s.idle)
+
+    @always
+    def bounded(self, s):
+        return s.n <= 5
+
+
+def test_a_field_outside_the_cone_still_has_its_type_checked() -> None:
+    with pytest.raises(SpecError):
+        prove(Overflow(), ["bounded"], ProveOptions(engine="spacer"))
+
+
+class Unread(Overflow):
+    """As Overflow, but ``junk`` stays in its type: it and ``idle`` lie outside the cone."""
+
+    @action
+    def tick(self, s):
+        require(s.n < 5)
+        return s.replace(n=s.n + 1, junk=ops.ite(s.junk < 2, s.junk + 1, 2), idle=1 - s.idle)
+
+
+def test_fields_outside_the_cone_are_named_and_the_proof_checked_over_all() -> None:
+    result = prove(Unread(), ["bounded"], ProveOptions(engine="spacer")).results[0]
+    assert result.verdict is Verdict.PROVED
+    assert result.extra["outside_cone"] == ["junk", "idle"]
+
+
+def test_spacer_proves_the_barrier_without_any_explicit_search(monkeypatch) -> None:
+    """The enumeration-free prover: drain's barrier needs only flush_waits, and no explicit
+    search runs for the proof (neither for samples nor for facts); the invariant is printed
+    per request. (The vacuity check, a search of its own beside the proof, is stubbed.)"""
+    import modelcheck.explicit
+    import modelcheck.symbolic.houdini
+    import modelcheck.symbolic.prove
+    from modelcheck.symbolic.vacuity import Vacuity
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an explicit search ran")
+
+    monkeypatch.setattr(modelcheck.symbolic.houdini, "explore", refuse)
+    monkeypatch.setattr(modelcheck.explicit, "explore", refuse)
+    monkeypatch.setattr(modelcheck.symbolic.prove, "check_vacuity", lambda *a, **k: Vacuity())
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "drain"})
+    run = prove(spec, ["barrier"], ProveOptions(engine="spacer"))
+    result = run.results[0]
+    assert result.verdict is Verdict.PROVED and result.assumptions == ("flush_waits",)
+    assert result.extra["without"] == {"flush_waits": "VIOLATED", "writes_wait": "PROVED"}
+    assert "used.index(F1)" in result.extra["invariant"]
