@@ -25,7 +25,8 @@ from .options import Progress, SearchOptions
 from .plan import Plan, plan
 from .search import search
 
-AHEAD = 2_000  # states of the interpreted tier after which the fast backend's code is prepared alongside
+AHEAD = 200  # states of the interpreted tier after which the fast backend's code is prepared alongside (early: the
+# child is on the critical path of a large space, and is killed at no cost when a small one answers first)
 
 
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:

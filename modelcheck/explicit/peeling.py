@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
+from .. import lazy
 from .kernels import owner
+
+nx = lazy.module("networkx")  # imported on first use: only a cycle is drawn with it
 
 CHUNK = 1 << 20  # targets sent in one exchange round
 
