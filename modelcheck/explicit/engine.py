@@ -25,8 +25,10 @@ from .options import Progress, SearchOptions
 from .plan import Plan, plan
 from .search import search
 
-AHEAD = 200  # states of the interpreted tier after which the fast backend's code is prepared alongside (early: the
-# child is on the critical path of a large space, and is killed at no cost when a small one answers first)
+# States of the interpreted tier after which the fast backend's code is prepared alongside: early,
+# because on a large space that child is on the critical path; a space that ends first kills it
+# (its CPU is then spent for nothing, which only the cases of a few hundred to 10,000 states pay).
+AHEAD = 200
 
 
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
