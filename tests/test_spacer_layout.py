@@ -156,3 +156,14 @@ def test_spacer_proves_the_barrier_without_any_explicit_search(monkeypatch) -> N
     assert result.verdict is Verdict.PROVED and result.assumptions == ("flush_waits",)
     assert result.extra["without"] == {"flush_waits": "VIOLATED", "writes_wait": "PROVED"}
     assert "used.index(F1)" in result.extra["invariant"]
+
+
+def test_raced_seeds_give_the_verdict_of_one_seed_and_name_the_winner() -> None:
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "drain"})
+    one = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False)).results[0]
+    raced = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False, seeds=2)).results[0]
+    assert one.verdict is raced.verdict is Verdict.PROVED
+    assert raced.extra["deciding_seed"] in (0, 1) and "deciding_seed" not in one.extra
+    nodrain = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "nodrain"})
+    refuted = prove(nodrain, ["barrier"], ProveOptions(engine="spacer", seeds=2)).results[0]
+    assert refuted.verdict is Verdict.VIOLATED and refuted.trace is not None

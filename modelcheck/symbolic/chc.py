@@ -13,8 +13,9 @@ invariant is printed over the leaves' names (``rq.len``, ``vm = 'stopped'``).
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import z3
 
@@ -34,6 +35,7 @@ class ChcOutcome:
     reason: str = ""
     seconds: float = 0.0
     dropped: list[str] | None = None  # fields outside the cone of influence (compact layout)
+    seed: int | None = None  # the seed that decided, when several raced
 
 
 def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
@@ -86,6 +88,56 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
         raise EngineBug(f"spacer's invariant fails the independent check ({why})")
     text, size = readable(named, enc.leaves)
     return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started)
+
+
+def race(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, seeds: int) -> ChcOutcome:
+    """Spacer over the compact layout with ``seeds`` random seeds (``limits.seed`` on), each in a
+    process of its own, the first to decide winning.
+
+    The verdict does not depend on which process finishes first: each seed's run is
+    deterministic under z3's resource limit, a seed that proves always proves and the engines
+    never both prove and refute, and UNKNOWN waits for every seed. Only the invariant shown
+    (and the seed that found it) may differ from run to run."""
+    if seeds <= 1:
+        return spacer(enc, bad, guards, limits)
+    context = multiprocessing.get_context("fork")  # the children inherit the encoding, nothing is pickled
+    answers = context.SimpleQueue()
+    children = []
+    for k in range(seeds):
+        mine = replace(limits, seed=limits.seed + k)
+        child = context.Process(target=_one_seed, args=(enc, bad, guards, mine, answers), daemon=True)
+        child.start()
+        children.append(child)
+    unknown: list[str] = []
+    decided: ChcOutcome | None = None
+    try:
+        for _ in range(seeds):
+            while answers.empty():  # a child that died without an answer must not hang the race
+                if not any(child.is_alive() for child in children) and answers.empty():
+                    raise EngineBug("spacer: a seed's process ended without an answer")
+                time.sleep(0.05)
+            seed, out, error = answers.get()
+            if error is not None:
+                raise EngineBug(f"spacer (seed {seed}): {error}")
+            if out.status != "unknown":
+                out.seed = seed
+                decided = out
+                break
+            unknown.append(f"seed {seed}: {out.reason}")
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+            child.join()
+    return decided or ChcOutcome("unknown", reason="; ".join(sorted(unknown)))
+
+
+def _one_seed(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, answers: object) -> None:
+    """One seed of a race, in a child process: its outcome (or the engine bug it found) on ``answers``."""
+    try:
+        answers.put((limits.seed, _spacer_compact(enc, bad, guards, limits), None))  # type: ignore[attr-defined]
+    except Exception as err:  # reported to the parent, which raises it as an engine bug
+        answers.put((limits.seed, None, f"{type(err).__name__}: {err}"))  # type: ignore[attr-defined]
 
 
 def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits) -> ChcOutcome:

@@ -47,6 +47,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("compact", "plain"), default="compact",
                    help="spacer: compact (default: a cone of influence and sequences as per-item positions, no "
                    "explicit search) or plain (every leaf, with Houdini facts mined from a bounded explicit search)")
+    p.add_argument("--race", type=positive_int, default=1, metavar="N",
+                   help="spacer: race N seeds (from --seed on) in processes of their own; the verdict does not "
+                   "depend on which finishes first (default 1)")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
-                           generalise=args.generalise, layout=args.layout)
+                           generalise=args.generalise, layout=args.layout, seeds=args.race)
     if args.every:
         return _run_every(args, options, limits)
     try:
