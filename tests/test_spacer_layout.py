@@ -156,3 +156,62 @@ def test_spacer_proves_the_barrier_without_any_explicit_search(monkeypatch) -> N
     assert result.verdict is Verdict.PROVED and result.assumptions == ("flush_waits",)
     assert result.extra["without"] == {"flush_waits": "VIOLATED", "writes_wait": "PROVED"}
     assert "used.index(F1)" in result.extra["invariant"]
+
+
+def test_raced_seeds_give_the_verdict_of_one_seed_and_name_the_winner() -> None:
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "drain"})
+    one = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False)).results[0]
+    raced = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False, seeds=2)).results[0]
+    assert one.verdict is raced.verdict is Verdict.PROVED
+    assert raced.extra["deciding_seed"] in (0, 1) and "deciding_seed" not in one.extra
+    nodrain = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "nodrain"})
+    refuted = prove(nodrain, ["barrier"], ProveOptions(engine="spacer", seeds=2)).results[0]
+    assert refuted.verdict is Verdict.VIOLATED and refuted.trace is not None
+
+
+class Budget(Spec):
+    """``fail`` may happen while ``left`` lasts; ``hits`` counts failures, never past 2."""
+
+    def fields(self):
+        return {"left": Int(0, 1), "hits": Int(0, 2), "done": Int(0, 1)}
+
+    def initial(self):
+        yield self.state(left=1, hits=0, done=0)
+
+    @action
+    def fail(self, s):
+        require(s.left > 0)
+        require(s.hits < 2)
+        return s.replace(left=s.left - 1, hits=s.hits + 1)
+
+    @action
+    def finish(self, s):
+        require(s.done == 0)
+        return s.replace(done=1)
+
+    @always
+    def done_is_a_flag(self, s):
+        return s.done <= 1
+
+    @always
+    def one_failure(self, s):
+        return s.hits <= 1
+
+
+def test_a_free_budget_proves_for_every_value_and_never_refutes_falsely() -> None:
+    every = prove(Budget(), ["done_is_a_flag", "one_failure"], ProveOptions(engine="spacer", free=("left",),
+                                                                           trace_depth=6))
+    flag, one = every.results
+    assert flag.verdict is Verdict.PROVED and flag.extra["free_fields"] == ["left"]
+    # true with the budget of one, false once the budget is free: a free field never makes a
+    # refutation (BMC over the real configuration finds no trace), only an UNKNOWN
+    assert one.verdict is Verdict.UNKNOWN
+    assert prove(Budget(), ["one_failure"], ProveOptions(engine="spacer")).results[0].verdict is Verdict.PROVED
+    with pytest.raises(Exception, match="no such field"):
+        prove(Budget(), ["one_failure"], ProveOptions(engine="spacer", free=("nope",)))
+
+
+def test_virtio_barrier_with_free_failure_and_migration_budgets() -> None:
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "flush_waits"})
+    result = prove(spec, ["barrier"], ProveOptions(engine="spacer", free=("nospc_left", "migrations_left"))).results[0]
+    assert result.verdict is Verdict.PROVED

@@ -13,8 +13,9 @@ invariant is printed over the leaves' names (``rq.len``, ``vm = 'stopped'``).
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import z3
 
@@ -34,10 +35,12 @@ class ChcOutcome:
     reason: str = ""
     seconds: float = 0.0
     dropped: list[str] | None = None  # fields outside the cone of influence (compact layout)
+    seed: int | None = None  # the seed that decided, when several raced
 
 
 def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
-           background: list[z3.BoolRef] | None = None, layout: str = "compact") -> ChcOutcome:
+           background: list[z3.BoolRef] | None = None, layout: str = "compact",
+           free: frozenset[str] = frozenset()) -> ChcOutcome:
     """Ask Spacer whether a state in ``bad`` is reachable under the assumptions ``guards``.
 
     ``layout="compact"`` (the default) gives Spacer :mod:`.compact`'s layout (a cone of
@@ -48,7 +51,7 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
     added to every step's body, which leaves the reachable states unchanged.
     """
     if layout == "compact":
-        return _spacer_compact(enc, bad, guards, limits)
+        return _spacer_compact(enc, bad, guards, limits, free)
     known = z3.And(*(background or []))
     started = time.perf_counter()
     fp = z3.Fixedpoint()
@@ -88,10 +91,63 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
     return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started)
 
 
-def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits) -> ChcOutcome:
+def race(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, seeds: int,
+         free: frozenset[str] = frozenset()) -> ChcOutcome:
+    """Spacer over the compact layout with ``seeds`` random seeds (``limits.seed`` on), each in a
+    process of its own, the first to decide winning.
+
+    The verdict does not depend on which process finishes first: each seed's run is
+    deterministic under z3's resource limit, a seed that proves always proves and the engines
+    never both prove and refute, and UNKNOWN waits for every seed. Only the invariant shown
+    (and the seed that found it) may differ from run to run."""
+    if seeds <= 1:
+        return spacer(enc, bad, guards, limits, free=free)
+    context = multiprocessing.get_context("fork")  # the children inherit the encoding, nothing is pickled
+    answers = context.SimpleQueue()
+    children = []
+    for k in range(seeds):
+        mine = replace(limits, seed=limits.seed + k)
+        child = context.Process(target=_one_seed, args=(enc, bad, guards, mine, answers, free), daemon=True)
+        child.start()
+        children.append(child)
+    unknown: list[str] = []
+    decided: ChcOutcome | None = None
+    try:
+        for _ in range(seeds):
+            while answers.empty():  # a child that died without an answer must not hang the race
+                if not any(child.is_alive() for child in children) and answers.empty():
+                    raise EngineBug("spacer: a seed's process ended without an answer")
+                time.sleep(0.05)
+            seed, out, error = answers.get()
+            if error is not None:
+                raise EngineBug(f"spacer (seed {seed}): {error}")
+            if out.status != "unknown":
+                out.seed = seed
+                decided = out
+                break
+            unknown.append(f"seed {seed}: {out.reason}")
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+            child.join()
+    return decided or ChcOutcome("unknown", reason="; ".join(sorted(unknown)))
+
+
+def _one_seed(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, answers: object,
+              free: frozenset[str]) -> None:
+    """One seed of a race, in a child process: its outcome (or the engine bug it found) on ``answers``."""
+    try:
+        answers.put((limits.seed, _spacer_compact(enc, bad, guards, limits, free), None))  # type: ignore[attr-defined]
+    except Exception as err:  # reported to the parent, which raises it as an engine bug
+        answers.put((limits.seed, None, f"{type(err).__name__}: {err}"))  # type: ignore[attr-defined]
+
+
+def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
+                    free: frozenset[str] = frozenset()) -> ChcOutcome:
     """Spacer over the compact layout: one relation, one rule for initial states, one for the steps."""
     started = time.perf_counter()
-    cs = compact(enc, bad, guards)
+    cs = compact(enc, bad, guards, free)
     fp = z3.Fixedpoint()
     fp.set(engine="spacer")
     limits.apply(fp)

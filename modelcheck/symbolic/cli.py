@@ -14,7 +14,7 @@ from typing import Any
 from .. import exitcodes
 from ..atomic import check_writable, write_text
 from ..check import configure
-from ..errors import EngineBug
+from ..errors import EngineBug, UsageError
 from ..loader import load_spec_class, non_negative_int, parse_settings, positive_float, positive_int
 from ..spec import compile_spec
 from ..trace import dumps, format_trace, trace_to_json
@@ -47,6 +47,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("compact", "plain"), default="compact",
                    help="spacer: compact (default: a cone of influence and sequences as per-item positions, no "
                    "explicit search) or plain (every leaf, with Houdini facts mined from a bounded explicit search)")
+    p.add_argument("--race", type=positive_int, default=1, metavar="N",
+                   help="spacer: race N seeds (from --seed on) in processes of their own; the verdict does not "
+                   "depend on which finishes first (default 1)")
+    p.add_argument("--free", action="append", default=[], metavar="FIELD",
+                   help="spacer: leave FIELD free at every step (any value of its type; repeatable), so that a "
+                   "proof covers every value it could hold, e.g. every failure or migration budget")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
@@ -73,11 +79,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
     check_writable(args.json, "--json")
+    if args.free and (args.engine != "spacer" or args.layout != "compact"):
+        raise UsageError("--free leaves fields free in Spacer's compact layout only; fix: add --engine spacer "
+                         "(and no --layout plain)")
     spec = configure(args.spec, parse_settings(args.set))
     limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
-                           generalise=args.generalise, layout=args.layout)
+                           generalise=args.generalise, layout=args.layout, seeds=args.race,
+                           free=tuple(args.free))
     if args.every:
         return _run_every(args, options, limits)
     try:
@@ -198,6 +208,8 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         how = " (generalised from the explicit search's reachable set, checked by z3)" \
             if r.extra.get("invariant_kind") == "clauses" else ""
         print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}){how}:")
+        if r.extra.get("free_fields"):
+            print(f"  (with {', '.join(r.extra['free_fields'])} free at every step: any value of their types)")
         if r.extra.get("outside_cone"):
             print(f"  (over the compact layout; fields outside the cone of influence: "
                   f"{', '.join(r.extra['outside_cone'])}; checked again over every field)")

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 
 import z3
 
+from ..errors import UsageError
 from ..types import Bool, Enum, FieldType, Int, Seq
 from .encode import Encoding, Guards
 from .layout import Leaf, defaults, width
+from .layout import domain as layout_domain
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Compact:
     bad: z3.BoolRef = field(default_factory=lambda: z3.BoolVal(False))
     kept: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    free: list[str] = field(default_factory=list)
     plain: list[tuple[int, z3.ExprRef]] = field(default_factory=list)  # plain leaf index → its var here
     coded: list[_Positions] = field(default_factory=list)
     repeats: bool = False  # some step may put an item twice into a position-coded sequence (then bad)
@@ -112,19 +115,30 @@ class Compact:
         return z3.And(*held, z3.substitute(formula, *pairs))
 
 
-def compact(enc: Encoding, bad: z3.BoolRef, guards: Guards) -> Compact:
-    """``enc`` in the compact layout, for the bad states ``bad`` (over ``enc.x``) under ``guards``."""
+def compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, free: frozenset[str] = frozenset()) -> Compact:
+    """``enc`` in the compact layout, for the bad states ``bad`` (over ``enc.x``) under ``guards``.
+
+    The fields named in ``free`` are left out of the state even where read: every step may see
+    any value of their types (an over-approximation: a proof then covers every value they could
+    hold, such as every failure budget)."""
     out = Compact(enc)
     field_of = _field_of_leaf(enc)
     paths = [(z3.And(sp.condition, z3.Not(sp.fault), enc._guard(sp, guards)), sp.next)
              for ie in enc.instances for sp in ie.paths]
     paths = [(c, n) for c, n in paths if not z3.is_false(z3.simplify(c))]
-    kept = _cone(enc, field_of, bad, paths)
+    unknown = sorted(free - {name for name, *_ in enc.fields})
+    if unknown:
+        raise UsageError(f"--free {', '.join(unknown)}: no such field; fix: name one of "
+                         f"{', '.join(name for name, *_ in enc.fields)}")
+    kept = _cone(enc, field_of, bad, paths) - free
     out.kept = [name for name, *_ in enc.fields if name in kept]
-    out.dropped = [name for name, *_ in enc.fields if name not in kept]
+    out.dropped = [name for name, *_ in enc.fields if name not in kept and name not in free]
+    out.free = [name for name, *_ in enc.fields if name in free]
     decode_x: dict[int, z3.ExprRef] = {}
     domain: list[z3.BoolRef] = []
     for name, ftype, lo, hi in enc.fields:
+        if name in free:  # its leaves stay free variables of every step, within their types
+            domain += layout_domain(ftype, enc.x[lo:hi])
         if name not in kept:
             continue
         seq = _positions(name, ftype, lo)

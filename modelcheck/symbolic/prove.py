@@ -27,7 +27,7 @@ from ..verdict import PropertyResult, Verdict
 from .assumptions import minimal_core
 from .bmc import bmc, shortest_trace
 from .certificate import CertificateOutcome, certify, summary, with_assumptions
-from .chc import readable, spacer
+from .chc import race, readable, spacer
 from .encode import Encoding, Limits, enforce
 from .endings import judge_endings
 from .houdini import HoudiniOutcome, houdini
@@ -54,6 +54,8 @@ class ProveOptions:
     max_states: int = 200_000
     table_limit: int = 2000  # certificate: past this many states, checked state by state (not by z3)
     layout: str = "compact"  # spacer: "compact" (no explicit search at all) or "plain" (with Houdini facts)
+    seeds: int = 1  # spacer (compact): seeds raced in processes of their own, from limits.seed on
+    free: tuple[str, ...] = ()  # spacer (compact): fields left free at every step (e.g. failure budgets)
 
 
 @dataclass
@@ -148,8 +150,13 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             if opts.layout == "plain" and names not in facts:
                 facts[names] = houdini(enc, guards, opts.limits)
             bad, crash = enc.property_bad(prop, guards)
-            out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits,
-                         facts[names].facts if names in facts else None, layout=opts.layout)
+            if opts.layout == "compact" and opts.seeds > 1:
+                out = race(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits, opts.seeds,
+                           frozenset(opts.free))
+            else:
+                out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits,
+                             facts[names].facts if names in facts else None, layout=opts.layout,
+                             free=frozenset(opts.free))
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
@@ -260,6 +267,10 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
         extra["invariant"] = out.invariant  # type: ignore[attr-defined]
         extra["invariant_conjuncts"] = out.invariant_size  # type: ignore[attr-defined]
         extra["layout"] = opts.layout
+        if opts.free:
+            extra["free_fields"] = list(opts.free)
+        if getattr(out, "seed", None) is not None:
+            extra["deciding_seed"] = out.seed  # type: ignore[attr-defined]
         if out.dropped is not None:  # type: ignore[attr-defined]
             extra["outside_cone"] = list(out.dropped)  # type: ignore[attr-defined]
         extra["background_facts"] = len(houdini_facts.facts) if houdini_facts else 0
