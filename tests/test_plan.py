@@ -101,12 +101,15 @@ def test_code_is_prepared_alongside_the_interpreted_tier(monkeypatch):
     from modelcheck.explicit import engine
 
     monkeypatch.setattr(engine, "AHEAD", 50)
+    monkeypatch.setattr(engine, "AHEAD_BUSY", 100_000)  # no core to spare: prepared later (here: never)
     monkeypatch.setattr(plan, "TIER", 300)
     spec = configure(VIRTIO, NODRAIN)
     exact = check(spec, None, SearchOptions())
-    fast = check(spec, None, SearchOptions(backend="auto"))
+    fast = check(spec, None, SearchOptions(backend="auto", threads=2))
     assert exact.exploration.size > 300
     assert "code prepared while the interpreted search ran" in fast.exploration.plan
+    busy = check(spec, None, SearchOptions(backend="auto", threads=1))
+    assert "code prepared" not in busy.exploration.plan
     assert "from the cache" in fast.exploration.code_origin
     assert [(r.name, r.verdict, r.states) for r in fast.results] == \
            [(r.name, r.verdict, r.states) for r in exact.results]

@@ -1,6 +1,7 @@
 """``explore``: plan a search, build its parts, run it (the native search, or the Python loop).
 
 A tiered search (the default) whose interpreted first tier passes :data:`AHEAD` states
+(:data:`AHEAD_BUSY` when the plan has no core to spare)
 forks a child that generates the fast backend's code and compiles it into the code cache
 while the interpreted search goes on, so that switching at :data:`~.plan.TIER` states costs
 little more than reading the cache. When the interpreted search finishes first, the child
@@ -25,10 +26,13 @@ from .options import Progress, SearchOptions
 from .plan import Plan, plan
 from .search import search
 
-# States of the interpreted tier after which the fast backend's code is prepared alongside: early,
-# because on a large space that child is on the critical path; a space that ends first kills it
-# (its CPU is then spent for nothing, which only the cases of a few hundred to 10,000 states pay).
+# States of the interpreted tier after which the fast backend's code is prepared alongside. With a
+# core to spare (the plan's threads) early, because on a large space that child is on the critical
+# path; without one (matrix cases side by side) later, because a space that ends first kills the
+# child, whose CPU was then taken from the other cases: on `modelcheck run` starting it at 200
+# states instead of 2,000 cost 12 s of 63 on two cores.
 AHEAD = 200
+AHEAD_BUSY = 2_000
 
 
 def explore(compiled: Compiled, properties: list[Property], options: SearchOptions | None = None) -> Exploration:
@@ -101,9 +105,10 @@ class _Ahead:
         self.on_progress = on_progress
         self.pid = 0
         self.tried = cache_dir() is None  # without a cache the child's work could not be handed over
+        self.ahead = AHEAD if chosen.threads > 1 else AHEAD_BUSY
 
     def progress(self, p: Progress) -> None:
-        if not self.tried and p.states >= AHEAD:
+        if not self.tried and p.states >= self.ahead:
             self.tried = True
             self.pid = _prepare_in_child(self.chosen)
         if self.on_progress is not None:
