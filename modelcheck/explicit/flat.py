@@ -13,8 +13,9 @@ visible in one place:
   search hashes the same leaves, packed, with XXH64's round (``native/search.c``).
 
 None depends on ``PYTHONHASHSEED``. :class:`FlatLayout` converts between states and flat
-states; :func:`leaf_range` bounds every leaf (the packed frontier and the C cell type
-depend on it).
+states with the project's one flattener, :func:`modelcheck.symbolic.layout.leaves_into`
+(the z3 engine's rows are the same leaves, booleans as bools); :func:`leaf_range` bounds
+every leaf (the packed frontier and the C cell type depend on it).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 from collections.abc import Callable
-from typing import Any
 
 from ..state import State
-from ..symbolic.layout import decode, leaves_of, width
-from ..types import Bool, Enum, FieldType, Int, Seq, Tuple
+from ..symbolic.layout import decode, leaves_into, leaves_of, width
+from ..types import FieldType
 
 
 def fingerprint(state: tuple) -> str:
@@ -82,37 +82,6 @@ def fingerprint_for(lo: int, hi: int) -> Callable[[tuple[int, ...]], int]:
 # --------------------------------------------------------------------------- flat <-> State
 
 
-def _default_leaves(ftype: FieldType) -> list[int]:
-    if isinstance(ftype, Bool | Enum):
-        return [0]
-    if isinstance(ftype, Int):
-        return [ftype.lo]
-    if isinstance(ftype, Tuple):
-        return _default_leaves(ftype.elem) * ftype.size
-    if isinstance(ftype, Seq):
-        return [0, *_default_leaves(ftype.elem) * ftype.maxlen]
-    raise TypeError(f"no flat encoding for {type(ftype).__name__}")
-
-
-def _leaves(ftype: FieldType, value: Any, out: list[int]) -> None:
-    if isinstance(ftype, Bool):
-        out.append(1 if value else 0)
-    elif isinstance(ftype, Enum):
-        out.append(ftype.names.index(value))
-    elif isinstance(ftype, Int):
-        out.append(value)
-    elif isinstance(ftype, Tuple):
-        for v in value:
-            _leaves(ftype.elem, v, out)
-    elif isinstance(ftype, Seq):
-        out.append(len(value))
-        for v in value:
-            _leaves(ftype.elem, v, out)
-        out += _default_leaves(ftype.elem) * (ftype.maxlen - len(value))
-    else:
-        raise TypeError(f"no flat encoding for {type(ftype).__name__}")
-
-
 def flat_fields(state_class: type[State]) -> list[tuple[str, FieldType, int, int]]:
     """(name, type, first leaf, end) per field: the symbolic encoding's ``fields``, without building it."""
     out: list[tuple[str, FieldType, int, int]] = []
@@ -135,7 +104,7 @@ class FlatLayout:
     def flatten(self, s: State) -> tuple[int, ...]:
         out: list[int] = []
         for (_, ftype, _, _), value in zip(self.fields, s):
-            _leaves(ftype, value, out)
+            leaves_into(ftype, value, out)
         return tuple(out)
 
     def unflatten(self, x: tuple[int, ...]) -> State:

@@ -197,19 +197,57 @@ def decode(ftype: FieldType, vals: list[Any]) -> Any:
 
 
 
+def default_leaves(ftype: FieldType) -> list[int]:
+    """The leaves of the type's default value as ints (what :func:`defaults` gives as z3 terms)."""
+    if isinstance(ftype, Bool | Enum):
+        return [0]
+    if isinstance(ftype, Int):
+        return [ftype.lo]
+    if isinstance(ftype, Tuple):
+        return default_leaves(ftype.elem) * ftype.size
+    if isinstance(ftype, Seq):
+        return [0, *default_leaves(ftype.elem) * ftype.maxlen]
+    raise TypeError(f"no flat encoding for {type(ftype).__name__}")
+
+
+def leaves_into(ftype: FieldType, value: Any, out: list[int]) -> None:
+    """Append the leaf values of a concrete field value to ``out`` as ints, as :func:`flatten`
+    lays them out: the one flattener of the project (the explicit engine's flat states use it
+    as is; :func:`concrete_leaves` makes its booleans Python bools for z3)."""
+    if isinstance(ftype, Bool):
+        out.append(1 if value else 0)
+    elif isinstance(ftype, Enum):
+        out.append(ftype.names.index(value))
+    elif isinstance(ftype, Int):
+        out.append(value)
+    elif isinstance(ftype, Tuple):
+        for v in value:
+            leaves_into(ftype.elem, v, out)
+    elif isinstance(ftype, Seq):
+        out.append(len(value))
+        for v in value:
+            leaves_into(ftype.elem, v, out)
+        out += default_leaves(ftype.elem) * (ftype.maxlen - len(value))
+    else:
+        raise TypeError(f"no flat encoding for {type(ftype).__name__}")
+
+
+def _bool_leaves(ftype: FieldType) -> list[bool]:
+    """Per leaf of the type, whether it is a boolean."""
+    if isinstance(ftype, Bool):
+        return [True]
+    if isinstance(ftype, Enum | Int):
+        return [False]
+    if isinstance(ftype, Tuple):
+        return _bool_leaves(ftype.elem) * ftype.size
+    if isinstance(ftype, Seq):
+        return [False, *_bool_leaves(ftype.elem) * ftype.maxlen]
+    raise TypeError(type(ftype).__name__)
+
+
 def concrete_leaves(ftype: FieldType, value: Any) -> list[Any]:
     """The leaf values (Python bools and ints) of a concrete field value, as :func:`flatten` lays
     them out, without building z3 terms: fast enough for every state of an explicit search."""
-    if isinstance(ftype, Bool):
-        return [bool(value)]
-    if isinstance(ftype, Enum):
-        return [ftype.names.index(value)]
-    if isinstance(ftype, Int):
-        return [int(value)]
-    if isinstance(ftype, Tuple):
-        return [leaf for v in value for leaf in concrete_leaves(ftype.elem, v)]
-    if isinstance(ftype, Seq):
-        pad = [z3.is_true(d) if z3.is_bool(d) else d.as_long() for d in defaults(ftype.elem)]
-        slots = [leaf for v in value for leaf in concrete_leaves(ftype.elem, v)]
-        return [len(value), *slots, *pad * (ftype.maxlen - len(value))]
-    raise TypeError(type(ftype).__name__)
+    out: list[int] = []
+    leaves_into(ftype, value, out)
+    return [bool(v) if b else v for v, b in zip(out, _bool_leaves(ftype), strict=True)]
