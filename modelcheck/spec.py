@@ -134,7 +134,19 @@ class PropertyKind(StrEnum):
 
 
 LIVENESS = (PropertyKind.EVENTUALLY, PropertyKind.LEADS_TO)
-FAIRNESS = ("weak",)  # fairness an action may declare
+FAIRNESS = ("weak", "strong")  # fairness an action may declare, alone or as "KIND:GROUP"
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """One fairness condition: its kind (``"weak"`` or ``"strong"``) and the actions it covers.
+
+    The condition is enabled in a state when a step of any member is allowed there, and taken
+    by a step of any member. An action declared ``fair=KIND`` is a condition alone (named after
+    it); actions declared ``fair="KIND:GROUP"`` share the condition named ``GROUP``."""
+
+    kind: str
+    actions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -163,8 +175,12 @@ def action(func: Callable | None = None, /, *, hint: Callable[[Any, Any], Iterab
     The symbolic engine ignores it.
 
     ``fair="weak"`` declares weak fairness, for liveness properties: no execution keeps the
-    action enabled forever without taking it (any of its steps counts). Actions without it
-    may be postponed forever (the environment's choices: failures, migrations).
+    action enabled forever without taking it (any of its steps counts). ``fair="strong"``
+    declares strong fairness: no execution has the action enabled infinitely often (even
+    intermittently) without taking it. ``fair="weak:NAME"`` / ``fair="strong:NAME"`` put the
+    action in group ``NAME``: the group is one condition, enabled when any member is and taken
+    when any member is (its members must agree on the kind). Actions without ``fair`` may be
+    postponed forever (the environment's choices: failures, migrations).
     """
 
     def mark(f: Callable) -> Callable:
@@ -359,7 +375,7 @@ class Compiled:
     assumptions: dict[str, Assumption]
     arg_types: dict[tuple[str, str], FieldType | None] = field(default_factory=dict)
     hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = field(default_factory=dict)
-    fairness: dict[str, str] = field(default_factory=dict)  # action -> "weak"
+    fairness: dict[str, Fairness] = field(default_factory=dict)  # condition name -> its kind and actions
 
     @property
     def active_assumptions(self) -> tuple[Assumption, ...]:
@@ -427,7 +443,7 @@ def compile_spec(spec: Spec) -> Compiled:
     assumptions: dict[str, Assumption] = {}
     arg_types: dict[tuple[str, str], FieldType | None] = {}
     hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = {}
-    fairness: dict[str, str] = {}
+    fairness: dict[str, Fairness] = {}
     for name in _members_in_order(cls):
         func = getattr(cls, name)
         where = Where.of(func, owner)
@@ -438,10 +454,7 @@ def compile_spec(spec: Spec) -> Compiled:
             if meta.hint is not None:
                 hints[name] = meta.hint
             if meta.fair is not None:
-                if meta.fair not in FAIRNESS:
-                    raise SpecError(f"fairness {meta.fair!r} is not supported", where=where,
-                                    fix=f"use fair={FAIRNESS[0]!r} or leave the action unfair")
-                fairness[name] = meta.fair
+                _add_fairness(fairness, name, meta.fair, where)
             domains = []
             for arg, domain in meta.args:
                 values, ftype = _resolve_domain(spec, domain, where, arg)
@@ -474,6 +487,31 @@ def compile_spec(spec: Spec) -> Compiled:
         check_state(state_cls, s, Where.of(cls.initial, owner), "initial()")
     return Compiled(spec, state_cls, initial, tuple(actions), tuple(instances), properties,
                     assumptions, arg_types, hints, fairness)
+
+
+def _add_fairness(fairness: dict[str, Fairness], action_name: str, fair: Any, where: Where | None) -> None:
+    """Record action ``action_name``'s ``fair=`` declaration in ``fairness`` (condition name ->
+    condition); SpecError for an unknown kind, or a group whose members disagree on the kind."""
+    text = fair if isinstance(fair, str) else ""
+    kind, _, group = text.partition(":")
+    if kind not in FAIRNESS or (":" in text and not group.isidentifier()):
+        raise SpecError(f"fairness {fair!r} is not supported", where=where,
+                        fix='use fair="weak" or fair="strong" (or "weak:GROUP" / "strong:GROUP" '
+                            "with a name for the group), or leave the action unfair")
+    name = group or action_name
+    known = fairness.get(name)
+    if known is None:
+        fairness[name] = Fairness(kind, (action_name,))
+        return
+    if not group or (len(known.actions) == 1 and known.actions[0] == name):
+        raise SpecError(f"fairness group {name!r} has the name of an action with its own fairness",
+                        where=where, fix="give the group a name no fairly declared action has")
+    if known.kind != kind:
+        raise SpecError(f"fairness group {name!r} mixes {known.kind} ({', '.join(known.actions)}) "
+                        f"and {kind} ({action_name})", where=where,
+                        fix=f'declare every action of group {name!r} with the same kind, e.g. '
+                            f'fair="{known.kind}:{name}"')
+    fairness[name] = Fairness(kind, (*known.actions, action_name))
 
 
 def check_state(state_cls: type[State], s: Any, where: Where | None, what: str) -> None:

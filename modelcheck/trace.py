@@ -241,7 +241,8 @@ def rejudge(compiled: Compiled, trace: Trace, prop: Property) -> None:
 def _rejudge_liveness(compiled: Compiled, trace: Trace, prop: Property, states: list[Any]) -> None:
     """A liveness counterexample: from a state where the claim starts (the initial state for
     ``eventually``), no state reaches the goal, and the trace either ends with no allowed step
-    or loops fairly (each weakly fair action taken in the loop or disabled in one of its states)."""
+    or loops fairly: each fairness condition is taken in the loop, or else (weak) disabled in
+    one of its states or (strong) disabled in all of them."""
     spec = compiled.spec
     if prop.kind == "eventually":
         starts, goal = [0], [prop.func(spec, s) for s in states]
@@ -258,10 +259,13 @@ def _rejudge_liveness(compiled: Compiled, trace: Trace, prop: Property, states: 
         return
     loop = states[trace.loop_start:]
     taken = {step.action for step, _ in trace.steps[trace.loop_start:]}
-    for action in compiled.fairness:
-        disabled = any(all(step.action != action for step, _ in allowed_steps(compiled, s)) for s in loop)
-        if action not in taken and not disabled:
-            raise EngineBug(f"the loop of the counterexample to {prop.name} is unfair to {action}")
+    allowed = [{step.action for step, _ in allowed_steps(compiled, s)} for s in loop]
+    for name, cond in compiled.fairness.items():
+        if taken.intersection(cond.actions):
+            continue
+        enabled = [bool(actions.intersection(cond.actions)) for actions in allowed]
+        if all(enabled) or (cond.kind == "strong" and any(enabled)):
+            raise EngineBug(f"the loop of the counterexample to {prop.name} is unfair to {name} ({cond.kind})")
 
 
 def allowed_steps(compiled: Compiled, s: State) -> Iterator[tuple[Step, State]]:

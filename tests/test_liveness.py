@@ -149,14 +149,14 @@ def test_the_planner_picks_the_full_store_and_a_compact_one_cannot_decide():
     assert compact.verdict is UNKNOWN
 
 
-def test_strong_fairness_is_refused_with_the_place_and_the_fix():
-    class Strong(Spinner):
-        @action(fair="strong")
+def test_an_unknown_fairness_is_refused_with_the_place_and_the_fix():
+    class Eager(Spinner):
+        @action(fair="eager")
         def finish(self, s):
             return super().finish(s)
 
-    with pytest.raises(SpecError, match=r"Strong\.finish"):
-        compile_spec(Strong())
+    with pytest.raises(SpecError, match=r"Eager\.finish"):
+        compile_spec(Eager())
 
 
 # --------------------------------------------------------------------------- virtio-blk
@@ -243,4 +243,4 @@ def test_an_operator_who_never_resumes_is_a_named_assumption(operator: str, verd
 
 def test_the_spec_declares_the_environments_choices_unfair():
     fair = compile_spec(configure(VirtioBlk, {})).fairness
-    assert "migrate" not in fair and "writeback" not in fair and fair["resume"] == "weak"
+    assert "migrate" not in fair and "writeback" not in fair and fair["resume"].kind == "weak"

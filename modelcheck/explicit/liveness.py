@@ -1,14 +1,18 @@
-"""Liveness under weak fairness: fair cycles and dead ends of the graph of every step, as lassos.
+"""Liveness under weak and strong fairness: fair cycles and dead ends of the graph of every step, as lassos.
 
 *p leads to q* fails when some reachable state where ``p`` holds and ``q`` does not starts
 an execution that never reaches ``q``: a path through states without ``q`` that ends (no
 step is enabled: a dead end) or goes round a *fair* cycle forever. *eventually q* is
-*initial leads to q*. A cycle is fair when every action declared ``fair="weak"`` is, somewhere
-on it, either taken or disabled. For weak fairness it suffices to look at whole strongly
+*initial leads to q*. A fairness condition (an action declared ``fair=``, or a group of them)
+is enabled in a state when a step of a member is, and taken by a step of a member. A cycle is
+fair when each weak condition is, somewhere on it, taken or disabled, and each strong one is
+taken on it or disabled all along it. For weak fairness it suffices to look at whole strongly
 connected components of the graph restricted to states without ``q``: a component whose
 states and steps meet every condition holds a fair cycle through all of its states, and one
-that does not holds none (each of its cycles sees a subset of its states and steps).
-Strong fairness would need the components split further; the spec API does not offer it.
+that does not holds none (each of its cycles sees a subset of its states and steps). Strong
+fairness (Streett) splits components further: a component where a strong condition is enabled
+but never taken inside loses the states where it is enabled (no fair cycle goes through them),
+and the components of the rest are computed again, until none is left to split.
 
 The search reports what it needs: every step as a ``(source, instance, target)`` triple, in
 the order generated (``Exploration.edges``), and, per state, whether the claim's trigger and
@@ -74,16 +78,18 @@ def refute(ex: Any, prop: Any) -> Refutation | None:
     goal_list, trigger = _claims(ex, prop)
     goal = np.asarray(goal_list, dtype=bool)
     fair = sorted(compiled.fairness)
+    condition = {a: fair.index(name) for name in fair for a in compiled.fairness[name].actions}
+    strong = np.array([compiled.fairness[name].kind == "strong" for name in fair], dtype=bool)
     steps = np.asarray(ex.edges, dtype=np.int64).reshape(-1, 3)
     src, ks, dst = steps[:, 0], steps[:, 1], steps[:, 2]
-    duty = np.array([fair.index(i.name) if i.name in fair else -1 for i in compiled.instances] or [-1])[ks]
-    enabled = np.zeros((n, len(fair)), dtype=bool)  # per state, per fair action: a step of it is allowed
+    duty = np.array([condition.get(i.name, -1) for i in compiled.instances] or [-1])[ks]
+    enabled = np.zeros((n, len(fair)), dtype=bool)  # per state, per fairness condition: a step of it is allowed
     enabled[src[duty >= 0], duty[duty >= 0]] = True
     ends = ~goal & (np.bincount(src, minlength=n) == 0)
     inside = ~goal[src] & ~goal[dst]
     graph = _Avoid(n, src[inside], ks[inside], dst[inside])
-    comp, count = graph.components(~goal)
-    loops = _fair_components(graph, comp, count, enabled, duty[inside])
+    comp, count = _streett_components(graph, ~goal, enabled, duty[inside], strong)
+    loops = _fair_components(graph, comp, count, enabled, duty[inside], strong)
     bad = ends | (comp >= 0) & np.isin(comp, list(loops))
     starts = sorted((sid for sid in np.flatnonzero(~goal).tolist() if trigger[sid]),
                     key=lambda sid: (ex.depth[sid], sid))
@@ -117,6 +123,7 @@ class _Avoid:
         """Strongly connected components among ``alive`` states (Tarjan, iterative): a number per
         state (-1: not alive), and how many there are."""
         off, adj = self.offsets, self.targets
+        live = alive.tolist()
         index = [-1] * self.n
         low = [0] * self.n
         comp = [-1] * self.n
@@ -137,6 +144,8 @@ class _Avoid:
                 while i < end:
                     w = adj[i]
                     i += 1
+                    if not live[w]:
+                        continue
                     if index[w] < 0:
                         work[-1] = (v, i)
                         index[w] = low[w] = counter
@@ -230,32 +239,71 @@ def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
     return goal, trigger
 
 
+def _streett_components(graph: _Avoid, alive: np.ndarray, enabled: np.ndarray, duty: np.ndarray,
+                        strong: np.ndarray) -> tuple[np.ndarray, int]:
+    """The components among ``alive`` states that no strong condition splits further.
+
+    A component where strong condition ``a`` is enabled somewhere but taken by none of its
+    steps holds no fair cycle through a state enabling ``a``: those states are dropped and the
+    components of the rest computed again. Without strong conditions this is one pass."""
+    alive = alive.copy()
+    while True:
+        comp, count = graph.components(alive)
+        if not strong.any():
+            return comp, count
+        drop = np.zeros_like(alive)
+        for a in np.flatnonzero(strong).tolist():
+            on, took = _enabled_and_taken(graph, comp, count, enabled, duty, a)
+            drop |= (comp >= 0) & (on & ~took)[comp] & enabled[:, a]
+        if not drop.any():
+            return comp, count
+        alive &= ~drop
+
+
+def _enabled_and_taken(graph: _Avoid, comp: np.ndarray, count: int, enabled: np.ndarray, duty: np.ndarray,
+                       a: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per component: whether condition ``a`` is enabled in one of its states, and whether one
+    of its steps (inside it) takes ``a``."""
+    alive = comp >= 0
+    src, dst = graph.src, graph.dst
+    internal = alive[src] & (comp[src] == comp[dst])
+    on = np.bincount(comp[alive], weights=enabled[alive, a], minlength=count) > 0
+    took = np.bincount(comp[src[internal & (duty == a)]], minlength=count) > 0
+    return on, took
+
+
 def _fair_components(graph: _Avoid, comp: np.ndarray, count: int, enabled: np.ndarray,
-                     duty: np.ndarray) -> dict[int, Any]:
+                     duty: np.ndarray, strong: np.ndarray) -> dict[int, Any]:
     """For each component holding a fair cycle, a function drawing a fair loop from one of its states.
 
     A component holds a cycle when it has two states or a step to itself; it is fair when each
-    fair action is disabled in one of its states or taken by one of its steps. The loop does,
-    in the order of the fair actions' names, the least such state or the least such step
-    ``(source, target, instance)``."""
+    weak condition is disabled in one of its states or taken by one of its steps, and each
+    strong one is disabled in all of its states or taken by one of its steps. The loop does, in
+    the order of the conditions' names, the least such state (weak) or the least such step
+    ``(source, target, instance)``; a strong condition disabled all along needs nothing."""
     src, dst, ks = graph.src, graph.dst, graph.ks
     alive = comp >= 0
     sizes = np.bincount(comp[alive], minlength=count)
-    internal = comp[src] == comp[dst]
-    cyclic = (sizes > 1) | (np.bincount(comp[src[src == dst]], minlength=count) > 0)
+    internal = alive[src] & (comp[src] == comp[dst])
+    cyclic = (sizes > 1) | (np.bincount(comp[src[(src == dst) & alive[src]]], minlength=count) > 0)
     fair_so_far = cyclic.copy()
-    actions = enabled.shape[1]
-    for a in range(actions):
+    conditions = enabled.shape[1]
+    for a in range(conditions):
+        on, took = _enabled_and_taken(graph, comp, count, enabled, duty, a)
+        if strong[a]:
+            fair_so_far &= ~on | took
+            continue
         off = np.bincount(comp[alive], weights=~enabled[alive, a], minlength=count) > 0
-        took = np.bincount(comp[src[internal & (duty == a)]], minlength=count) > 0
         fair_so_far &= off | took
     found: dict[int, Any] = {}
     for c in np.flatnonzero(fair_so_far).tolist():
         duties: list[tuple[str, int, Any]] = []
         members = np.flatnonzero(comp == c)
-        for a in range(actions):
+        for a in range(conditions):
             disabled = members[~enabled[members, a]]
-            if disabled.size:
+            if strong[a] and disabled.size == members.size:
+                continue
+            if not strong[a] and disabled.size:
                 duties.append(("state", int(disabled.min()), None))
                 continue
             sel = np.flatnonzero(internal & (duty == a) & (comp[src] == c))

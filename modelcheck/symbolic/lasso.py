@@ -1,4 +1,4 @@
-"""Liveness in ``prove``: lasso-shaped bounded model checking of ``eventually`` / ``leads_to`` under weak fairness.
+"""Liveness in ``prove``: lasso-shaped bounded model checking of ``eventually`` / ``leads_to`` under fairness.
 
 A liveness property fails on an execution that starts its claim (*eventually q*: the initial
 state; *p leads to q*: a state where ``p`` holds and ``q`` does not) and never reaches the
@@ -10,9 +10,10 @@ step tagged with its action's index (``act@i``), z3 is asked at each depth for
   has no allowed step;
 - a *lasso*: ``xk`` equals an earlier ``xl`` (the execution repeats ``xl .. xk`` forever), the
   claim starts at some ``j <= k``, ``q`` is false on every state from ``min(j, l)`` to ``k``
-  (all of them recur), and for each action declared ``fair="weak"`` some step of the loop is
-  that action's or some state of the loop disables it (weak fairness: it is not enabled
-  forever without being taken);
+  (all of them recur), and for each fairness condition (an action declared ``fair=``, or a
+  group of them) some step of the loop is a member's, or else (weak) some state of the loop
+  disables every member, or (strong) every state of the loop does (strong fairness: it is not
+  enabled infinitely often without being taken);
 - a reachable *fault* (a step or the property raises): a spec error, as in :mod:`.bmc`.
 
 Depths are tried in order, so the first refutation has the fewest steps in all (stem and
@@ -58,7 +59,8 @@ class _Lassos:
         self.enc, self.prop, self.guards = enc, prop, guards
         compiled = enc.compiled
         self.actions = list(compiled.actions)
-        self.fair = [self.actions.index(a) for a in self.actions if a in compiled.fairness]
+        self.fair = [(cond.kind == "strong", [self.actions.index(a) for a in cond.actions])
+                     for _, cond in sorted(compiled.fairness.items())]
         by_action: dict[int, list] = {}
         for ie in enc.instances:
             by_action.setdefault(self.actions.index(ie.inst.name), []).append(ie)
@@ -80,7 +82,8 @@ class _Lassos:
         self.acts: list[z3.ArithRef] = []
         self.avoid: list[z3.BoolRef] = []  # per state: the goal is false there
         self.starts: list[z3.BoolRef] = []  # per state: the claim starts there
-        self._duties: dict[tuple[int, int], z3.BoolRef] = {}
+        self._taken: dict[tuple[int, int], z3.BoolRef] = {}
+        self._enabled: dict[tuple[int, int], z3.BoolRef] = {}
         self._state(0)
 
     def _state(self, i: int) -> None:
@@ -103,21 +106,42 @@ class _Lassos:
     def same(self, start: int, k: int) -> z3.BoolRef:
         return z3.And(*[a == b for a, b in zip(self.enc.vars(start), self.enc.vars(k))])
 
-    def duty(self, a: int, i: int) -> z3.BoolRef:
-        """Step ``i`` is fair action ``a``'s, or ``a`` is disabled in state ``i`` (cached per step)."""
-        key = (a, i)
-        if key not in self._duties:
-            off = z3.Not(self.enc.at(self.enabled_of[a], i)) if a in self.enabled_of else z3.BoolVal(True)
-            self._duties[key] = z3.Or(self.acts[i] == a, off)
-        return self._duties[key]
+    def taken(self, c: int, i: int) -> z3.BoolRef:
+        """Step ``i`` is a member's of fairness condition ``c`` (cached)."""
+        key = (c, i)
+        if key not in self._taken:
+            self._taken[key] = z3.Or(*[self.acts[i] == a for a in self.fair[c][1]])
+        return self._taken[key]
+
+    def on(self, c: int, i: int) -> z3.BoolRef:
+        """Some member of fairness condition ``c`` is enabled in state ``i`` (cached)."""
+        key = (c, i)
+        if key not in self._enabled:
+            members = [self.enc.at(self.enabled_of[a], i) for a in self.fair[c][1] if a in self.enabled_of]
+            self._enabled[key] = z3.Or(*members) if members else z3.BoolVal(False)
+        return self._enabled[key]
+
+    def fair_from(self, c: int, k: int) -> list[z3.BoolRef]:
+        """Per loop start ``l < k``: the loop ``l .. k-1`` meets fairness condition ``c``."""
+        false = z3.BoolVal(False)
+        if not self.fair[c][0]:  # weak: taken, or disabled, at some step of the loop
+            chain = [false] * (k + 1)
+            for i in range(k - 1, -1, -1):
+                chain[i] = z3.Or(self.taken(c, i), z3.Not(self.on(c, i)), chain[i + 1])
+            return chain
+        took, seen = [false] * (k + 1), [false] * (k + 1)  # strong: taken, or never enabled
+        for i in range(k - 1, -1, -1):
+            took[i] = z3.Or(self.taken(c, i), took[i + 1])
+            seen[i] = z3.Or(self.on(c, i), seen[i + 1])
+        return [z3.Or(t, z3.Not(s)) for t, s in zip(took, seen)]
 
     def queries(self, k: int) -> tuple[z3.BoolRef, list[z3.BoolRef]]:
         """(a dead end at ``k``, per loop start ``l < k`` a fair lasso back to ``l``).
 
         Prefix and suffix chains keep each query linear in k per loop start: ``suffix[m]`` (no
         goal from m to k), ``begun[l]`` (the claim starts at some j <= l with no goal from j on),
-        ``later[l]`` (it starts at some j > l), ``fair[a][l]`` (fair action a's duty is met by a
-        step of l .. k-1)."""
+        ``later[l]`` (it starts at some j > l), ``fair[c][l]`` (fairness condition c is met by
+        the loop l .. k-1)."""
         false = z3.BoolVal(False)
         suffix: list[z3.BoolRef] = [z3.BoolVal(True)] * (k + 2)
         for m in range(k, -1, -1):
@@ -129,12 +153,7 @@ class _Lassos:
             begun[j] = z3.Or(begun[j - 1], starts_at[j]) if j else starts_at[0]
         for j in range(k, -1, -1):
             later[j] = z3.Or(self.starts[j], later[j + 1])
-        fair = []
-        for a in self.fair:
-            chain = [false] * (k + 1)
-            for i in range(k - 1, -1, -1):
-                chain[i] = z3.Or(self.duty(a, i), chain[i + 1])
-            fair.append(chain)
+        fair = [self.fair_from(c, k) for c in range(len(self.fair))]
         loops = []
         for start in range(k):
             claimed = z3.Or(begun[start], z3.And(suffix[start], later[start + 1]))
