@@ -11,9 +11,14 @@ counterexample replays with its fairness judged again (check and prove replay ea
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from conftest import no_c_compiler
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_liveness_backends import assert_same
+from test_liveness_random import LABELS, Graph
 
 from modelcheck import Bool, Int, Spec, SpecError, action, eventually, require
 from modelcheck.check import check
@@ -198,3 +203,46 @@ def test_an_unknown_kind_is_refused_with_the_place_and_the_fix(fair: str):
     with pytest.raises(SpecError, match=r"Odd\.finish") as caught:
         compile_spec(Odd())
     assert 'fair="strong"' in str(caught.value)
+
+
+def with_kinds(fair: dict[str, str]) -> type[Graph]:
+    """Graph (tests/test_liveness_random.py) with each label of ``fair`` declared ``fair=`` its value."""
+    body = {}
+    for label, kind in fair.items():
+        def go(self, s, e):
+            return self._go(s, e)
+
+        go.__name__ = label
+        body[label] = action(fair=kind, e=f"edges_{label}")(go)
+    return type("Graph_" + "_".join(f"{k}{v.replace(':', '')}" for k, v in sorted(fair.items())), (Graph,), body)
+
+
+@st.composite
+def graphs_with_kinds(draw: Any) -> tuple[type[Graph], dict[str, Any]]:
+    n = draw(st.integers(2, 5))
+    node = st.integers(0, n - 1)
+    edges = draw(st.lists(st.tuples(node, node, st.sampled_from(LABELS)), min_size=1, max_size=9, unique=True))
+    group = draw(st.sampled_from(["weak:g", "strong:g"]))
+    kinds = st.sampled_from([None, "weak", "strong", group])
+    fair = {label: kind for label in LABELS if (kind := draw(kinds)) is not None}
+    goal = draw(st.frozensets(node, max_size=2))
+    trigger = draw(st.frozensets(node, max_size=2))
+    params = {"nodes": n, "edges": " ".join(f"{a}>{b}:{lab}" for a, b, lab in edges),
+              "goal": ",".join(map(str, sorted(goal))), "trigger": ",".join(map(str, sorted(trigger)))}
+    return with_kinds(fair), params
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs_with_kinds())
+def test_random_graphs_with_kinds_and_groups_agree_with_lasso_bmc(drawn: tuple[type[Graph], dict[str, Any]]):
+    """A refutation's loop needs at most N steps per condition and N back, after a stem under N."""
+    cls, params = drawn
+    explicit = check(cls(**params), None, SearchOptions(backend="interpreted"))
+    depth = (len(compile_spec(cls(**params)).fairness) + 2) * params["nodes"]
+    symbolic = prove(cls(**params), None, ProveOptions(depth=depth))
+    for x, z in zip(explicit.results, symbolic.results, strict=True):
+        assert x.verdict in (HOLDS, VIOLATED)
+        if x.verdict is VIOLATED:
+            assert z.verdict is VIOLATED and len(z.trace) <= len(x.trace), (params, x.name, z.reason)
+        else:
+            assert z.verdict in (Verdict.PROVED, Verdict.UNKNOWN), (params, x.name)

@@ -254,7 +254,8 @@ def _streett_components(graph: _Avoid, alive: np.ndarray, enabled: np.ndarray, d
         drop = np.zeros_like(alive)
         for a in np.flatnonzero(strong).tolist():
             on, took = _enabled_and_taken(graph, comp, count, enabled, duty, a)
-            drop |= (comp >= 0) & (on & ~took)[comp] & enabled[:, a]
+            split = np.append(on & ~took, False)  # index -1 (not alive) reads the appended False
+            drop |= split[comp] & enabled[:, a]
         if not drop.any():
             return comp, count
         alive &= ~drop
