@@ -1,4 +1,5 @@
-"""Liveness under weak fairness (``@eventually``, ``@leads_to``, ``@action(fair="weak")``).
+"""Liveness under weak fairness (``@eventually``, ``@leads_to``, ``@action(fair="weak")``);
+strong fairness and groups are in tests/test_fairness_kinds.py.
 
 Tiny fixture specs test the machinery: a cycle the search may go round forever unless an
 action is declared fair, a request that must be granted, and a dead end. Then the virtio-blk
