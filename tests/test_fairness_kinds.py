@@ -285,3 +285,13 @@ def test_strong_fairness_on_virtio_blk_under_symmetry_keeps_the_verdict(settings
     assert result.verdict is plain.verdict, result.reason
     if result.trace is not None:
         replay(reduced.compiled, result.trace, reduced.compiled.properties["progress"])
+
+
+def test_a_group_named_after_a_fair_action_is_refused():
+    class Clash(WeakBlinker):
+        @action(fair="weak:finish")
+        def spin(self, s):
+            return Blinker.spin(self, s)
+
+    with pytest.raises(SpecError, match="has the name of an action"):
+        compile_spec(Clash())
