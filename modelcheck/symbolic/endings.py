@@ -31,8 +31,9 @@ from .encode import Encoding, Guards, Limits
 
 @dataclass
 class EndingsOutcome:
-    """``found`` (a violating ending or a lasso: ``trace``), ``proved`` (every execution ends within
-    ``depth`` steps, every ending judged), ``clear`` (nothing within ``depth``) or ``unknown``."""
+    """``found`` (a counterexample: ``trace``), ``proved`` (every execution ends within ``depth``
+    steps, every ending judged), ``clear`` (nothing within ``depth``) or ``unknown``: the answer
+    of a bounded search of endings and lassos, here and in :mod:`.lasso`."""
 
     status: str
     depth: int

@@ -30,7 +30,6 @@ threshold for lassos is computed).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import z3
 
@@ -38,18 +37,7 @@ from ..errors import EngineBug, SpecError
 from ..spec import Property, PropertyKind
 from ..trace import Trace, replay
 from .encode import Encoding, Guards, Limits, new_solver
-
-
-@dataclass
-class LassoOutcome:
-    """``found`` (a dead end or a fair lasso: ``trace``), ``proved`` (every execution ends within
-    ``depth`` steps, every ending judged), ``clear`` (nothing within ``depth``) or ``unknown``."""
-
-    status: str
-    depth: int
-    trace: Trace | None = None
-    reason: str = ""
-    seconds: float = 0.0
+from .endings import EndingsOutcome
 
 
 class _Lassos:
@@ -174,13 +162,13 @@ class _Lassos:
         return Trace(states[0], tuple(steps), self.prop.name, "counterexample", loop_start=loop)
 
 
-def judge_liveness(enc: Encoding, prop: Property, depth: int, guards: Guards, limits: Limits) -> LassoOutcome:
+def judge_liveness(enc: Encoding, prop: Property, depth: int, guards: Guards, limits: Limits) -> EndingsOutcome:
     """Search dead ends and fair lassos of the first ``depth`` steps (see the module text)."""
     started = time.perf_counter()
     search = _Lassos(enc, prop, guards, limits)
 
-    def done(status: str, k: int, trace: Trace | None = None, reason: str = "") -> LassoOutcome:
-        return LassoOutcome(status, k, trace, reason, time.perf_counter() - started)
+    def done(status: str, k: int, trace: Trace | None = None, reason: str = "") -> EndingsOutcome:
+        return EndingsOutcome(status, k, trace, reason, time.perf_counter() - started)
 
     for k in range(depth + 1):
         if k > 0:

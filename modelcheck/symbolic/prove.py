@@ -29,7 +29,7 @@ from .bmc import bmc, shortest_trace
 from .certificate import CertificateOutcome, certify, summary, with_assumptions
 from .chc import race, readable, spacer
 from .encode import Encoding, Limits, enforce
-from .endings import judge_endings
+from .endings import EndingsOutcome, judge_endings
 from .houdini import HoudiniOutcome, houdini
 from .kinduction import k_induction
 from .lasso import judge_liveness
@@ -219,29 +219,28 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
 def _judge_endings(enc: Encoding, prop: Property, opts: ProveOptions, base: dict, extra: dict,
                    started: float) -> PropertyResult:
     """An ``at_end`` property, whatever the engine: BMC of endings and lassos (:mod:`.endings`)."""
-    base["engine"] = "bmc"
     out = judge_endings(enc, prop, opts.depth, enforce(base["assumptions"]), opts.limits)
-    seconds = time.perf_counter() - started
-    if out.status == "found":
-        return PropertyResult(verdict=Verdict.VIOLATED, trace=out.trace, depth=len(out.trace or ()),
-                              seconds=seconds, extra=extra, **base)
-    if out.status == "proved":
-        extra["every_execution_ends_within"] = out.depth
-        return PropertyResult(verdict=Verdict.PROVED, depth=out.depth, seconds=seconds, extra=extra,
-                              reason=f"every execution ends within {out.depth} steps; every ending satisfies it",
-                              **base)
-    if out.status == "unknown":
-        return PropertyResult(verdict=Verdict.UNKNOWN, reason=out.reason, depth=out.depth, seconds=seconds,
-                              extra=extra, **base)
-    return PropertyResult(verdict=Verdict.HOLDS_UP_TO_BOUND, depth=opts.depth, seconds=seconds, extra=extra,
-                          reason=f"no violating ending and no cycle within {opts.depth} steps (--depth)", **base)
+    return _bounded_result(out, opts, base, extra, started, proved="; every ending satisfies it",
+                           clear=Verdict.HOLDS_UP_TO_BOUND,
+                           clear_reason=f"no violating ending and no cycle within {opts.depth} steps (--depth)")
 
 
 def _judge_liveness(enc: Encoding, prop: Property, opts: ProveOptions, base: dict, extra: dict,
                     started: float) -> PropertyResult:
     """A liveness property, whatever the engine: BMC of dead ends and fair lassos (:mod:`.lasso`)."""
-    base["engine"] = "bmc"
     out = judge_liveness(enc, prop, opts.depth, enforce(base["assumptions"]), opts.limits)
+    return _bounded_result(out, opts, base, extra, started, proved=", and none ends short of the goal",
+                           clear=Verdict.UNKNOWN,
+                           clear_reason=f"no dead end and no fair lasso within {opts.depth} steps (--depth); a "
+                                        "longer fair lasso may exist (the explicit search decides: modelcheck check)")
+
+
+def _bounded_result(out: EndingsOutcome, opts: ProveOptions, base: dict, extra: dict, started: float, *,
+                    proved: str, clear: Verdict, clear_reason: str) -> PropertyResult:
+    """The verdict of a bounded search of endings or lassos: VIOLATED with its trace, PROVED when
+    every execution ends within the bound (``proved`` ends the sentence), UNKNOWN with the
+    solver's reason, or ``clear`` when nothing was found within ``--depth``."""
+    base["engine"] = "bmc"
     seconds = time.perf_counter() - started
     if out.status == "found":
         return PropertyResult(verdict=Verdict.VIOLATED, trace=out.trace, depth=len(out.trace or ()),
@@ -249,12 +248,12 @@ def _judge_liveness(enc: Encoding, prop: Property, opts: ProveOptions, base: dic
     if out.status == "proved":
         extra["every_execution_ends_within"] = out.depth
         return PropertyResult(verdict=Verdict.PROVED, depth=out.depth, seconds=seconds, extra=extra,
-                              reason=f"every execution ends within {out.depth} steps, and none ends short of the "
-                              "goal", **base)
-    reason = out.reason or (f"no dead end and no fair lasso within {opts.depth} steps (--depth); a longer fair "
-                            "lasso may exist (the explicit search decides: modelcheck check)")
-    return PropertyResult(verdict=Verdict.UNKNOWN, reason=reason, depth=out.depth, seconds=seconds, extra=extra,
-                          **base)
+                              reason=f"every execution ends within {out.depth} steps{proved}", **base)
+    if out.status == "unknown":
+        return PropertyResult(verdict=Verdict.UNKNOWN, reason=out.reason, depth=out.depth, seconds=seconds,
+                              extra=extra, **base)
+    depth = out.depth if clear is Verdict.UNKNOWN else opts.depth
+    return PropertyResult(verdict=clear, reason=clear_reason, depth=depth, seconds=seconds, extra=extra, **base)
 
 
 def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: object, extra: dict,

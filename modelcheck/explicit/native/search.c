@@ -566,6 +566,56 @@ static void *expand_part(void *arg)
     return NULL;
 }
 
+/* What a level keeps of expanded state sid: its liveness marks (with MC_STEPS), whether it is
+ * terminal, and the first state of each property bit in ``marks`` (bad, hit, ends if terminal). */
+static inline int take_state(Ctx *c, int64_t sid, uint64_t hit, uint64_t marks, int terminal)
+{
+    if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
+        if (vec_room(&c->marks, 1))
+            return MC_NOMEM;
+        VEC_PUSH(c->marks, uint64_t, hit);
+    }
+    if (terminal) {
+        if (vec_room(&c->terminal, 1))
+            return MC_NOMEM;
+        VEC_PUSH(c->terminal, int64_t, sid);
+    }
+    for (; marks; marks &= marks - 1) {
+        int i = __builtin_ctzll(marks);
+        if (c->first[i] < 0)
+            c->first[i] = sid;
+    }
+    return 0;
+}
+
+/* Admit one step of instance k from sid to the state packed in row (fingerprint fp, step
+ * property bits sb): the counts, the first step of each bit, the state when new, its step. */
+static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_t fp, const mc_cell *row)
+{
+    c->fired[k]++;
+    for (; sb; sb &= sb - 1) {
+        int i = __builtin_ctzll(sb);
+        if (c->step_sid[i] < 0) {
+            c->step_sid[i] = sid;
+            c->step_k[i] = k;
+            for (int l = 0; l < MC_WIDTH; l++)  /* packing is exact: the cells are the leaves */
+                c->step_t[i][l] = row[l];
+        }
+    }
+    c->admit_k = k;
+    int fresh = admit_fp(c, fp, sid);
+    if (fresh < 0)
+        return MC_NOMEM;
+    int r = fresh ? record(c, (int32_t)sid, k, (int64_t)fp, row) : 0;
+    if (r == MC_FAULT)
+        c->fault_sid = sid;
+    if (r)
+        return r;
+    if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
+        return MC_NOMEM;
+    return 0;
+}
+
 /* Admit what p found, state by state, as the one-thread loop of mc_level does. */
 static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
 {
@@ -582,47 +632,15 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
     int64_t sid = p->lo;
     for (size_t h = 0; h < p->head.n; h++, sid++) {
         int n = heads[h].n;
-        if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
-            if (vec_room(&c->marks, 1))
-                return MC_NOMEM;
-            VEC_PUSH(c->marks, uint64_t, heads[h].hit);
-        }
-        if (heads[h].terminal) {
-            if (vec_room(&c->terminal, 1))
-                return MC_NOMEM;
-            VEC_PUSH(c->terminal, int64_t, sid);
-        }
-        for (uint64_t m = heads[h].marks; m; m &= m - 1) {
-            int i = __builtin_ctzll(m);
-            if (c->first[i] < 0)
-                c->first[i] = sid;
-        }
+        if (take_state(c, sid, heads[h].hit, heads[h].marks, heads[h].terminal))
+            return MC_NOMEM;
         *steps += n;
         for (int j = 0; j < n; j++, off++) {
             if (off + 8 < p->fps.n)
                 __builtin_prefetch(c->table + slot_of(fps[off + 8], c->mask));
-            int32_t k = insts[off];
-            c->fired[k]++;
-            for (uint64_t b = sbs[off]; b; b &= b - 1) {
-                int i = __builtin_ctzll(b);
-                if (c->step_sid[i] < 0) {
-                    c->step_sid[i] = sid;
-                    c->step_k[i] = k;
-                    for (int l = 0; l < MC_WIDTH; l++)
-                        c->step_t[i][l] = rows[off * MC_WIDTH + (size_t)l];
-                }
-            }
-            c->admit_k = k;
-            int fresh = admit_fp(c, fps[off], sid);
-            if (fresh < 0)
-                return MC_NOMEM;
-            int r = fresh ? record(c, (int32_t)sid, k, (int64_t)fps[off], rows + off * MC_WIDTH) : 0;
-            if (r == MC_FAULT)
-                c->fault_sid = sid;
+            int r = take_step(c, sid, insts[off], sbs[off], fps[off], rows + off * MC_WIDTH);
             if (r)
                 return r;
-            if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
-                return MC_NOMEM;
         }
     }
     if (p->fault_sid >= 0) {
@@ -711,22 +729,8 @@ int64_t mc_level(Ctx *c, int successors)
             c->fault_sid = sid;
             return MC_FAULT;
         }
-        if (c->edges & MC_STEPS) {  /* the liveness marks of state sid (ids are expanded in order) */
-            if (vec_room(&c->marks, 1))
-                return MC_NOMEM;
-            VEC_PUSH(c->marks, uint64_t, o.hit);
-        }
-        uint64_t m = o.bad | o.hit | (o.terminal ? o.ends : 0);
-        if (o.terminal) {
-            if (vec_room(&c->terminal, 1))
-                return MC_NOMEM;
-            VEC_PUSH(c->terminal, int64_t, sid);
-        }
-        for (; m; m &= m - 1) {
-            int i = __builtin_ctzll(m);
-            if (c->first[i] < 0)
-                c->first[i] = sid;
-        }
+        if (take_state(c, sid, o.hit, o.bad | o.hit | (o.terminal ? o.ends : 0), o.terminal))
+            return MC_NOMEM;
         steps += n;
         for (int j = 0; j < n; j++) {  /* fingerprints first, their slots fetched meanwhile */
             mc_cell *row = c->rows + (size_t)j * MC_WIDTH;
@@ -736,27 +740,9 @@ int64_t mc_level(Ctx *c, int successors)
             __builtin_prefetch(c->table + slot_of(c->succ_fp[j], c->mask));
         }
         for (int j = 0; j < n; j++) {
-            int32_t k = c->inst[j];
-            c->fired[k]++;
-            for (uint64_t b = c->sb[j]; b; b &= b - 1) {
-                int i = __builtin_ctzll(b);
-                if (c->step_sid[i] < 0) {
-                    c->step_sid[i] = sid;
-                    c->step_k[i] = k;
-                    memcpy(c->step_t[i], c->succ + (size_t)j * MC_WIDTH, sizeof(c->step_t[i]));
-                }
-            }
-            c->admit_k = k;
-            int fresh = admit_fp(c, c->succ_fp[j], sid);
-            if (fresh < 0)
-                return MC_NOMEM;
-            int r = fresh ? record(c, (int32_t)sid, k, (int64_t)c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH) : 0;
-            if (r == MC_FAULT)
-                c->fault_sid = sid;
+            int r = take_step(c, sid, c->inst[j], c->sb[j], c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH);
             if (r)
                 return r;
-            if (fresh && (c->edges & MC_STEPS) && keep_step(c, sid, k, (int32_t)(c->size - 1)))
-                return MC_NOMEM;
         }
     }
 admitted:;
