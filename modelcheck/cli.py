@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from .check import CheckRun, check, configure
 from .errors import ModelcheckError, UsageError
 from .explicit import Progress, SearchOptions
 from .explicit.memory import parse as parse_size
+from .explicit.memory import peak_resident, show
 from .explicit.plan import BACKENDS
 from .explicit.ranks import launched_rank
 from .graph import reachability_graph, to_dot, write_graphml
@@ -168,7 +170,12 @@ def _bound_args(p: argparse.ArgumentParser) -> None:
                    help="expand states on N processes (same result; default 1)")
     p.add_argument("--memory", type=_memory, default=0, metavar="SIZE",
                    help="memory budget of the search, e.g. 4G or 512M, or 'off' (default: half of the machine's "
-                        "memory, divided among --workers); reaching it ends the search as HOLDS up to bound")
+                        "memory, divided among --workers); the native search then moves its frontier levels, "
+                        "parents and steps to --spill-dir and goes on, slower; reaching it with the fingerprint "
+                        "set alone (or in another search) ends the search as HOLDS up to bound")
+    p.add_argument("--spill-dir", metavar="DIR",
+                   help="where the native search spills under --memory (default: the system's temporary directory; "
+                        "a tmpfs there saves no memory); its files are unlinked, gone when the search ends")
     p.add_argument("--store", choices=("full", "compact"), default=None,
                    help="full: keep every state; compact: 64-bit fingerprints only, for large runs "
                         "(default: the search plan's choice, printed by check)")
@@ -196,10 +203,23 @@ def _memory(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size: write e.g. 4G, 512M or off") from None
 
 
+def _check_spill_dir(where: str | None) -> None:
+    """UsageError unless ``--spill-dir`` names a directory this process can make a file in."""
+    if where is None:
+        return
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as err:
+        raise UsageError(f"{where}: --spill-dir is not a writable directory ({err.strerror}); "
+                         "create it, make it writable, or choose another") from None
+
+
 def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool = False) -> SearchOptions:
     """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.explicit.plan)."""
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
+                         spill_dir=getattr(args, "spill_dir", None),
                          backend=getattr(args, "backend", "auto"),
                          symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
                          distributed=getattr(args, "distributed", False), checkpoint=getattr(args, "checkpoint", None),
@@ -224,6 +244,7 @@ def run_check(args: argparse.Namespace) -> int:
                          "gather; drop --profile or --distributed/--checkpoint/--resume")
     check_writable(args.json, "--json")
     check_writable(args.dump_compiled, "--dump-compiled")
+    _check_spill_dir(args.spill_dir)
     spec = configure(args.spec, parse_settings(args.set))
     with _progress_bar(args) as on_progress:
         run = check(spec, args.property, _search_options(args, on_progress))
@@ -242,6 +263,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(ex.native)
     elif args.backend == "native" and not ex.fallback:
         print(f"native search not used, searched in Python: {ex.native_fallback}")
+    if ex.spilled:
+        print(f"spilled: {show(ex.spilled)} of frontier, parents and steps to {ex.spill_dir} "
+              f"(memory budget {show(ex.hit_memory_bound or ex.memory_budget or 0)})")
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled
@@ -303,6 +327,11 @@ def run_to_json(run: CheckRun) -> dict[str, Any]:
             for r in run.results
         ],
         "never_enabled": run.exploration.never_enabled,
+        "memory": {"budget": run.exploration.memory_budget, "hit_budget": bool(run.exploration.hit_memory_bound),
+                   "spilled_bytes": run.exploration.spilled, "spill_dir": run.exploration.spill_dir or None,
+                   "resident_at_start": run.exploration.resident_at_start or None,
+                   "search_peak_resident": run.exploration.search_peak_resident or None,
+                   "peak_resident": peak_resident()},
         "terminal_states": len(run.exploration.terminal),
     }
 

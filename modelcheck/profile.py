@@ -31,7 +31,8 @@ def profile(ex: Exploration) -> tuple[list[Row], list[Row]]:
     """Per action and per action instance, in the spec's order."""
     instances = ex.compiled.instances
     size = ex.size or len(ex.via)
-    via = np.frombuffer(ex.via, dtype=np.dtype(ex.via.typecode), count=size).astype(np.int32) if size \
+    code = getattr(ex.via, "typecode", None) or ex.via.format  # an array, or a spilled search's memoryview
+    via = np.frombuffer(ex.via, dtype=np.dtype(code), count=size).astype(np.int32) if size \
         else np.zeros(0, np.int32)  # int16 from the native search when the instances fit
     depth = np.frombuffer(ex.depth, dtype=np.uint32, count=size).astype(np.int64) if size else np.zeros(0, np.int64)
     levels = int(depth.max()) + 1 if size else 1

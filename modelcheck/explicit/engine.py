@@ -76,7 +76,7 @@ def run(chosen: Plan, started: float) -> Exploration:
         try:
             driver.explore_native(ex, chosen.successors, chosen.library, opts.max_states, opts.max_depth,
                                   opts.on_progress, started, edges=chosen.endings, budget=chosen.budget,
-                                  threads=chosen.threads, steps=chosen.liveness)
+                                  threads=chosen.threads, steps=chosen.liveness, spill_dir=chosen.spill_dir)
         except driver.Fault as err:
             chosen.without_native(f"{err}; the Python search decides it")
         else:

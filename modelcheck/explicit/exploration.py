@@ -62,6 +62,11 @@ class Exploration:
     hit_state_bound: bool = False
     hit_memory_bound: int = 0  # the memory budget (bytes) the search reached; 0: not reached
     hit_depth_bound: bool = False
+    memory_budget: int | None = None  # the budget the search ran under (bytes; None: none)
+    resident_at_start: int = 0  # the native search: this process's resident bytes when it began
+    search_peak_resident: int = 0  # and its peak while it searched (before the arrays are handed to Python)
+    spilled: int = 0  # bytes the native search moved to disk to stay within its memory budget (0: none)
+    spill_dir: str = ""  # where it spilled them
     fired: dict[str, int] = field(default_factory=dict)  # steps per action
     fired_instances: list[int] = field(default_factory=list)  # steps per action instance (every backend)
     violated_at: dict[str, int] = field(default_factory=dict)  # always, at_end, sometimes (witness)

@@ -38,6 +38,32 @@ def resident() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def reset_peak() -> None:
+    """Start this process's peak resident size (``VmHWM``) afresh, where Linux allows it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_since_reset() -> int:
+    """This process's peak resident memory since :func:`reset_peak` (Linux ``VmHWM``; else since it started)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return peak_resident()
+
+
+def peak_resident() -> int:
+    """This process's peak resident memory so far, in bytes (``getrusage``; Linux counts KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def show(n: int) -> str:
     """Bytes for people: ``512 MB``, ``1.5 GB``."""
     if n >= 1 << 30:

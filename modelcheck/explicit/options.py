@@ -30,7 +30,10 @@ class SearchOptions:
     ``workers`` expands each level on that many processes (same result);
     ``memory`` is the search's memory budget in bytes of resident memory (0, the default:
     half of the machine's memory divided among the workers; ``None``: none): reaching it
-    ends the search as a state bound does, and says so (:mod:`modelcheck.explicit.memory`);
+    ends the search as a state bound does, and says so (:mod:`modelcheck.explicit.memory`),
+    except in the native search, which first moves its streamed arrays (frontier levels,
+    parents, steps) to files in ``spill_dir`` and goes on, slower, stopping only when its
+    fingerprint set would not fit;
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
     fingerprints only, for large runs), ``None`` for the plan's choice; ``backend`` is
     ``interpreted`` (the library's default), ``compiled``, ``native`` or ``auto`` (the
@@ -57,6 +60,7 @@ class SearchOptions:
     check_hints: bool = False
     workers: int = 1
     memory: int | None = 0  # bytes of resident memory this search may use; 0: the default share, None: no budget
+    spill_dir: str | None = None  # where the native search spills under its budget (None: the system's temp dir)
     store: str | None = None
     backend: str = "interpreted"
     symmetry: bool = False

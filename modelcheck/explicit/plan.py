@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from array import array
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -112,6 +113,11 @@ class Plan:
         """The memory budget in bytes (``options.memory``; 0: the default share of the machine)."""
         memory = self.options.memory
         return default_budget(self.options.workers) if memory == 0 else memory
+
+    @property
+    def spill_dir(self) -> str:
+        """Where the native search spills under its budget (``options.spill_dir``, else the system's temp dir)."""
+        return self.options.spill_dir or tempfile.gettempdir()
 
     @property
     def endings(self) -> bool:
@@ -238,7 +244,8 @@ class Plan:
         compact = self.library is not None or self.store == StoreKind.COMPACT
         ex = Exploration(self.compiled, self.judged, compact=compact, canonical=self.canonical,
                          fallback=self.fallback, native_fallback=self.native_fallback,
-                         code_origin=self.code_origin, code_source=self.code_source)
+                         code_origin=self.code_origin, code_source=self.code_source,
+                         memory_budget=self.budget)
         if self.library is not None:
             built = self.library.built
             ex.native, ex.native_from_cache, ex.native_seconds = built.describe(), built.from_cache, built.seconds

@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno as errnos
 import hashlib
+import mmap
 import os
 import shlex
 import shutil
@@ -54,12 +56,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ...errors import EngineBug
+from ...errors import EngineBug, ModelcheckError
 from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
 from ..cycles import lasso_among
 from ..flat import leaf_range
-from ..memory import resident
+from ..memory import peak_since_reset, reset_peak, resident
 from ..options import Progress
 from .c_source import NotC, c_function
 from .symmetry_c import c_canonicalizer
@@ -75,6 +77,17 @@ CHUNK = 8192  # states the threads expand between two admissions (mc_threads)
 
 class NativeUnavailable(Exception):
     """The native search cannot run for this configuration or on this machine (the message says why)."""
+
+
+class SpillError(ModelcheckError):
+    """The search could not write its spill files (an unwritable directory, a full disk): exit 2."""
+
+    def __init__(self, where: str, err: int):
+        fix = ("free space there" if err in (errnos.ENOSPC, errnos.EDQUOT, errnos.EFBIG)
+               else "make it writable")
+        super().__init__(f"{where}: cannot spill the search to disk ({os.strerror(err)}); {fix}, choose another "
+                         f"directory with --spill-dir, or raise --memory")
+        self.where, self.errno = where, err
 
 
 class Fault(Exception):
@@ -105,7 +118,7 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
             raise NativeUnavailable(f"the symmetry canonicalizer is not translated to C: {err}") from None
     runtime = resources.files(__package__).joinpath("search.c").read_text()
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
-    head = (f"/* {title} */\n#include <stdint.h>\n#include <string.h>\n"
+    head = (f"/* {title} */\n#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
             f"#define MC_READY {vectors}\n"
             f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges)}")
@@ -228,7 +241,11 @@ class Library:
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
                                 ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
                                 ("mc_release", None, [PTR, ctypes.c_int]), ("mc_ready_vectors", I64, []),
-                                ("mc_via_size", I64, []), ("mc_threads", I64, [PTR, I64, I64])):
+                                ("mc_via_size", I64, []), ("mc_threads", I64, [PTR, I64, I64]),
+                                ("mc_budget", None, [PTR, I64, I64, ctypes.c_char_p]),
+                                ("mc_spill_fd", I64, [PTR, ctypes.c_int]), ("mc_spilled", I64, [PTR]),
+                                ("mc_spill", I64, [PTR]), ("mc_hit_memory", I64, [PTR]),
+                                ("mc_spill_errno", I64, [PTR]), ("mc_spill_bytes", I64, [PTR])):
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -271,12 +288,24 @@ def library(source: str, width: int, instances: int, state_class: Any, propertie
 
 def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:
     """``count`` items of the context's array ``which`` (see ``mc_array``) as a Python array;
-    the per-state arrays (0 to 4) are freed in C once copied."""
+    the per-state arrays (0 to 4) and the steps and marks (14, 15) are freed in C once copied."""
     out = array(typecode, [0]) * count
     if count:
         ctypes.memmove(out.buffer_info()[0], lib.lib.mc_array(ctx, which), count * out.itemsize)
     lib.lib.mc_release(ctx, which)
     return out
+
+
+def _mapped(lib: Library, ctx: int, which: int, typecode: str, count: int) -> Any:
+    """As :func:`read`, but an array the search spilled is mapped read-only from its file (a
+    ``memoryview`` of ``count`` items, resident only where read), not copied."""
+    fd = int(lib.lib.mc_spill_fd(ctx, which))
+    if fd < 0 or not count:
+        return read(lib, ctx, which, typecode, count)
+    size = count * array(typecode).itemsize
+    mapped = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)  # its own duplicate of fd
+    lib.lib.mc_release(ctx, which)
+    return memoryview(mapped).cast(typecode)
 
 
 class Status(IntEnum):
@@ -285,6 +314,7 @@ class Status(IntEnum):
     FAULT = -1  # the C code handed a state back (mc_fault_sid names it)
     NOMEM = -2  # an allocation failed, or ids would pass int32
     SEED_FAULT = -3  # mc_seed: an initial state the frontier cannot hold (a leaf outside its range)
+    SPILL_FAULT = -4  # a spill file could not be made or grown (mc_spill_errno says why)
 
 
 MC_FAULT, MC_NOMEM = Status.FAULT, Status.NOMEM
@@ -293,7 +323,7 @@ MC_PAIRS, MC_STEPS = 1, 2  # mc_new's edges: bits, as search.c defines them
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
                    on_progress: Any, started: float, edges: bool = False, budget: int | None = None,
-                   threads: int = 1, steps: bool = False) -> None:
+                   threads: int = 1, steps: bool = False, spill_dir: str | None = None) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
     With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
@@ -301,6 +331,12 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     ``steps`` (a liveness property is judged) it keeps every step as the full store does
     (``ex.edges``, flat ``(source, instance, target)`` triples in the same order) and every
     state's witness mask (``ex.marks``), from which :mod:`..liveness` reads goal and trigger.
+    With a ``budget`` and a ``spill_dir`` the search moves its streamed arrays to files there
+    once its heap would pass what the budget leaves (the budget less this process's resident
+    size at the start), and stops admitting states only when the fingerprint set itself would
+    not fit (``ex.hit_memory_bound``); ``ex.spilled`` and ``ex.spill_dir`` say that it spilled,
+    and the per-state arrays are then read from the files (mapped, not copied). Raises
+    :class:`SpillError` when a spill file cannot be written.
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels). ``threads`` expand each level together (``mc_threads``); the states are
@@ -314,9 +350,19 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     if not ctx:
         raise MemoryError("the native search could not allocate its tables")
     c.mc_threads(ctx, threads, CHUNK)
+    reset_peak()
+    ex.resident_at_start = resident()
+    if budget is not None and spill_dir:
+        c.mc_budget(ctx, budget, ex.resident_at_start, os.fsencode(spill_dir))
+
+    def failed(status: int) -> None:
+        if status == Status.SPILL_FAULT:
+            raise SpillError(spill_dir or "", int(c.mc_spill_errno(ctx)))
+
     try:
         for x in flat.initial:
             sid = c.mc_seed(ctx, (I64 * lib.width)(*x))
+            failed(sid)
             if sid == MC_NOMEM:
                 raise MemoryError("the native search ran out of memory")
             if sid == Status.SEED_FAULT:
@@ -331,8 +377,14 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             if at_bound:
                 ex.hit_depth_bound = True
             if budget is not None and not at_bound and resident() > budget:
-                ex.hit_memory_bound = budget
+                failed(c.mc_spill(ctx))  # past the budget: spill (if not yet) and drop the spilled pages
+                if resident() > budget:  # and still past it: stop admitting states
+                    ex.hit_memory_bound = budget
+            if c.mc_hit_memory(ctx):
+                ex.hit_memory_bound = budget or 0
             taken = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
+            failed(taken)
+            ex.spilled = max(ex.spilled, c.mc_spill_bytes(ctx))
             if taken == MC_FAULT:
                 raise Fault(c.mc_fault_sid(ctx))
             if taken == MC_NOMEM:
@@ -344,9 +396,16 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             if on_progress is not None:
                 on_progress(Progress(c.mc_size(ctx), level, d, transitions, time.perf_counter() - started))
             d += 1
+        ex.search_peak_resident = peak_since_reset()
         size = c.mc_size(ctx)
         ex.size = size
         ex.hit_state_bound = bool(c.mc_hit_state_bound(ctx))
+        if c.mc_hit_memory(ctx):
+            ex.hit_memory_bound = budget or 0
+        take = read
+        if c.mc_spilled(ctx):
+            ex.spill_dir = spill_dir or ""
+            take = _mapped  # the spilled arrays are mapped from their files, not copied
         c.mc_end(ctx)
         left = c.mc_cycle(ctx) if edges else 0
         if left == MC_NOMEM:
@@ -354,15 +413,15 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         flags = read(lib, ctx, 10, "B", size) if left else None
         pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
         if steps:
-            ex.edges = read(lib, ctx, 14, "i", 3 * c.mc_steps(ctx))
-            ex.marks = read(lib, ctx, 15, "Q", c.mc_marks(ctx))
-        ex.parent = read(lib, ctx, 0, "i", size)
-        ex.via = read(lib, ctx, 1, "h" if c.mc_via_size() == 2 else "i", size)
+            ex.edges = take(lib, ctx, 14, "i", 3 * c.mc_steps(ctx))
+            ex.marks = take(lib, ctx, 15, "Q", c.mc_marks(ctx))
+        ex.parent = take(lib, ctx, 0, "i", size)
+        ex.via = take(lib, ctx, 1, "h" if c.mc_via_size() == 2 else "i", size)
         ex.depth = array("I")
         for depth, n in enumerate(counts):
             ex.depth += array("I", [depth]) * n
-        ex.fingerprints = read(lib, ctx, 3, "q", size)
-        ex.terminal = read(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
+        ex.fingerprints = take(lib, ctx, 3, "q", size)
+        ex.terminal = take(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
         fired = read(lib, ctx, 5, "q", len(instances))
         first = read(lib, ctx, 6, "q", len(names))
         step_sid = read(lib, ctx, 7, "q", len(names))

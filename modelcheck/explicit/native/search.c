@@ -41,15 +41,21 @@
  * which holds the liveness property's goal and trigger bits: what the fair-cycle check of
  * modelcheck/explicit/liveness.py reads.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MC_FAULT (-1)
 #define MC_NOMEM (-2)
 #define MC_SEED_FAULT (-3)  /* mc_seed: -1 says "seen", so a fault there has a code of its own */
+#define MC_SPILL_FAULT (-4)  /* a spill file could not be made or grown (mc_spill_errno says why) */
 #define MC_MAXPROPS 64
 #define MC_MAXTHREADS 16
 #define MC_PAIRS 1  /* mc_new's edges: steps into stored states as (source, target) pairs */
@@ -196,12 +202,82 @@ int64_t mc_fingerprint(const int64_t *x)
     return (int64_t)fp_row(row);
 }
 
-/* ------------------------------------------------------------------ growing arrays */
+/* ------------------------------------------------------------------ growing arrays
+ *
+ * Every per-state, per-step and frontier array is a Vec: on the heap (realloc'd) until the
+ * search spills, then an unlinked file in the spill directory, mapped shared (file_room). These
+ * arrays are only streamed during the search (a level's rows read in order, the next level's,
+ * the parents, instances and fingerprints written in order; fingerprints read in order when the
+ * set grows), so once spilled the kernel keeps only the pages being touched: spill_trim drops
+ * the rest from the mapping every SPILL_TRIM states (dirty pages go to the page cache, then to
+ * disk), and the resident size is the fingerprint set's alone. Disk blocks are reserved with
+ * posix_fallocate before a file grows, so a full disk is an error code here, never a SIGBUS
+ * on a later store. This block is the search's whole allocator: the loop only calls vec_room,
+ * VEC_PUSH and vec_free. */
 
 typedef struct {
     char *p;
     size_t n, cap, item;
+    int fd;  /* -1: on the heap; else the spill file mapped at p (cap items long) */
+    int err;  /* the errno of the last failed spill-file operation (0: none) */
+    const char *dir;  /* NULL: heap; else where the file is made (a spilled Vec stays spilled) */
 } Vec;
+
+static void vec_init(Vec *v, size_t item)
+{
+    v->p = NULL;
+    v->n = v->cap = 0;
+    v->item = item;
+    v->fd = -1;
+    v->err = 0;
+    v->dir = NULL;
+}
+
+/* An unlinked file in dir, read-write: O_TMPFILE where the file system has it, else mkstemp
+ * and unlink. */
+static int spill_open(const char *dir)
+{
+    int fd;
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/modelcheck-spill-XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+/* Grow the spilled v to cap items: blocks reserved on disk first (ENOSPC is an answer here),
+ * then the mapping grown. */
+static int file_room(Vec *v, size_t cap)
+{
+    if (v->fd < 0 && (v->fd = spill_open(v->dir)) < 0) {
+        v->err = errno ? errno : EIO;
+        return -1;
+    }
+    size_t bytes = cap * v->item;
+    int e = posix_fallocate(v->fd, 0, (off_t)bytes);
+    if (e) {
+        v->err = e;
+        return -1;
+    }
+    void *p = v->p ? mremap(v->p, v->cap * v->item, bytes, MREMAP_MAYMOVE)
+                   : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (p == MAP_FAILED) {
+        v->err = errno ? errno : ENOMEM;
+        return -1;
+    }
+    v->p = p;
+    v->cap = cap;
+    return 0;
+}
 
 static int vec_room(Vec *v, size_t more)
 {
@@ -210,12 +286,74 @@ static int vec_room(Vec *v, size_t more)
     size_t cap = v->cap ? v->cap : 1024;
     while (cap < v->n + more)
         cap *= 2;
+    if (v->dir)
+        return file_room(v, cap);
     char *p = realloc(v->p, cap * v->item);
     if (!p)
         return -1;
     v->p = p;
     v->cap = cap;
     return 0;
+}
+
+/* Free v's storage (heap or file); a spilled Vec stays spilled. */
+static void vec_free(Vec *v)
+{
+    if (v->fd >= 0) {
+        if (v->p)
+            munmap(v->p, v->cap * v->item);
+        close(v->fd);
+    } else {
+        free(v->p);
+    }
+    v->p = NULL;
+    v->n = v->cap = 0;
+    v->fd = -1;
+}
+
+/* Move v to a file in dir: its items written (not copied through the mapping, so they never
+ * count as resident twice), the heap copy freed. */
+static int vec_spill(Vec *v, const char *dir)
+{
+    if (v->dir)
+        return 0;
+    char *old = v->p;
+    size_t n = v->n, cap = v->cap;
+    v->dir = dir;
+    v->p = NULL;
+    v->cap = 0;
+    if (!old)
+        return 0;
+    if (file_room(v, cap)) {
+        v->dir = NULL;  /* still on the heap, as it was */
+        v->p = old;
+        v->cap = cap;
+        return -1;
+    }
+    for (size_t done = 0, bytes = n * v->item; done < bytes;) {
+        ssize_t w = pwrite(v->fd, old + done, bytes - done, (off_t)done);
+        if (w <= 0) {
+            v->err = w < 0 ? errno : EIO;
+            return -1;  /* the caller stops the search: v's heap copy is lost with it */
+        }
+        done += (size_t)w;
+    }
+    free(old);
+    return 0;
+}
+
+/* Drop a spilled v's pages from this process (they stay in the file; touching them again
+ * reads them back). */
+static void vec_trim(Vec *v)
+{
+    if (v->fd >= 0 && v->p && v->cap)
+        madvise(v->p, v->cap * v->item, MADV_DONTNEED);
+}
+
+/* Bytes of v on the heap (its items: untouched capacity is not resident). */
+static size_t vec_heap(const Vec *v)
+{
+    return v->fd >= 0 || v->dir ? 0 : v->n * v->item;
 }
 
 #define VEC_PUSH(v, type, value) (((type *)(v).p)[(v).n++] = (value))
@@ -277,6 +415,11 @@ typedef struct Ctx {
     uint64_t succ_fp[MC_INSTANCES];
     unsigned char ready_seen[MC_READY];  /* symmetry: readiness vectors seen, and the first state of each */
     int64_t ready_row[MC_READY][MC_WIDTH];
+    int64_t limit;  /* the resident bytes this process may use (0: no budget here; see mc_budget) */
+    int64_t base;  /* resident bytes at the start, when /proc cannot say how many now */
+    char spill_dir[4096];  /* where arrays spill once the heap would pass limit ("": never) */
+    int spilled, hit_memory, spill_errno;
+    int64_t since_trim;  /* states admitted or expanded since the spilled pages were last dropped */
     int threads;  /* expanding threads (1: the calling thread alone) */
     int64_t chunk;  /* states all threads expand between two admissions */
     Part *parts[MC_MAXTHREADS];
@@ -313,14 +456,130 @@ static inline size_t slot_of(uint64_t fp, size_t mask)
     return (size_t)fp & mask;
 }
 
+/* ------------------------------------------------------------------ the memory budget
+ *
+ * With a budget (mc_budget), the search counts what it holds on the heap: the fingerprint set
+ * and the arrays not yet spilled. When that would pass the limit, the arrays move to the spill
+ * directory (once; from then on they grow there) and the search goes on; only when the set
+ * itself cannot grow within the limit does the search stop admitting states, as a state bound
+ * does (mc_hit_memory), so every stored state is still judged. */
+
+#define SPILL_TRIM (1 << 16)  /* states between two drops of the spilled pages */
+
+static Vec *streamed(Ctx *c, int i)
+{
+    Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->steps, &c->marks};
+    return i < (int)(sizeof vs / sizeof vs[0]) ? vs[i] : NULL;
+}
+
+/* This process's resident bytes now (Linux /proc/self/statm; elsewhere the start's plus what the
+ * search holds on the heap). */
+static size_t resident_now(Ctx *c)
+{
+    char text[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        unsigned long size, pages;
+        if (n > 0) {
+            text[n] = 0;
+            if (sscanf(text, "%lu %lu", &size, &pages) == 2)
+                return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+        }
+    }
+    size_t bytes = (size_t)c->base + (c->mask + 1) * (sizeof(uint64_t) + (c->ids ? sizeof(int32_t) : 0));
+    for (int i = 0; streamed(c, i); i++)
+        bytes += vec_heap(streamed(c, i));
+    return bytes;
+}
+
+/* Move every streamed array to the spill directory; MC_SPILL_FAULT (spill_errno set) on failure. */
+static int spill(Ctx *c)
+{
+    if (c->spilled)
+        return 0;
+    c->spilled = 1;
+    for (int i = 0; streamed(c, i); i++) {
+        Vec *v = streamed(c, i);
+        if (vec_spill(v, c->spill_dir)) {
+            c->spill_errno = v->err;
+            return MC_SPILL_FAULT;
+        }
+        vec_trim(v);
+    }
+    malloc_trim(0);  /* the freed arrays' pages go back to the system, not to the heap's free lists */
+    return 0;
+}
+
+static void spill_trim(Ctx *c)
+{
+    c->since_trim = 0;
+    if (c->spilled)
+        for (int i = 0; streamed(c, i); i++)
+            vec_trim(streamed(c, i));
+}
+
+/* Whether `more` resident bytes fit the budget, spilling first if that makes room: 0 yes, 1 no,
+ * MC_SPILL_FAULT. */
+static int budget_room(Ctx *c, size_t more)
+{
+    if (c->limit <= 0 || resident_now(c) + more <= (size_t)c->limit)
+        return 0;
+    if (!c->spilled && c->spill_dir[0]) {
+        int r = spill(c);
+        if (r)
+            return r;
+    }
+    return resident_now(c) + more > (size_t)c->limit;
+}
+
+/* The spill errno of the first failed array, when a call failed for a spill file (vec_room
+ * says -1 for both the heap and a file). */
+static int spill_failed(Ctx *c)
+{
+    if (c->spill_errno)
+        return 1;
+    for (int i = 0; streamed(c, i); i++)
+        if (streamed(c, i)->err) {
+            c->spill_errno = streamed(c, i)->err;
+            return 1;
+        }
+    return 0;
+}
+
+/* Spill now (when there is a spill directory) and drop the spilled pages: 0, or MC_SPILL_FAULT. */
+int64_t mc_spill(Ctx *c)
+{
+    int r = c->spill_dir[0] ? spill(c) : 0;
+    spill_trim(c);
+    return r;
+}
+
+/* Set the budget: limit resident bytes for this process (0: none; base: its resident bytes now),
+ * and the spill directory ("" or NULL: stop at the limit instead of spilling). */
+void mc_budget(Ctx *c, int64_t limit, int64_t base, const char *dir)
+{
+    c->limit = limit;
+    c->base = base;
+    c->spill_dir[0] = 0;
+    if (dir && strlen(dir) < sizeof c->spill_dir)
+        strcpy(c->spill_dir, dir);
+}
+
 /* Double the fingerprint set, at most three quarters full. The old table is freed first and
  * the new one filled from the per-state fingerprint array (every admitted state is there), so
  * the two never coexist: growing costs no memory peak. */
 static int table_grow(Ctx *c)
 {
     size_t size = (c->mask + 1) * 2;
+    int over = budget_room(c, (c->mask + 1) * (sizeof(uint64_t) + (c->ids ? sizeof(int32_t) : 0)));
+    if (over)
+        return over;  /* 1: the set cannot grow within the budget; or MC_SPILL_FAULT */
     free(c->table);
     free(c->ids);
+    if (c->limit > 0)
+        malloc_trim(0);
     c->table = table_alloc(size);
     c->ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
     if (!c->table || (c->edges && !c->ids))
@@ -337,15 +596,11 @@ static int table_grow(Ctx *c)
         c->table[j] = fp;
         if (c->ids)
             c->ids[j] = (int32_t)id;
+        if (c->spilled && (id & (SPILL_TRIM - 1)) == SPILL_TRIM - 1)
+            vec_trim(&c->fps);
     }
+    vec_trim(&c->fps);
     return 0;
-}
-
-static void vec_init(Vec *v, size_t item)
-{
-    v->p = NULL;
-    v->n = v->cap = 0;
-    v->item = item;
 }
 
 static void free_parts(Ctx *c)
@@ -371,7 +626,7 @@ void mc_free(Ctx *c)
     Vec *vs[] = {&c->parent, &c->via, &c->fps, &c->terminal, &c->cur, &c->next, &c->pairs, &c->left,
                  &c->steps, &c->marks};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
-        free(vs[i]->p);
+        vec_free(vs[i]);
     free(c->table);
     free(c->ids);
     free_parts(c);
@@ -444,8 +699,12 @@ static int edge(Ctx *c, int64_t src, int32_t dst)
 static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
 {
     size_t i = 0;
-    if ((c->used + 1) * 4 > (c->mask + 1) * 3 && table_grow(c))
-        return MC_NOMEM;
+    if (!c->hit_memory && (c->used + 1) * 4 > (c->mask + 1) * 3) {
+        int r = table_grow(c);
+        if (r < 0 || (r > 0 && !c->table))
+            return r == MC_SPILL_FAULT ? r : MC_NOMEM;
+        c->hit_memory = r > 0;  /* the set is as large as the budget allows: no new state from now on */
+    }
     if (fp == 0) {
         if (c->has_zero)
             return edge(c, src, c->zero_id);
@@ -461,6 +720,8 @@ static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
         c->hit_state_bound = 1;
         return 0;
     }
+    if (c->hit_memory && (c->used + 1) * 4 > (c->mask + 1) * 3)
+        return 0;
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
     if (fp == 0) {
@@ -479,6 +740,10 @@ static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell
 {
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
+    if (c->limit > 0 && !c->spilled && (c->size & 4095) == 0 && budget_room(c, 0) < 0)
+        return MC_SPILL_FAULT;  /* spilled when the heap passed the limit; failing that, stop */
+    if (c->spilled && ++c->since_trim >= SPILL_TRIM)
+        spill_trim(c);
     if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->fps, 1) || vec_room(&c->next, 1))
         return MC_NOMEM;
     VEC_PUSH(c->parent, int32_t, parent);
@@ -493,7 +758,15 @@ static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell
 
 /* An initial state: its id, -1 when it equals an earlier one, MC_NOMEM, MC_SEED_FAULT. Initial states
  * form level 0; mc_level moves them to the frontier. */
+static int64_t seed(Ctx *c, const int64_t *x);
+
 int64_t mc_seed(Ctx *c, const int64_t *x)
+{
+    int64_t r = seed(c, x);
+    return r == MC_NOMEM && spill_failed(c) ? MC_SPILL_FAULT : r;
+}
+
+static int64_t seed(Ctx *c, const int64_t *x)
 {
     mc_cell row[MC_WIDTH];
     pack(row, x);
@@ -693,6 +966,9 @@ static int64_t level_parallel(Ctx *c, int successors)
             if (r < 0)
                 return r;
         }
+        c->since_trim += hi - lo;
+        if (c->spilled && c->since_trim >= SPILL_TRIM)
+            spill_trim(c);
     }
     return steps;
 }
@@ -700,7 +976,15 @@ static int64_t level_parallel(Ctx *c, int successors)
 /* Expand the current level (with or without successors) and admit the next; returns the
  * level's steps, MC_FAULT (a step or property the C code hands back: fault_sid names the
  * state) or MC_NOMEM. The first call takes the seeded states as the current level. */
+static int64_t level(Ctx *c, int successors);
+
 int64_t mc_level(Ctx *c, int successors)
+{
+    int64_t r = level(c, successors);
+    return r == MC_NOMEM && spill_failed(c) ? MC_SPILL_FAULT : r;
+}
+
+static int64_t level(Ctx *c, int successors)
 {
     if (!c->started) {  /* the seeded states become level 0 */
         c->started = 1;
@@ -744,14 +1028,14 @@ int64_t mc_level(Ctx *c, int successors)
             if (r)
                 return r;
         }
+        if (c->spilled && ++c->since_trim >= SPILL_TRIM)
+            spill_trim(c);
     }
 admitted:;
     Vec t = c->cur;
     c->cur = c->next;
     c->next = t;
-    free(c->next.p);  /* the expanded level: its rows go, so the two frontier buffers never both hold the largest */
-    c->next.p = NULL;
-    c->next.n = c->next.cap = 0;
+    vec_free(&c->next);  /* the expanded level: its rows go, so the two frontier buffers never both hold the largest */
     c->lo = c->hi;
     c->hi = c->size;
     c->depth++;
@@ -772,10 +1056,8 @@ void mc_end(Ctx *c)
     c->ids = NULL;
     c->mask = 0;
     free_parts(c);
-    free(c->cur.p);
-    free(c->next.p);
-    c->cur.p = c->next.p = NULL;
-    c->cur.n = c->next.n = c->cur.cap = c->next.cap = 0;
+    vec_free(&c->cur);
+    vec_free(&c->next);
 }
 
 /* Whether the reachability graph (tree edges from the parent array, the other steps from
@@ -841,11 +1123,33 @@ int64_t mc_marks(Ctx *c) { return (int64_t)c->marks.n; }
 void mc_release(Ctx *c, int which)
 {
     Vec *vs[] = {&c->parent, &c->via, NULL, &c->fps, &c->terminal};
-    if (which >= 0 && which < 5 && vs[which]) {
-        free(vs[which]->p);
-        vs[which]->p = NULL;
-        vs[which]->n = vs[which]->cap = 0;
-    }
+    if (which >= 0 && which < 5 && vs[which])
+        vec_free(vs[which]);
+    else if (which == 14 || which == 15)
+        vec_free(which == 14 ? &c->steps : &c->marks);
+}
+
+/* The spill file of array `which` (as mc_array numbers them; -1: on the heap), for Python to
+ * map instead of copying. */
+int64_t mc_spill_fd(Ctx *c, int which)
+{
+    Vec *vs[] = {&c->parent, &c->via, NULL, &c->fps, &c->terminal};
+    Vec *v = which >= 0 && which < 5 ? vs[which] : which == 14 ? &c->steps : which == 15 ? &c->marks : NULL;
+    return v && v->fd >= 0 ? v->fd : -1;
+}
+
+int64_t mc_spilled(Ctx *c) { return c->spilled; }
+int64_t mc_hit_memory(Ctx *c) { return c->hit_memory; }
+int64_t mc_spill_errno(Ctx *c) { return c->spill_errno; }
+
+/* Bytes now in spill files (their reserved size). */
+int64_t mc_spill_bytes(Ctx *c)
+{
+    int64_t bytes = 0;
+    for (int i = 0; streamed(c, i); i++)
+        if (streamed(c, i)->fd >= 0)
+            bytes += (int64_t)(streamed(c, i)->cap * streamed(c, i)->item);
+    return bytes;
 }
 
 int64_t mc_size(Ctx *c) { return c->size; }

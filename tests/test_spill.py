@@ -1,0 +1,121 @@
+"""Spilling under a memory budget: the native search moves its streamed arrays to disk and goes on.
+
+A budget that the search's arrays would pass but its fingerprint set fits must give exactly
+the unlimited search's answer (counts, verdicts, traces, the per-state arrays themselves),
+with one thread or several, with liveness and `at_end` properties; the search's resident
+peak stays within the budget plus SLACK. A budget the set itself passes stops the search
+with the bound report. A spill directory that cannot be written is an error naming it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import resource
+
+import pytest
+from conftest import VIRTIO, no_c_compiler
+
+from modelcheck import cli
+from modelcheck.check import check, configure
+from modelcheck.explicit import SearchOptions
+from modelcheck.explicit.memory import resident
+from modelcheck.explicit.native.driver import SpillError
+from modelcheck.verdict import EXIT_USAGE, Verdict
+
+pytestmark = pytest.mark.skipif(no_c_compiler(), reason="no C compiler")
+
+# 173,358 states, 559,799 transitions: small enough for the Python liveness check
+MEDIUM = {"workload": "W0 W1 F W2 W3 F", "qdepth": 4, "guest": "nodrain", "failures": 2, "migrations": 1,
+          "evict": "on", "order": "fifo"}
+# 3,360,953 states: a fingerprint set of 64 MB (8M slots), per-state arrays of about 60 MB
+LARGE = {**MEDIUM, "flush_failures": 1, "order": "any"}
+SAFETY = ["barrier", "flush_contract", "restart_order"]  # (completion, at_end, is in the liveness test)
+MB = 1 << 20
+SLACK = 16 * MB  # spill windows between two drops, the threads' chunk buffers, the Python between checks
+
+
+def _settled() -> int:
+    """This process's resident bytes, once the C heap has handed its free pages back."""
+    ctypes.CDLL(None).malloc_trim(0)
+    return resident()
+
+
+def _answers(run):
+    return [(r.name, r.verdict, r.trace, r.states, r.transitions, r.depth) for r in run.results]
+
+
+def _native(**kw) -> SearchOptions:
+    return SearchOptions(native=True, store="compact", **kw)
+
+
+@pytest.fixture(scope="module")
+def large():
+    spec = configure(VIRTIO, LARGE)
+    return spec, check(spec, SAFETY, _native(memory=None, threads=2))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_budget_that_forces_spilling_gives_the_unlimited_answer(large, tmp_path, threads):
+    spec, exact = large
+    budget = _settled() + 90 * MB  # the set (64 MB) fits; the set and the arrays (about 130 MB) do not
+    run = check(spec, SAFETY, _native(memory=budget, threads=threads, spill_dir=str(tmp_path)))
+    ex, full = run.exploration, exact.exploration
+    assert ex.spilled > 0 and ex.spill_dir == str(tmp_path) and not ex.hit_memory_bound
+    assert _answers(run) == _answers(exact)
+    assert ex.size == full.size == 3_360_953 and ex.transitions == full.transitions
+    assert list(ex.parent) == list(full.parent) and list(ex.via) == list(full.via)
+    assert list(ex.fingerprints) == list(full.fingerprints) and ex.terminal == full.terminal
+    assert ex.search_peak_resident <= budget + SLACK, (ex.search_peak_resident - budget) / MB
+    assert not list(tmp_path.iterdir())  # the spill files are unlinked
+
+
+def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, tmp_path):
+    spec, exact = large
+    budget = _settled() + 40 * MB  # the last doubling of the set (to 64 MB) cannot fit
+    run = check(spec, SAFETY, _native(memory=budget, threads=2, spill_dir=str(tmp_path)))
+    ex = run.exploration
+    assert ex.hit_memory_bound == budget and ex.spilled > 0
+    assert 0 < ex.size < exact.exploration.size
+    assert ex.search_peak_resident <= budget + SLACK
+    for r in run.results:
+        assert r.verdict is not Verdict.HOLDS, r
+        if r.verdict is not Verdict.VIOLATED:
+            assert "memory budget" in r.reason and f"{ex.size:,} states" in r.reason
+
+
+def test_spilling_keeps_liveness_and_every_property_exact(tmp_path):
+    spec = configure(VIRTIO, MEDIUM)
+    exact = check(spec, None, _native(memory=None, threads=2))
+    budget = _settled() + 8 * MB  # the steps alone (6.7 MB) and the rest of the search do not fit
+    run = check(spec, None, _native(memory=budget, threads=2, spill_dir=str(tmp_path)))
+    ex = run.exploration
+    assert ex.spilled > 0 and not ex.hit_memory_bound
+    assert _answers(run) == _answers(exact)
+    assert list(ex.edges) == list(exact.exploration.edges) and list(ex.marks) == list(exact.exploration.marks)
+    assert {r.verdict for r in run.results} >= {Verdict.VIOLATED, Verdict.HOLDS}
+
+
+def test_a_spill_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path):
+    spec = configure(VIRTIO, MEDIUM)
+    check(spec, ["progress"], _native(memory=None))  # code built and cached before the limit
+    budget = _settled() + 8 * MB
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 * MB, hard))  # as a full disk: no file past 1 MB
+    try:
+        with pytest.raises(SpillError) as raised:
+            check(spec, ["progress"], _native(memory=budget, spill_dir=str(tmp_path)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert raised.value.where == str(tmp_path) and raised.value.errno == errno.EFBIG
+    assert str(tmp_path) in str(raised.value) and "--spill-dir" in str(raised.value)
+    assert raised.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("where", ["missing", "a-file"])
+def test_an_unwritable_spill_dir_is_a_usage_error(tmp_path, capsys, where):
+    (tmp_path / "a-file").write_text("")
+    place = str(tmp_path / where)
+    code = cli.main(["check", VIRTIO, "-q", "--no-progress", "-p", "barrier", "--memory", "1G", "--spill-dir", place])
+    assert code == EXIT_USAGE
+    assert place in capsys.readouterr().err
