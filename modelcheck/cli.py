@@ -165,6 +165,9 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
 def _bound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after N distinct states")
     p.add_argument("--max-depth", type=positive_int, metavar="N", help="do not go deeper than N steps")
+    p.add_argument("--time-limit", type=_seconds, metavar="SECONDS",
+                   help="stop admitting states once the search has run this long (looked at between BFS levels); "
+                        "the states stored are judged and the verdicts say HOLDS up to bound (exit 3), never HOLDS")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="expand states on N processes (same result; default 1)")
@@ -193,6 +196,17 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
                         "properties and rank count; it keeps checkpointing into DIR)")
 
 
+def _seconds(text: str) -> float:
+    """A ``--time-limit`` value: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds: write e.g. 600")
+    return value
+
+
 def _memory(text: str) -> int | None:
     """A ``--memory`` value: a size (``4G``, ``512M``, bytes) or ``off``."""
     if text.strip().lower() in ("off", "none"):
@@ -219,7 +233,7 @@ def _search_options(args: argparse.Namespace, on_progress: Any, keep_edges: bool
     """The search the arguments ask for; with no engine flag the plan's choice (see modelcheck.explicit.plan)."""
     return SearchOptions(max_states=args.max_states, max_depth=args.max_depth, keep_edges=keep_edges,
                          workers=args.workers, store=args.store, on_progress=on_progress, memory=args.memory,
-                         spill_dir=getattr(args, "spill_dir", None),
+                         spill_dir=getattr(args, "spill_dir", None), time_limit=getattr(args, "time_limit", None),
                          backend=getattr(args, "backend", "auto"),
                          symmetry=getattr(args, "symmetry", False), por=getattr(args, "por", False),
                          distributed=getattr(args, "distributed", False), checkpoint=getattr(args, "checkpoint", None),

@@ -23,8 +23,10 @@ TABLE: dict[str, dict[int, str]] = {
         OK: "every property holds; a NOT REACHED witness counts only when named with --property",
         VIOLATION: "a property is violated, or a witness named with --property is NOT REACHED",
         USAGE: _USAGE + "; --distributed where MPI or mpi4py is missing (the message says how to install "
-                        "them); a --resume checkpoint of another spec, configuration or rank count, or damaged",
-        INCONCLUSIVE: "inconclusive: --max-states or --max-depth cut the search before a verdict",
+                        "them); a --resume checkpoint of another spec, configuration or rank count, or damaged; "
+                        "a --spill-dir that cannot be written, or no room left in it while the search spills",
+        INCONCLUSIVE: "inconclusive: --max-states, --max-depth, --time-limit or the --memory budget cut the search "
+                      "before a verdict",
         INTERRUPTED: _INTERRUPTED,
     },
     "matrix": {

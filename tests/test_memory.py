@@ -60,3 +60,27 @@ def test_the_default_budget_is_half_the_machine_split_among_workers():
                                             ("1.5GiB", 3 << 29), ("4096", 4096)])
 def test_sizes(text, size):
     assert parse(text) == size
+
+
+@pytest.mark.parametrize("options", [{}, {"native": True, "store": "compact"}], ids=["interpreted", "native"])
+def test_a_time_limit_ends_the_search_as_a_bound_never_as_holds(options):
+    if options.get("native") and no_c_compiler():
+        pytest.skip("no C compiler")
+    spec = configure(VIRTIO, SMALL)
+    props = [p.name for p in compile_spec(spec).properties.values() if p.kind not in LIVENESS]
+    run = check(spec, props, SearchOptions(time_limit=1e-9, **options))  # past it before the first level
+    ex = run.exploration
+    assert ex.hit_time_limit == 1e-9 and ex.size == len(ex.initial_ids)
+    assert {r.verdict for r in run.results} <= {Verdict.HOLDS_UP_TO_BOUND, Verdict.UNKNOWN, Verdict.VIOLATED}
+    assert any("time limit" in r.reason for r in run.results)
+    assert check(spec, props, SearchOptions(time_limit=3600, **options)).exploration.hit_time_limit == 0
+
+
+def test_check_with_a_time_limit_is_inconclusive_and_a_bad_one_is_a_usage_error(capsys):
+    argv = ["check", VIRTIO, "-q", "--no-progress", "-p", "barrier"]
+    assert cli.main([*argv, "--time-limit", "1e-9"]) == EXIT_INCONCLUSIVE
+    assert "time limit" in capsys.readouterr().out
+    for bad in ("0", "-5", "soon"):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([*argv, "--time-limit", bad])
+        assert exited.value.code == EXIT_USAGE

@@ -76,7 +76,8 @@ def run(chosen: Plan, started: float) -> Exploration:
         try:
             driver.explore_native(ex, chosen.successors, chosen.library, opts.max_states, opts.max_depth,
                                   opts.on_progress, started, edges=chosen.endings, budget=chosen.budget,
-                                  threads=chosen.threads, steps=chosen.liveness, spill_dir=chosen.spill_dir)
+                                  threads=chosen.threads, steps=chosen.liveness, spill_dir=chosen.spill_dir,
+                                  time_limit=opts.time_limit)
         except driver.Fault as err:
             chosen.without_native(f"{err}; the Python search decides it")
         else:
@@ -84,7 +85,7 @@ def run(chosen: Plan, started: float) -> Exploration:
             return _without_marks(chosen, ex)
     ex = chosen.exploration()
     successors, store, levels = chosen.parts(ex)
-    search(ex, successors, store, levels, opts.max_depth, opts.on_progress, started)
+    search(ex, successors, store, levels, opts.max_depth, opts.on_progress, started, opts.time_limit)
     ex.seconds = time.perf_counter() - started
     return _without_marks(chosen, ex)
 

@@ -31,6 +31,7 @@ class Cut(StrEnum):
     STATE_BOUND = "state bound"
     DEPTH_BOUND = "depth bound"
     MEMORY_BUDGET = "memory budget"
+    TIME_LIMIT = "time limit"
 
 
 NOT_SHORTEST = "found under partial-order reduction: a real trace, not necessarily a shortest one"
@@ -62,6 +63,7 @@ class Exploration:
     hit_state_bound: bool = False
     hit_memory_bound: int = 0  # the memory budget (bytes) the search reached; 0: not reached
     hit_depth_bound: bool = False
+    hit_time_limit: float = 0.0  # the time limit (seconds) the search reached; 0: not reached
     memory_budget: int | None = None  # the budget the search ran under (bytes; None: none)
     resident_at_start: int = 0  # the native search: this process's resident bytes when it began
     search_peak_resident: int = 0  # and its peak while it searched (before the arrays are handed to Python)
@@ -90,7 +92,8 @@ class Exploration:
         """Every reason the search is not exhaustive (none: it is)."""
         return tuple(cut for cut, hit in ((Cut.STATE_BOUND, self.hit_state_bound),
                                           (Cut.DEPTH_BOUND, self.hit_depth_bound),
-                                          (Cut.MEMORY_BUDGET, self.hit_memory_bound)) if hit)
+                                          (Cut.MEMORY_BUDGET, self.hit_memory_bound),
+                                          (Cut.TIME_LIMIT, self.hit_time_limit)) if hit)
 
     @property
     def bounded(self) -> bool:
@@ -342,5 +345,7 @@ class Exploration:
     def _bound_text(self) -> str:
         said = {Cut.STATE_BOUND: f"state bound {self.size} reached", Cut.DEPTH_BOUND: "depth bound reached",
                 Cut.MEMORY_BUDGET: f"memory budget {show(self.hit_memory_bound)} reached at {self.size:,} states; "
-                                   "raise it with --memory"}
+                                   "raise it with --memory",
+                Cut.TIME_LIMIT: f"time limit {self.hit_time_limit:g} s reached at {self.size:,} states; "
+                                "raise it with --time-limit"}
         return ", ".join(said[cut] for cut in self.cuts)

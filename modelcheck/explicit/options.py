@@ -34,6 +34,9 @@ class SearchOptions:
     except in the native search, which first moves its streamed arrays (frontier levels,
     parents, steps) to files in ``spill_dir`` and goes on, slower, stopping only when its
     fingerprint set would not fit;
+    ``time_limit`` (seconds, counted from the search's start) ends the search as a bound at
+    the first level boundary past it: the states stored are still judged, no new one is
+    admitted, and the verdicts say "up to bound (time limit … reached …)";
     ``store`` is ``full`` (every state kept: graphs, conformance) or ``compact`` (64-bit
     fingerprints only, for large runs), ``None`` for the plan's choice; ``backend`` is
     ``interpreted`` (the library's default), ``compiled``, ``native`` or ``auto`` (the
@@ -60,6 +63,7 @@ class SearchOptions:
     check_hints: bool = False
     workers: int = 1
     memory: int | None = 0  # bytes of resident memory this search may use; 0: the default share, None: no budget
+    time_limit: float | None = None  # seconds from the start after which no new state is admitted (a bound)
     spill_dir: str | None = None  # where the native search spills under its budget (None: the system's temp dir)
     store: str | None = None
     backend: str = "interpreted"

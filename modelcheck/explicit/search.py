@@ -30,8 +30,9 @@ class Levels(Protocol):
 
 
 def search(ex: Exploration, successors: Successors, store: Store, levels: Levels, max_depth: int | None,
-           on_progress: Callable[[Progress], None] | None, started: float) -> None:
-    """Fill ``ex`` with every state reachable from ``successors.initial`` (within ``max_depth``)."""
+           on_progress: Callable[[Progress], None] | None, started: float, time_limit: float | None = None) -> None:
+    """Fill ``ex`` with every state reachable from ``successors.initial`` (within ``max_depth``;
+    past ``time_limit`` seconds from ``started``, the stored states are judged and no new one admitted)."""
     for s in successors.initial:
         store.seed(s)
     level, frontier = store.next_level()
@@ -45,7 +46,9 @@ def search(ex: Exploration, successors: Successors, store: Store, levels: Levels
         while level:
             cut = max_depth is not None and d >= max_depth
             ex.hit_depth_bound |= cut
-            levels.run(level, frontier, not (cut or ex.hit_memory_bound), ex, store)
+            if time_limit is not None and not cut and time.perf_counter() - started >= time_limit:
+                ex.hit_time_limit = time_limit
+            levels.run(level, frontier, not (cut or ex.hit_memory_bound or ex.hit_time_limit), ex, store)
             level, frontier = store.next_level()
             if on_progress is not None:
                 on_progress(Progress(ex.size, len(level), d, store.steps, time.perf_counter() - started))

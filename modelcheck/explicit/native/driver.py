@@ -323,7 +323,8 @@ MC_PAIRS, MC_STEPS = 1, 2  # mc_new's edges: bits, as search.c defines them
 
 def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max_depth: int | None,
                    on_progress: Any, started: float, edges: bool = False, budget: int | None = None,
-                   threads: int = 1, steps: bool = False, spill_dir: str | None = None) -> None:
+                   threads: int = 1, steps: bool = False, spill_dir: str | None = None,
+                   time_limit: float | None = None) -> None:
     """Fill the compact-store Exploration ``ex`` by the native search (see the module docstring).
 
     With ``edges`` (an ``at_end`` property is judged) the search also keeps the steps into
@@ -336,7 +337,8 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     size at the start), and stops admitting states only when the fingerprint set itself would
     not fit (``ex.hit_memory_bound``); ``ex.spilled`` and ``ex.spill_dir`` say that it spilled,
     and the per-state arrays are then read from the files (mapped, not copied). Raises
-    :class:`SpillError` when a spill file cannot be written.
+    :class:`SpillError` when a spill file cannot be written. Past ``time_limit`` seconds from
+    ``started`` (looked at between levels) no new state is admitted (``ex.hit_time_limit``).
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
     between levels). ``threads`` expand each level together (``mc_threads``); the states are
@@ -382,7 +384,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
                     ex.hit_memory_bound = budget
             if c.mc_hit_memory(ctx):
                 ex.hit_memory_bound = budget or 0
-            taken = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound else 1)
+            if time_limit is not None and not at_bound and time.perf_counter() - started >= time_limit:
+                ex.hit_time_limit = time_limit  # checked between levels: a level begun is finished
+            taken = c.mc_level(ctx, 0 if at_bound or ex.hit_memory_bound or ex.hit_time_limit else 1)
             failed(taken)
             ex.spilled = max(ex.spilled, c.mc_spill_bytes(ctx))
             if taken == MC_FAULT:
