@@ -3,8 +3,10 @@
 A search that reaches its budget ends like one that reaches a state bound — every stored
 state is still judged, no new one is admitted — and its verdicts say ``HOLDS up to
 bound (memory budget … reached)``: an honest partial answer instead of the kernel's OOM
-killer. The default is half of the machine's memory, split among the processes that
-search at once (workers, or matrix cases run side by side).
+killer. The native search first spills (``explicit/native/search.c``: its streamed arrays move
+to files in the spill directory) and stops only when its fingerprint set cannot grow. The
+default is half of the machine's memory, split among the processes that search at once
+(workers, or matrix cases run side by side).
 """
 
 from __future__ import annotations
