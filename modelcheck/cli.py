@@ -372,7 +372,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         print(f"no violation found of {', '.join(sim.properties) or 'any property'} (not a proof)")
     else:
         where = f" of search {v.search}" if sim.searches else ""
-        print(f"{v.prop} VIOLATED in walk {v.walk}{where}: {len(v.trace)} steps, shrunk to {len(v.shrunk)} "
+        after = f" after {sim.found_after:.2f} s" if sim.found_after is not None else ""
+        print(f"{v.prop} VIOLATED in walk {v.walk}{where}{after}: {len(v.trace)} steps, shrunk to {len(v.shrunk)} "
               "(both replayed)")
     for i, search in enumerate(sim.searches):
         heavy = sorted((w, a) for a, w in search.bias.weights or () if w != 1.0)

@@ -146,6 +146,7 @@ class Simulation:
     not_judged: list[str] = field(default_factory=list)  # sometimes properties: walks do not judge them
     workers: int = 1
     searches: list[Search] = field(default_factory=list)  # per search of a swarm (empty without one)
+    found_after: float | None = None  # seconds from the start to the violating walk's answer (before shrinking)
 
 
 CHUNK = 8  # walks per task; fixed, so the walks run (and so every output) do not depend on the workers
@@ -264,6 +265,7 @@ def simulate(compiled: Compiled, properties: Sequence[Property], depth: int, see
     hits = [0] * n
     per = [_Chunk(i, 0, hits=[0] * n) for i in range(len(biases))]
     bad: _Chunk | None = None
+    found_after = None
     _job.update(compiled=compiled, judged=judged, seed=seed, biases=biases)
     try:
         answers = _chunks(_tasks(len(biases), walks, deadline), workers,
@@ -279,6 +281,7 @@ def simulate(compiled: Compiled, properties: Sequence[Property], depth: int, see
                     hits[k] += h
                 if chunk.bad is not None:
                     bad = chunk
+                    found_after = clock() - start
                     break
         finally:
             answers.close()
@@ -308,7 +311,7 @@ def simulate(compiled: Compiled, properties: Sequence[Property], depth: int, see
                 for bias, c in zip(biases, per)] if swarm > 1 else []
     return Simulation(seed, depth, sum(c.walks for c in per), sum(c.steps for c in per), clock() - start,
                       [p.name for p in judged], violation, coverage,
-                      [p.name for p in properties if p.kind not in JUDGED], max(1, workers), searches)
+                      [p.name for p in properties if p.kind not in JUDGED], max(1, workers), searches, found_after)
 
 
 def _violated(compiled: Compiled, prop: Property, before: State | None, step: Step | None, after: State,
