@@ -7,6 +7,7 @@ from conftest import SMALL, VIRTIO, no_c_compiler
 
 from modelcheck import cli
 from modelcheck.check import check, configure
+from modelcheck.errors import UsageError
 from modelcheck.explicit import SearchOptions
 from modelcheck.explicit.memory import default_budget, machine_bytes, parse
 from modelcheck.explicit.plan import plan
@@ -84,3 +85,10 @@ def test_check_with_a_time_limit_is_inconclusive_and_a_bad_one_is_a_usage_error(
         with pytest.raises(SystemExit) as exited:
             cli.main([*argv, "--time-limit", bad])
         assert exited.value.code == EXIT_USAGE
+
+
+def test_the_partitioned_search_refuses_a_time_limit_and_a_spill_dir(tmp_path):
+    compiled = compile_spec(configure(VIRTIO, SMALL))
+    for extra in ({"time_limit": 5.0}, {"spill_dir": str(tmp_path)}):
+        with pytest.raises(UsageError):
+            plan(compiled, [], SearchOptions(checkpoint=str(tmp_path / "c"), **extra))

@@ -327,7 +327,8 @@ def _partitioned(compiled: Compiled, props: list[Property], options: SearchOptio
     C compiler exists, else the compiled Python one, over the compact store."""
     flags = [name for name, on in (("--symmetry", options.symmetry), ("--por", options.por),
                                    ("--store full", options.store == StoreKind.FULL),
-                                   ("--max-states", options.max_states), ("--workers", options.workers > 1),
+                                   ("--max-states", options.max_states), ("--time-limit", options.time_limit),
+                                   ("--spill-dir", options.spill_dir), ("--workers", options.workers > 1),
                                    ("graphs", options.keep_edges)) if on]
     if flags:
         raise UsageError(f"--distributed/--checkpoint run the partitioned compact search, which takes no "

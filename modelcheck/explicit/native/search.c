@@ -334,7 +334,8 @@ static int vec_spill(Vec *v, const char *dir)
         ssize_t w = pwrite(v->fd, old + done, bytes - done, (off_t)done);
         if (w <= 0) {
             v->err = w < 0 ? errno : EIO;
-            return -1;  /* the caller stops the search: v's heap copy is lost with it */
+            free(old);
+            return -1;  /* the caller stops the search: v's items are lost with it */
         }
         done += (size_t)w;
     }
@@ -701,7 +702,7 @@ static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
     size_t i = 0;
     if (!c->hit_memory && (c->used + 1) * 4 > (c->mask + 1) * 3) {
         int r = table_grow(c);
-        if (r < 0 || (r > 0 && !c->table))
+        if (r < 0)
             return r == MC_SPILL_FAULT ? r : MC_NOMEM;
         c->hit_memory = r > 0;  /* the set is as large as the budget allows: no new state from now on */
     }
