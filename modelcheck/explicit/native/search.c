@@ -221,6 +221,8 @@ typedef struct {
     int fd;  /* -1: on the heap; else the spill file mapped at p (cap items long) */
     int err;  /* the errno of the last failed spill-file operation (0: none) */
     const char *dir;  /* NULL: heap; else where the file is made (a spilled Vec stays spilled) */
+    int (*guard)(void *owner, size_t more);  /* asked before the heap grows by `more` bytes (may spill) */
+    void *owner;
 } Vec;
 
 static void vec_init(Vec *v, size_t item)
@@ -231,6 +233,8 @@ static void vec_init(Vec *v, size_t item)
     v->fd = -1;
     v->err = 0;
     v->dir = NULL;
+    v->guard = NULL;
+    v->owner = NULL;
 }
 
 /* An unlinked file in dir, read-write: O_TMPFILE where the file system has it, else mkstemp
@@ -286,7 +290,9 @@ static int vec_room(Vec *v, size_t more)
     size_t cap = v->cap ? v->cap : 1024;
     while (cap < v->n + more)
         cap *= 2;
-    if (v->dir)
+    if (!v->dir && v->guard && v->guard(v->owner, (cap - v->cap) * v->item) < 0)
+        return -1;  /* the budget's guard could not spill */
+    if (v->dir)  /* spilled, or the guard has just spilled it */
         return file_room(v, cap);
     char *p = realloc(v->p, cap * v->item);
     if (!p)
@@ -557,12 +563,24 @@ int64_t mc_spill(Ctx *c)
     return r;
 }
 
+/* A streamed array's guard: room for `more` heap bytes within the budget, spilling if need be
+ * (a realloc that doubles an array would otherwise pass the budget between two looks). */
+static int guard(void *owner, size_t more)
+{
+    Ctx *c = owner;
+    return c->spilled ? 0 : budget_room(c, more) < 0 ? -1 : 0;
+}
+
 /* Set the budget: limit resident bytes for this process (0: none; base: its resident bytes now),
  * and the spill directory ("" or NULL: stop at the limit instead of spilling). */
 void mc_budget(Ctx *c, int64_t limit, int64_t base, const char *dir)
 {
     c->limit = limit;
     c->base = base;
+    for (int i = 0; streamed(c, i); i++) {
+        streamed(c, i)->guard = limit > 0 ? guard : NULL;
+        streamed(c, i)->owner = c;
+    }
     c->spill_dir[0] = 0;
     if (dir && strlen(dir) < sizeof c->spill_dir)
         strcpy(c->spill_dir, dir);
