@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 import z3
 
 from ..errors import EngineBug
-from .compact import compact
+from .compact import Compact, compact
 from .encode import Encoding, Guards, Limits, new_solver
 from .layout import Leaf
+from .mining import Candidate, mine
 
 
 @dataclass
@@ -36,11 +37,13 @@ class ChcOutcome:
     seconds: float = 0.0
     dropped: list[str] | None = None  # fields outside the cone of influence (compact layout)
     seed: int | None = None  # the seed that decided, when several raced
+    method: str = "spacer"  # "houdini": the mined facts alone were the invariant (no Spacer ran)
+    mined: dict | None = None  # how the facts were mined (:meth:`.mining.MinedFacts.describe`)
 
 
 def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
            background: list[z3.BoolRef] | None = None, layout: str = "compact",
-           free: frozenset[str] = frozenset()) -> ChcOutcome:
+           free: frozenset[str] = frozenset(), walks: int = 0) -> ChcOutcome:
     """Ask Spacer whether a state in ``bad`` is reachable under the assumptions ``guards``.
 
     ``layout="compact"`` (the default) gives Spacer :mod:`.compact`'s layout (a cone of
@@ -49,9 +52,12 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
     leaves. ``layout="plain"`` keeps every leaf and one rule per action instance;
     ``background`` then holds facts already known to be inductive (from :mod:`houdini`),
     added to every step's body, which leaves the reachable states unchanged.
+    ``walks`` (compact layout): random walks whose states suggest facts for :mod:`.mining`;
+    when the facts Houdini keeps exclude every bad state they are the invariant and Spacer does
+    not run, else they are Spacer's background (0: no walks).
     """
     if layout == "compact":
-        return _spacer_compact(enc, bad, guards, limits, free)
+        return _spacer_compact(enc, bad, guards, limits, free, walks)
     known = z3.And(*(background or []))
     started = time.perf_counter()
     fp = z3.Fixedpoint()
@@ -92,22 +98,23 @@ def spacer(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
 
 
 def race(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, seeds: int,
-         free: frozenset[str] = frozenset()) -> ChcOutcome:
+         free: frozenset[str] = frozenset(), walks: int = 0) -> ChcOutcome:
     """Spacer over the compact layout with ``seeds`` random seeds (``limits.seed`` on), each in a
     process of its own, the first to decide winning.
 
     The verdict does not depend on which process finishes first: each seed's run is
     deterministic under z3's resource limit, a seed that proves always proves and the engines
     never both prove and refute, and UNKNOWN waits for every seed. Only the invariant shown
-    (and the seed that found it) may differ from run to run."""
+    (and the seed that found it) may differ from run to run. Each seed also seeds its walks."""
     if seeds <= 1:
-        return spacer(enc, bad, guards, limits, free=free)
+        return spacer(enc, bad, guards, limits, free=free, walks=walks)
     context = multiprocessing.get_context("fork")  # the children inherit the encoding, nothing is pickled
     answers = context.SimpleQueue()
     children = []
     for k in range(seeds):
         mine = replace(limits, seed=limits.seed + k)
-        child = context.Process(target=_one_seed, args=(enc, bad, guards, mine, answers, free), daemon=True)
+        child = context.Process(target=_one_seed, args=(enc, bad, guards, mine, answers, free, walks),
+                                daemon=True)
         child.start()
         children.append(child)
     unknown: list[str] = []
@@ -135,52 +142,75 @@ def race(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, seeds: 
 
 
 def _one_seed(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, answers: object,
-              free: frozenset[str]) -> None:
+              free: frozenset[str], walks: int) -> None:
     """One seed of a race, in a child process: its outcome (or the engine bug it found) on ``answers``."""
     try:
-        answers.put((limits.seed, _spacer_compact(enc, bad, guards, limits, free), None))  # type: ignore[attr-defined]
+        answers.put((limits.seed, _spacer_compact(enc, bad, guards, limits, free, walks), None))  # type: ignore[attr-defined]
     except Exception as err:  # reported to the parent, which raises it as an engine bug
         answers.put((limits.seed, None, f"{type(err).__name__}: {err}"))  # type: ignore[attr-defined]
 
 
 def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits,
-                    free: frozenset[str] = frozenset()) -> ChcOutcome:
-    """Spacer over the compact layout: one relation, one rule for initial states, one for the steps."""
+                    free: frozenset[str] = frozenset(), walks: int = 0) -> ChcOutcome:
+    """The compact layout: mined facts first (:mod:`.mining`); if they do not exclude every bad
+    state, Spacer over one relation, one rule for initial states and one for the steps."""
     started = time.perf_counter()
     cs = compact(enc, bad, guards, free)
+    known: list[Candidate] = []
+    mined = None
+    if walks:
+        found_facts = mine(enc, cs, limits, walks, limits.seed)
+        mined = found_facts.describe()
+        if found_facts.complete:
+            known = found_facts.facts
+        if found_facts.excludes_bad:
+            return _checked(enc, cs, known, None, bad, guards, limits, started, mined)
     fp = z3.Fixedpoint()
     fp.set(engine="spacer")
     limits.apply(fp)
     reach = z3.Function("Reach", *[v.sort() for v in cs.x], z3.BoolSort())
     fp.register_relation(reach)
     fp.declare_var(*{v.get_id(): v for v in [*enc.x, *cs.x, *cs.y]}.values())
+    facts = z3.And(*[c.formula(cs.x) for c in known])
     fp.rule(reach(*cs.x), z3.And(cs.domain, cs.init))
-    fp.rule(reach(*cs.y), [reach(*cs.x), cs.domain, cs.transition], name="step")
+    fp.rule(reach(*cs.y), [reach(*cs.x), cs.domain, facts, cs.transition], name="step")
     try:
-        answer = fp.query(z3.And(reach(*cs.x), cs.domain, cs.bad))
+        answer = fp.query(z3.And(reach(*cs.x), cs.domain, facts, cs.bad))
     except z3.Z3Exception as err:  # z3 raises on some limits
         return ChcOutcome("unknown", reason=f"spacer: {limits.explain(str(err))}",
-                          seconds=time.perf_counter() - started)
+                          seconds=time.perf_counter() - started, mined=mined)
     seconds = time.perf_counter() - started
     if answer == z3.sat:
         # a bad state, or a sequence holding an item twice (which the positions cannot hold): the
         # caller looks for a trace to a bad state over the plain layout and says UNKNOWN if none
-        return ChcOutcome("reachable", seconds=seconds,
+        return ChcOutcome("reachable", seconds=seconds, mined=mined,
                           reason="or a sequence may hold an item twice (the compact layout cannot hold it)"
                           if cs.repeats else "")
     if answer == z3.unknown:
-        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(fp.reason_unknown())}", seconds=seconds)
+        return ChcOutcome("unknown", reason=f"spacer: {limits.explain(fp.reason_unknown())}", seconds=seconds,
+                          mined=mined)
     body = fp.get_cover_delta(-1, reach)
-    found = z3.substitute_vars(body, *cs.x)
-    status, why = check_invariant(enc, cs.to_plain(z3.And(cs.domain, found)), bad, guards, limits)
+    return _checked(enc, cs, known, z3.substitute_vars(body, *cs.x), bad, guards, limits, started, mined)
+
+
+def _checked(enc: Encoding, cs: Compact, facts: list[Candidate], found: z3.BoolRef | None, bad: z3.BoolRef,
+             guards: Guards, limits: Limits, started: float, mined: dict | None) -> ChcOutcome:
+    """The mined ``facts`` and Spacer's invariant ``found`` (None: Spacer did not run), over the
+    compact layout's step-0 variables, checked together over the plain leaves."""
+    method = "spacer" if found is not None else "houdini"
+    whole = z3.And(cs.domain, *[c.formula(cs.x) for c in facts], *([found] if found is not None else []))
+    status, why = check_invariant(enc, cs.to_plain(whole), bad, guards, limits)
     if status == "unknown":
-        return ChcOutcome("unknown", seconds=seconds, reason=why)
+        return ChcOutcome("unknown", seconds=time.perf_counter() - started, reason=why, mined=mined)
     if status == "failed":
-        raise EngineBug(f"spacer's invariant fails the independent check over the plain layout ({why})")
-    named = z3.substitute_vars(body, *[z3.Const(leaf.name, v.sort()) for leaf, v in zip(cs.leaves, cs.x)])
-    text, size = readable(named, cs.leaves)
-    return ChcOutcome("proved", invariant=text, invariant_size=size, seconds=time.perf_counter() - started,
-                      dropped=cs.dropped)
+        raise EngineBug(f"the {method} invariant fails the independent check over the plain layout ({why})")
+    lines = sorted({c.text(cs.leaves) for c in facts})
+    if found is not None:
+        named = z3.substitute(found, *[(v, z3.Const(leaf.name, v.sort())) for leaf, v in zip(cs.leaves, cs.x)])
+        text, _ = readable(named, cs.leaves)
+        lines = [*text.splitlines(), *lines]
+    return ChcOutcome("proved", invariant="\n".join(lines), invariant_size=len(lines),
+                      seconds=time.perf_counter() - started, dropped=cs.dropped, method=method, mined=mined)
 
 
 def check_invariant(enc: Encoding, inv: z3.BoolRef, bad: z3.BoolRef, guards: Guards, limits: Limits,

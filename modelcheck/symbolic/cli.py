@@ -53,6 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--free", action="append", default=[], metavar="FIELD",
                    help="spacer: leave FIELD free at every step (any value of its type; repeatable), so that a "
                    "proof covers every value it could hold, e.g. every failure or migration budget")
+    p.add_argument("--walks", type=non_negative_int, default=150, metavar="N",
+                   help="spacer (compact): N seeded random walks suggest facts that Houdini filters with z3; when "
+                   "they exclude every bad state they are the proof and Spacer does not run (default 150; 0: none)")
     p.add_argument("--generalise", action="store_true",
                    help="certificate: also derive readable clauses from the reachable set (z3-checked)")
     p.add_argument("--depth", type=positive_int, default=20, metavar="K", help="BMC: search K steps (default 20)")
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
                            generalise=args.generalise, layout=args.layout, seeds=args.race,
-                           free=tuple(args.free))
+                           free=tuple(args.free), walks=args.walks)
     if args.every:
         return _run_every(args, options, limits)
     try:
@@ -210,6 +213,11 @@ def show_details(run: ProveRun, r: PropertyResult) -> None:
         print(f"\ninductive invariant for {r.name} ({r.extra.get('invariant_conjuncts')} clauses{plus}){how}:")
         if r.extra.get("free_fields"):
             print(f"  (with {', '.join(r.extra['free_fields'])} free at every step: any value of their types)")
+        mined = r.extra.get("mined")
+        if r.extra.get("invariant_found_by") == "houdini" and mined:
+            print(f"  (facts guessed from {mined['samples']} states of seeded random walks, {mined['candidates']} "
+                  f"candidates, {mined['facts']} kept by Houdini (z3); they exclude every bad state: Spacer did "
+                  "not run, and no explicit search)")
         if r.extra.get("outside_cone"):
             print(f"  (over the compact layout; fields outside the cone of influence: "
                   f"{', '.join(r.extra['outside_cone'])}; checked again over every field)")

@@ -21,6 +21,7 @@ every invariant Spacer finds over this layout is translated back to the plain le
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import z3
@@ -102,6 +103,23 @@ class Compact:
     plain: list[tuple[int, z3.ExprRef]] = field(default_factory=list)  # plain leaf index → its var here
     coded: list[_Positions] = field(default_factory=list)
     repeats: bool = False  # some step may put an item twice into a position-coded sequence (then bad)
+    sources: list[tuple[int, int | None]] = field(default_factory=list)  # per var: (plain leaf, None) or
+    # (a sequence's first leaf, the item whose position it is)
+
+    def row(self, plain: tuple[object, ...]) -> tuple[object, ...]:
+        """A concrete state's values in this layout, from its plain leaf values (:meth:`Encoding.row`)."""
+        out: list[object] = []
+        for start, item in self.sources:
+            if item is None:
+                out.append(plain[start])
+                continue
+            length, place = plain[start], -1
+            for i in range(length):  # type: ignore[arg-type]
+                if plain[start + 1 + i] == item:
+                    place = i
+                    break
+            out.append(place)
+        return tuple(out)
 
     def to_plain(self, formula: z3.ExprRef) -> z3.BoolRef:
         """A formula over this layout's step-0 variables, as one over the plain leaves ``enc.x``
@@ -148,6 +166,7 @@ def compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, free: frozenset[str]
             out.x += px
             out.y += py
             out.leaves += [Leaf(f"{name}.index({label})", False, -1, seq.maxlen - 1) for label in seq.labels]
+            out.sources += [(lo, item) for item in seq.items]
             for i, a in enumerate(seq.slots(px)):
                 decode_x[lo + i] = a
             domain += seq.domain(px)
@@ -161,13 +180,14 @@ def compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, free: frozenset[str]
             out.y.append(enc.y[i])
             out.leaves.append(leaf)
             out.plain.append((i, enc.x[i]))
+            out.sources.append((i, None))
             decode_x[i] = enc.x[i]
             if not leaf.is_bool:
                 domain += [enc.x[i] >= leaf.lo, enc.x[i] <= leaf.hi]
-    here = [(enc.x[i], t) for i, t in decode_x.items()]
+    substitute = substitution([(enc.x[i], t) for i, t in decode_x.items()])
 
     def moved(f: z3.ExprRef) -> z3.ExprRef:
-        return z3.simplify(z3.substitute(f, *here))
+        return z3.simplify(substitute(f))
 
     out.domain = z3.And(*domain)
     out.init = moved(enc.init(enc.x))
@@ -190,6 +210,24 @@ def compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, free: frozenset[str]
     out.bad = z3.Or(moved(bad), *unheld)
     out.repeats = bool(unheld)
     return out
+
+
+def substitution(pairs: list[tuple[z3.ExprRef, z3.ExprRef]]) -> Callable[[z3.ExprRef], z3.ExprRef]:
+    """``z3.substitute(f, *pairs)`` for many formulas ``f``: the pairs are checked and converted
+    once (z3's Python wrapper does both on every call, which dominates a few thousand calls)."""
+    for a, b in pairs:
+        if not a.sort().eq(b.sort()):
+            raise TypeError(f"substitution of {a} by {b}: different sorts")
+    size = len(pairs)
+    src, dst = (z3.Ast * size)(), (z3.Ast * size)()
+    for i, (a, b) in enumerate(pairs):
+        src[i], dst[i] = a.as_ast(), b.as_ast()
+
+    def apply(f: z3.ExprRef) -> z3.ExprRef:
+        _ = pairs  # the terms stay alive as long as the arrays that point at them
+        return z3.z3._to_expr_ref(z3.Z3_substitute(f.ctx_ref(), f.as_ast(), size, src, dst), f.ctx)
+
+    return apply
 
 
 def _positions(name: str, ftype: FieldType, start: int) -> _Positions | None:

@@ -56,6 +56,7 @@ class ProveOptions:
     layout: str = "compact"  # spacer: "compact" (no explicit search at all) or "plain" (with Houdini facts)
     seeds: int = 1  # spacer (compact): seeds raced in processes of their own, from limits.seed on
     free: tuple[str, ...] = ()  # spacer (compact): fields left free at every step (e.g. failure budgets)
+    walks: int = 150  # spacer (compact): random walks that suggest facts for Houdini (0: Spacer alone)
 
 
 @dataclass
@@ -152,11 +153,11 @@ def judge(enc: Encoding, prop: Property, opts: ProveOptions) -> PropertyResult:
             bad, crash = enc.property_bad(prop, guards)
             if opts.layout == "compact" and opts.seeds > 1:
                 out = race(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits, opts.seeds,
-                           frozenset(opts.free))
+                           frozenset(opts.free), opts.walks)
             else:
                 out = spacer(enc, z3.Or(bad, crash, enc.fault(guards)), guards, opts.limits,
                              facts[names].facts if names in facts else None, layout=opts.layout,
-                             free=frozenset(opts.free))
+                             free=frozenset(opts.free), walks=opts.walks)
             status = {"proved": "PROVED", "reachable": "VIOLATED"}.get(out.status, "UNKNOWN")  # type: ignore[attr-defined]
         if prop.kind == "sometimes":
             status = {"PROVED": "VIOLATED", "VIOLATED": "HOLDS"}.get(status, status)
@@ -266,6 +267,9 @@ def _describe_proof(enc: Encoding, prop: Property, opts: ProveOptions, out: obje
         extra["invariant"] = out.invariant  # type: ignore[attr-defined]
         extra["invariant_conjuncts"] = out.invariant_size  # type: ignore[attr-defined]
         extra["layout"] = opts.layout
+        extra["invariant_found_by"] = out.method  # type: ignore[attr-defined]
+        if out.mined is not None:  # type: ignore[attr-defined]
+            extra["mined"] = out.mined  # type: ignore[attr-defined]
         if opts.free:
             extra["free_fields"] = list(opts.free)
         if getattr(out, "seed", None) is not None:
