@@ -471,7 +471,7 @@ static inline size_t slot_of(uint64_t fp, size_t mask)
  * itself cannot grow within the limit does the search stop admitting states, as a state bound
  * does (mc_hit_memory), so every stored state is still judged. */
 
-#define SPILL_TRIM (1 << 16)  /* states between two drops of the spilled pages */
+#define SPILL_TRIM (1 << 14)  /* states between two drops of the spilled pages (and looks at the resident size) */
 
 static Vec *streamed(Ctx *c, int i)
 {
@@ -759,7 +759,7 @@ static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell
 {
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
-    if (c->limit > 0 && !c->spilled && (c->size & 4095) == 0 && budget_room(c, 0) < 0)
+    if (c->limit > 0 && !c->spilled && (c->size & (SPILL_TRIM - 1)) == 0 && budget_room(c, 0) < 0)
         return MC_SPILL_FAULT;  /* spilled when the heap passed the limit; failing that, stop */
     if (c->spilled && ++c->since_trim >= SPILL_TRIM)
         spill_trim(c);
