@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import resource
 
 import pytest
@@ -135,3 +136,15 @@ def test_an_unwritable_spill_dir_is_a_usage_error(tmp_path, capsys, where):
     code = cli.main(["check", VIRTIO, "-q", "--no-progress", "-p", "barrier", "--memory", "1G", "--spill-dir", place])
     assert code == EXIT_USAGE
     assert place in capsys.readouterr().err
+
+
+def test_check_says_that_it_spilled_how_much_and_where(tmp_path, capsys, budget_at_start):
+    budget_at_start.extra = 10 * MB
+    out = tmp_path / "out.json"
+    argv = ["check", VIRTIO, "-q", "--no-progress", "--backend", "native", "--memory", "1G", "--spill-dir",
+            str(tmp_path), "--json", str(out)] + [a for n, v in MEDIUM.items() for a in ("--set", f"{n}={v}")]
+    assert cli.main(argv) == 1  # barrier and others are violated in this configuration
+    memory = json.loads(out.read_text())["memory"]
+    assert memory["spilled_bytes"] > 0 and memory["spill_dir"] == str(tmp_path) and not memory["hit_budget"]
+    assert memory["search_peak_resident"] <= budget_at_start.budget + SLACK
+    assert f"to {tmp_path}" in capsys.readouterr().out
