@@ -250,18 +250,28 @@ def parse_pan(text: str) -> dict[str, Any]:
         m = re.search(pattern, text)
         return cast(m.group(1)) if m else None
 
+    transitions = re.search(r"([\d.e+]+) transitions \(= stored\+matched\)", text)
     return {
         "states": number(r"(\d+) states, stored"),
-        "matched": number(r"(\d+) states, matched"),
-        "spin_transitions": round(number(r"([\d.e+]+) transitions \(= stored\+matched\)", float) or 0) or None,
+        "matched": round(number(r"([\d.e+]+) states, matched", float) or 0),
+        "spin_transitions": round(float(transitions.group(1))) if transitions else None,
+        "transitions_digits": pan_digits(transitions.group(1)) if transitions else None,
         "errors": number(r"errors: (\d+)"),
         "depth": number(r"depth reached (\d+)"),
         "vector_bytes": number(r"State-vector (\d+) byte"),
         "state_mb": number(r"([\d.]+)\s+actual memory usage for states", float),
         "total_mb": number(r"([\d.]+)\s+total actual memory usage", float),
         "pan_seconds": number(r"pan: elapsed time ([\d.e+-]+)", float),
-        "transitions_rounded": bool(re.search(r"\d[\d.]*e\+\d+ transitions", text)),  # pan's %g: 6 digits
+        "transitions_rounded": bool(transitions and "e" in transitions.group(1)),
     }
+
+
+def pan_digits(printed: str) -> int | None:
+    """The significant digits of a count pan printed with ``%9.8g``: None when exact (plain
+    digits), else the mantissa's (8 at most: past 10^8, pan's counts are rounded)."""
+    if "e" not in printed:
+        return None
+    return sum(ch.isdigit() for ch in printed.split("e")[0].lstrip("0."))
 
 
 def bench_spin(config: str, variant: str, timeout: float, workdir: Path) -> dict[str, Any]:
@@ -417,7 +427,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         if r["engine"] == "spin":
             seconds += f" (+{r['compile_seconds']:.2f} compile)"
         lines.append("| " + " | ".join([
-            r["config"], r["engine"], mode_text(r), fmt(r["states"]), fmt(r["transitions"]), seconds,
+            r["config"], r["engine"], mode_text(r), fmt(r["states"]),
+            ("≈" if r.get("transitions_digits") else "") + fmt(r["transitions"]), seconds,
             fmt(r.get("states_per_second")), rss_text(r), fmt(r.get("bytes_per_state"), ".0f"),
             r["verdict"], r.get("vs_spin", ""),
         ]) + " |")
@@ -441,17 +452,37 @@ def compare(rows: list[dict[str, Any]]) -> list[str]:
             r["vs_spin"] = f"{ratio:.1f}x time (compile incl.), {r['seconds'] / spin['seconds']:.1f}x (excl.)"
             r["verdicts_agree"] = r["verdict"] == spin["verdict"]
             if r["mode"] == exact:
-                near = abs(r["transitions"] - spin["transitions"]) <= 5e-6 * r["transitions"] + 1
-                same = r["states"] == spin["states"] and (r["transitions"] == spin["transitions"] or
-                                                         (spin.get("transitions_rounded") and near))
+                same, how = transitions_agree(r["transitions"], spin)
+                same = same and r["states"] == spin["states"]
                 r["states_agree"] = same
+                shown = f"≈{spin['transitions']:,}" if spin.get("transitions_digits") else f"{spin['transitions']:,}"
                 notes.append(f"- {config}: {exact} {r['states']:,} states / {r['transitions']:,} transitions, "
-                             f"SPIN {spin['states']:,} / {spin['transitions']:,}: "
-                             f"{'identical' if same else 'DIFFERENT'}; verdicts {r['verdict']} / "
+                             f"SPIN {spin['states']:,} / {shown}: "
+                             f"{how if same else 'DIFFERENT'}; verdicts {r['verdict']} / "
                              f"{spin['verdict']}: {'agree' if r['verdicts_agree'] else 'DISAGREE'}.")
             elif not r["verdicts_agree"]:
                 notes.append(f"- {config}: mode {r['mode']} says {r['verdict']}, SPIN {spin['verdict']}: DISAGREE.")
     return notes
+
+
+def transitions_agree(ours: int, spin: dict[str, Any]) -> tuple[bool, str]:
+    """Whether our transitions are SPIN's, and how that is known. pan prints its counts with
+    ``%9.8g``: past 10^8 only 8 significant digits, so its figure (stored + matched, the initial
+    state counted as one) is rounded, and ours can only be found inside the range it stands for;
+    the note then says the agreement is only that close."""
+    digits = spin.get("transitions_digits")
+    if not digits:
+        return ours == spin["transitions"], "identical"
+    low, high = spin_range(spin["transitions"] + 1, digits)
+    return (low - 1 <= ours <= high - 1,
+            f"states identical, transitions agree within pan's rounding (pan prints {digits} significant "
+            f"digits, so SPIN's count is {low - 1:,} to {high - 1:,})")
+
+
+def spin_range(printed: int, digits: int) -> tuple[int, int]:
+    """The counts that pan prints as ``printed`` with ``digits`` significant digits (both ends in)."""
+    unit = 10 ** max(len(str(printed)) - digits, 0)
+    return printed - unit // 2, printed + (unit - 1) // 2
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

@@ -47,13 +47,21 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
     width = owner.width
     body: list[str] = []
     images = 0
+    names: list[str] = []  # per readiness vector, the function that canonicalizes under it
+    printed: dict[tuple[str, ...], str] = {}  # a function's body: its name
     for r in range(1 << len(ids)):
         ready = tuple(i for b, i in enumerate(ids) if r >> b & 1)
         leaves, keys, locals_ = owner.group_parts(canon.group_of(ready), None)
         images += len(leaves)
         if images > MAX_IMAGES:
             raise NotC(f"more than {MAX_IMAGES} images over the readiness vectors")
-        body += _function(r, width, leaves, keys, locals_, tables)
+        # readiness vectors with the same group (ids that no permutation of the group moves
+        # differ in readiness) get the same function: printed once, its C compiled once
+        function = _function(r, width, leaves, keys, locals_, tables)
+        same = printed.setdefault(tuple(function[1:]), f"mc_canon_{r}")
+        names.append(same)
+        if same == f"mc_canon_{r}":
+            body += function
     ready_c = [expr(ast.parse(text, mode="eval").body, tables) for text in owner.ready_texts]
     head = ["/* symmetry: the representative of a state's class, per readiness vector */",
             "static inline int64_t mc_pyindex(int64_t i, int64_t n) { return i < 0 ? i + n : i; }",
@@ -61,8 +69,7 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
             "    for (int i = 0; i < n; i++)", "        if (a[i] != b[i])", "            return a[i] < b[i];",
             "    return 0;", "}"]
     head += [f"static const int64_t {name}[] = {{{', '.join(map(str, values))}}};" for values, name in tables.items()]
-    tail = ["static void (*const mc_canon_of[])(int64_t *) = {"
-            + ", ".join(f"mc_canon_{r}" for r in range(1 << len(ids))) + "};",
+    tail = ["static void (*const mc_canon_of[])(int64_t *) = {" + ", ".join(names) + "};",
             "static void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], int64_t *x)", "{",
             *_locals(width),
             "    unsigned r = 0;"]
