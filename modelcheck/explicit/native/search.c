@@ -1103,7 +1103,7 @@ static inline void probe_one(Ctx *c, Part *p, size_t off, Prober *w)
     ((unsigned char *)p->fresh.p)[off] = (unsigned char)fresh;
 }
 
-#define PROBE_AHEAD 8  /* own fingerprints whose slots are fetched ahead of their lookup */
+#define PROBE_AHEAD 16  /* own fingerprints whose slots are fetched ahead of their lookup */
 
 /* Look up and insert, in the chunk's order (parts in order, each part's successors in order),
  * the fingerprints of the shards this thread owns (shard % threads is its number): the first
