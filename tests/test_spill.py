@@ -86,10 +86,11 @@ def test_a_budget_that_forces_spilling_gives_the_unlimited_answer(large, tmp_pat
     assert not list(tmp_path.iterdir())  # the spill files are unlinked
 
 
-def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, tmp_path, budget_at_start):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, tmp_path, threads, budget_at_start):
     spec, exact = large
-    budget_at_start.extra = 40 * MB  # the last doubling of the set (to 64 MB) cannot fit
-    run = check(spec, SAFETY, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
+    budget_at_start.extra = 40 * MB  # the shards' last doublings (to 64 MB in all) cannot all fit
+    run = check(spec, SAFETY, _native(memory=1, threads=threads, spill_dir=str(tmp_path)))
     budget = budget_at_start.budget
     ex = run.exploration
     assert ex.hit_memory_bound == budget and ex.spilled > 0
