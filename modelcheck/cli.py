@@ -20,8 +20,8 @@ from .atomic import check_writable, write_text
 from .check import CheckRun, check, configure
 from .errors import ModelcheckError, UsageError
 from .explicit import Progress, SearchOptions
+from .explicit.memory import in_memory_filesystem, peak_resident, show
 from .explicit.memory import parse as parse_size
-from .explicit.memory import peak_resident, show
 from .explicit.plan import BACKENDS
 from .explicit.ranks import launched_rank
 from .graph import reachability_graph, to_dot, write_graphml
@@ -278,8 +278,10 @@ def run_check(args: argparse.Namespace) -> int:
     elif args.backend == "native" and not ex.fallback:
         print(f"native search not used, searched in Python: {ex.native_fallback}")
     if ex.spilled:
+        ram = "; a tmpfs: that is memory too, choose a disk with --spill-dir" \
+            if in_memory_filesystem(ex.spill_dir) else ""
         print(f"spilled: {show(ex.spilled)} of frontier, parents and steps to {ex.spill_dir} "
-              f"(memory budget {show(ex.hit_memory_bound or ex.memory_budget or 0)})")
+              f"(memory budget {show(ex.hit_memory_bound or ex.memory_budget or 0)}{ram})")
     for result in run.results:
         print(format_result_line(result))
     never = run.exploration.never_enabled

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import SMALL, VIRTIO, no_c_compiler
 
@@ -92,3 +94,11 @@ def test_the_partitioned_search_refuses_a_time_limit_and_a_spill_dir(tmp_path):
     for extra in ({"time_limit": 5.0}, {"spill_dir": str(tmp_path)}):
         with pytest.raises(UsageError):
             plan(compiled, [], SearchOptions(checkpoint=str(tmp_path / "c"), **extra))
+
+
+def test_a_tmpfs_is_told_apart_from_a_disk(tmp_path):
+    from modelcheck.explicit.memory import in_memory_filesystem
+
+    mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    assert in_memory_filesystem("/dev/shm") == (["/dev/shm", "tmpfs"] in mounts)
+    assert not in_memory_filesystem("/proc")

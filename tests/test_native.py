@@ -207,16 +207,20 @@ class Wide(Spec):
         return s.n < 4 << 33 or s.b < 1
 
 
-def test_the_frontier_is_bit_packed_unless_a_leaf_is_too_wide():
+def test_the_frontier_is_bit_packed_unless_a_leaf_is_too_wide(monkeypatch):
     """Each frontier row holds a leaf in the bits its range needs (Jumps: 3 + 3 bits, one byte);
-    past 32 bits a leaf keeps the cells; either way the Python search's answers."""
+    past 32 bits a leaf keeps the cells; either way the Python search's answers, on one thread
+    or on three (whose lookup threads pack the new states' rows)."""
     from modelcheck.explicit.native.driver import _frontier_head
+
+    monkeypatch.setattr(driver, "CHUNK", 3)
 
     assert "#define MC_FRONTIER_BYTES 1\n" in _frontier_head(2, [(0, 5), (-3, 3)])
     assert "MC_BITS 0" in _frontier_head(1, [(0, 5 << 33)])
     assert "MC_BITS 0" in _frontier_head(2, None)
     for spec in (Jumps(), Wide()):
-        assert_same(*both(spec))
+        for threads in (1, 3):
+            assert_same(*both(spec, threads=threads))
 
 
 @pytest.mark.parametrize("cls", [Crashes, RaisesFirst])

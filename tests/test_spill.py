@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import resource
 
 import pytest
@@ -35,10 +36,24 @@ MB = 1 << 20
 SLACK = 16 * MB  # spill windows between two drops, the threads' chunk buffers, the Python between checks
 
 
-def _settled() -> int:
-    """This process's resident bytes, once the C heap has handed its free pages back."""
-    ctypes.CDLL(None).malloc_trim(0)
-    return resident()
+@pytest.fixture
+def budget_at_start(monkeypatch):
+    """Make a native search's budget, where it has one, its resident size when it starts plus
+    ``extra`` bytes (set ``budget_at_start.extra``): small searches then spill for certain,
+    whatever Python holds."""
+    from modelcheck.explicit.native import driver
+
+    explore = driver.explore_native
+
+    def explore_with(*args, **kw):
+        if kw.get("budget") is not None:  # a search with no budget keeps none
+            ctypes.CDLL(None).malloc_trim(0)
+            kw["budget"] = explore_with.budget = resident() + explore_with.extra
+        return explore(*args, **kw)
+
+    explore_with.extra = 0
+    monkeypatch.setattr(driver, "explore_native", explore_with)
+    return explore_with
 
 
 def _answers(run):
@@ -55,11 +70,12 @@ def large():
     return spec, check(spec, SAFETY, _native(memory=None, threads=2))
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_budget_that_forces_spilling_gives_the_unlimited_answer(large, tmp_path, threads):
+@pytest.mark.parametrize("threads", [1, 2, 3])  # 3: the 64 shards split unevenly among the threads
+def test_a_budget_that_forces_spilling_gives_the_unlimited_answer(large, tmp_path, threads, budget_at_start):
     spec, exact = large
-    budget = _settled() + 90 * MB  # the set (64 MB) fits; the set and the arrays (about 130 MB) do not
-    run = check(spec, SAFETY, _native(memory=budget, threads=threads, spill_dir=str(tmp_path)))
+    budget_at_start.extra = 85 * MB  # the set (64 MB) fits; the set and the arrays (about 130 MB) do not
+    run = check(spec, SAFETY, _native(memory=1, threads=threads, spill_dir=str(tmp_path)))
+    budget = budget_at_start.budget
     ex, full = run.exploration, exact.exploration
     assert ex.spilled > 0 and ex.spill_dir == str(tmp_path) and not ex.hit_memory_bound
     assert _answers(run) == _answers(exact)
@@ -70,10 +86,12 @@ def test_a_budget_that_forces_spilling_gives_the_unlimited_answer(large, tmp_pat
     assert not list(tmp_path.iterdir())  # the spill files are unlinked
 
 
-def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, tmp_path, threads, budget_at_start):
     spec, exact = large
-    budget = _settled() + 40 * MB  # the last doubling of the set (to 64 MB) cannot fit
-    run = check(spec, SAFETY, _native(memory=budget, threads=2, spill_dir=str(tmp_path)))
+    budget_at_start.extra = 40 * MB  # the shards' last doublings (to 64 MB in all) cannot all fit
+    run = check(spec, SAFETY, _native(memory=1, threads=threads, spill_dir=str(tmp_path)))
+    budget = budget_at_start.budget
     ex = run.exploration
     assert ex.hit_memory_bound == budget and ex.spilled > 0
     assert 0 < ex.size < exact.exploration.size
@@ -84,11 +102,11 @@ def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, 
             assert "memory budget" in r.reason and f"{ex.size:,} states" in r.reason
 
 
-def test_spilling_keeps_liveness_and_every_property_exact(tmp_path):
+def test_spilling_keeps_liveness_and_every_property_exact(tmp_path, budget_at_start):
     spec = configure(VIRTIO, MEDIUM)
     exact = check(spec, None, _native(memory=None, threads=2))
-    budget = _settled() + 8 * MB  # the steps alone (6.7 MB) and the rest of the search do not fit
-    run = check(spec, None, _native(memory=budget, threads=2, spill_dir=str(tmp_path)))
+    budget_at_start.extra = 10 * MB  # the steps (6.7 MB, 12 MB of capacity) and the rest do not fit; the set does
+    run = check(spec, None, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
     ex = run.exploration
     assert ex.spilled > 0 and not ex.hit_memory_bound
     assert _answers(run) == _answers(exact)
@@ -96,15 +114,15 @@ def test_spilling_keeps_liveness_and_every_property_exact(tmp_path):
     assert {r.verdict for r in run.results} >= {Verdict.VIOLATED, Verdict.HOLDS}
 
 
-def test_a_spill_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path):
+def test_a_spill_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path, budget_at_start):
     spec = configure(VIRTIO, MEDIUM)
     check(spec, ["progress"], _native(memory=None))  # code built and cached before the limit
-    budget = _settled() + 8 * MB
+    budget_at_start.extra = 10 * MB
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1 * MB, hard))  # as a full disk: no file past 1 MB
     try:
         with pytest.raises(SpillError) as raised:
-            check(spec, ["progress"], _native(memory=budget, spill_dir=str(tmp_path)))
+            check(spec, ["progress"], _native(memory=1, spill_dir=str(tmp_path)))
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert raised.value.where == str(tmp_path) and raised.value.errno == errno.EFBIG
@@ -119,3 +137,15 @@ def test_an_unwritable_spill_dir_is_a_usage_error(tmp_path, capsys, where):
     code = cli.main(["check", VIRTIO, "-q", "--no-progress", "-p", "barrier", "--memory", "1G", "--spill-dir", place])
     assert code == EXIT_USAGE
     assert place in capsys.readouterr().err
+
+
+def test_check_says_that_it_spilled_how_much_and_where(tmp_path, capsys, budget_at_start):
+    budget_at_start.extra = 10 * MB
+    out = tmp_path / "out.json"
+    argv = ["check", VIRTIO, "-q", "--no-progress", "--backend", "native", "--memory", "1G", "--spill-dir",
+            str(tmp_path), "--json", str(out)] + [a for n, v in MEDIUM.items() for a in ("--set", f"{n}={v}")]
+    assert cli.main(argv) == 1  # barrier and others are violated in this configuration
+    memory = json.loads(out.read_text())["memory"]
+    assert memory["spilled_bytes"] > 0 and memory["spill_dir"] == str(tmp_path) and not memory["hit_budget"]
+    assert memory["search_peak_resident"] <= budget_at_start.budget + SLACK
+    assert f"to {tmp_path}" in capsys.readouterr().out

@@ -66,6 +66,19 @@ def peak_resident() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def in_memory_filesystem(path: str) -> bool:
+    """Whether ``path`` lies on a tmpfs or ramfs (Linux ``/proc/mounts``): spilling there saves no memory."""
+    try:
+        with open("/proc/mounts") as f:
+            mounts = [line.split()[1:3] for line in f]
+    except OSError:
+        return False
+    where = os.path.realpath(path)
+    best = max((m for m in mounts if where == m[0] or where.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=None)
+    return best is not None and best[1] in ("tmpfs", "ramfs")
+
+
 def show(n: int) -> str:
     """Bytes for people: ``512 MB``, ``1.5 GB``."""
     if n >= 1 << 30:

@@ -72,7 +72,7 @@ CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) 
 MARKER = "/* @EXPAND@ */"
 SYMMETRY_MARKER = "/* @CANONICAL@ */"
 MAX_PROPERTIES = 64  # MC_MAXPROPS: properties are bits of a mask
-CHUNK = 8192  # states the threads expand between two admissions (mc_threads)
+CHUNK = 8192  # states the threads expand (then look up, a shard each) between two admissions (mc_threads)
 
 
 class NativeUnavailable(Exception):
@@ -341,8 +341,9 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     ``started`` (looked at between levels) no new state is admitted (``ex.hit_time_limit``).
     Raises :class:`Fault` where the C code hands a state back, ``MemoryError`` when the
     library cannot allocate; the context is freed on every exit (an interrupt is taken
-    between levels). ``threads`` expand each level together (``mc_threads``); the states are
-    still admitted in the one-thread order, so the answer does not depend on it.
+    between levels). ``threads`` expand each level together and look its fingerprints up in
+    the set, a shard each (``mc_threads``); new states still get their ids in the one-thread
+    order, so the answer does not depend on it.
     """
     c = lib.lib
     width = flat.layout.width

@@ -18,17 +18,22 @@
  *     search's setdefault records it.
  *
  * With several threads (mc_threads), a level is cut into chunks; the threads expand a chunk's
- * states side by side (successor function, canonical representative, packing, fingerprints),
- * then the calling thread admits them one by one in state order, so every id is the
- * one-thread search's.
+ * states side by side (successor function, canonical representative, packing, fingerprints);
+ * then each thread looks up and inserts the chunk's fingerprints that fall in its own shards
+ * of the set, in the chunk's order, so the first occurrence of a new state is the one marked
+ * new, as one-by-one admission would decide, and packs the new ones' frontier rows; last the
+ * calling thread walks the chunk in state order giving the new states their ids, so every id,
+ * parent and step is the one-thread search's whatever the number of threads.
  *
- * The fingerprint set is open addressing with linear probing over 64-bit keys, at most three
- * quarters full (0 is kept apart); it grows by freeing itself and refilling from the per-state
- * fingerprint array, so old and new never coexist. Per state the search keeps a parent (int32),
+ * The fingerprint set is MC_SHARDS open-addressing sets with linear probing over 64-bit keys,
+ * a fingerprint's top bits choosing its shard, each at most three quarters full (0 is kept
+ * apart); a shard grows alone, refilled from its old table, which is then unmapped (a shard is
+ * a small part of the set, so the two together add little to the peak). Per state the search keeps a parent (int32),
  * an instance (int16 when they fit), a fingerprint (int64) and its slot; depths are counted per
  * level by the caller; frontier rows are bit-packed (each leaf in the bits its type's range
  * needs) and the expanded level's buffer is freed at once. Nothing here allocates per state but
- * the growing arrays (realloc'd; untouched capacity costs no resident memory).
+ * the growing arrays (realloc'd, or spilled under a budget; untouched capacity costs no
+ * resident memory) and the shards.
  *
  * With edges on (a search judging an `at_end` property, which fails on any cycle), the set
  * also keeps each fingerprint's id, and every step into a state already stored is kept as an
@@ -143,10 +148,18 @@ static void pack(mc_cell *row, const int64_t *x)
  * of the cells. A leaf outside its range cannot be packed: frontier_put says so, and the
  * state is handed back to Python (MC_FAULT), which decides it. */
 #if MC_BITS
-static inline int frontier_put(unsigned char *dst, const mc_cell *row)
+/* Both loops run over constant widths (mc_nbits): unrolled at -O2, every shift and mask is a
+ * constant and no branch is left but the range check; at the library's -O1 they would loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MC_UNROLLED __attribute__((optimize("O2", "unroll-loops")))
+#else
+#define MC_UNROLLED
+#endif
+static inline MC_UNROLLED int frontier_put(unsigned char *dst, const mc_cell *row)
 {
     uint64_t acc = 0;
     int nb = 0;
+#pragma GCC unroll 4096
     for (int i = 0; i < MC_WIDTH; i++) {
         uint64_t v = (uint64_t)((int64_t)row[i] - mc_lo[i]);
         if (v >> mc_nbits[i])
@@ -164,10 +177,11 @@ static inline int frontier_put(unsigned char *dst, const mc_cell *row)
     return 0;
 }
 
-static inline void frontier_get(int64_t *x, const unsigned char *src)
+static inline MC_UNROLLED void frontier_get(int64_t *x, const unsigned char *src)
 {
     uint64_t acc = 0;
     int nb = 0;
+#pragma GCC unroll 4096
     for (int i = 0; i < MC_WIDTH; i++) {
         while (nb < mc_nbits[i]) {
             acc |= (uint64_t)*src++ << nb;
@@ -207,8 +221,10 @@ int64_t mc_fingerprint(const int64_t *x)
  * Every per-state, per-step and frontier array is a Vec: on the heap (realloc'd) until the
  * search spills, then an unlinked file in the spill directory, mapped shared (file_room). These
  * arrays are only streamed during the search (a level's rows read in order, the next level's,
- * the parents, instances and fingerprints written in order; fingerprints read in order when the
- * set grows), so once spilled the kernel keeps only the pages being touched: spill_trim drops
+ * the parents, instances and fingerprints written in order; a parallel level's new frontier
+ * rows are packed by the threads into their own chunk buffers on the heap and copied into the
+ * next level's Vec by the one thread that gives ids, so no Vec here grows or spills on two
+ * threads at once), so once spilled the kernel keeps only the pages being touched: spill_trim drops
  * the rest from the mapping every SPILL_TRIM states (dirty pages go to the page cache, then to
  * disk), and the resident size is the fingerprint set's alone. Disk blocks are reserved with
  * posix_fallocate before a file grows, so a full disk is an error code here, never a SIGBUS
@@ -374,6 +390,20 @@ typedef int16_t mc_via;
 typedef int32_t mc_via;
 #endif
 
+/* The fingerprint set is MC_SHARDS sets, a fingerprint's top MC_SHARD_BITS bits choosing its
+ * shard: each thread of a parallel level looks up and inserts the fingerprints of its own
+ * shards (shard % threads), so the threads never touch one set, and a shard grows alone. How a
+ * fingerprint is stored does not depend on the number of threads. */
+#define MC_SHARD_BITS 6  /* at most 6: a thread's shards are the bits of a uint64_t (Prober) */
+#define MC_SHARDS (1 << MC_SHARD_BITS)
+typedef struct {
+    uint64_t *table;  /* open addressing, linear probing, at most three quarters full; 0 is kept apart */
+    int32_t *ids;  /* with edges on: the id of table[i]'s state */
+    size_t mask, used;
+} Shard;
+
+static inline int shard_of(uint64_t fp) { return (int)(fp >> (64 - MC_SHARD_BITS)); }
+
 /* What expanding one state gave, for the admission that follows a parallel expansion. */
 typedef struct {
     int32_t n, terminal;
@@ -384,13 +414,18 @@ typedef struct {
 struct Ctx;
 
 /* One thread's share of a chunk of the frontier, [lo, hi): its states' heads, then their
- * successors' packed rows, fingerprints, action instances and step bits, in order; and, with
- * symmetry, the readiness vectors it saw first (merged into the context's in state order). */
+ * successors' packed rows, fingerprints, action instances and step bits, in order; with
+ * symmetry, the readiness vectors it saw first (merged into the context's in state order).
+ * The sharded lookup (probe_part) then says which successors are new (fresh: FRESH, or ODD
+ * when the frontier cannot hold its leaves) and writes a new one's frontier row (frows, at
+ * its place), so admitting it is a copy. */
+#define FRESH 1
+#define ODD 2
 typedef struct {
     const struct Ctx *c;
     int64_t lo, hi, fault_sid;  /* fault_sid: the first state handed back to Python, or -1 */
     int successors, nomem;
-    Vec head, rows, fps, inst, sb;
+    Vec head, rows, fps, inst, sb, fresh, frows;
     int64_t succ[MC_INSTANCES * MC_WIDTH];
     int32_t oinst[MC_INSTANCES];
     uint64_t osb[MC_INSTANCES];
@@ -406,9 +441,7 @@ typedef struct Ctx {
     Vec parent, via, fps, terminal, cur, next, pairs, left;  /* depths: Python counts each level's states */
     Vec steps, marks;  /* with MC_STEPS */
     int32_t admit_k;  /* the instance of the step being admitted */
-    uint64_t *table;
-    int32_t *ids;  /* with edges on: the id of table[i]'s state */
-    size_t mask, used;
+    Shard shard[MC_SHARDS];  /* the fingerprint set, by a fingerprint's top bits */
     int has_zero, started, edges;
     int32_t zero_id;
     int64_t fired[MC_INSTANCES];
@@ -430,6 +463,7 @@ typedef struct Ctx {
     int threads;  /* expanding threads (1: the calling thread alone) */
     int64_t chunk;  /* states all threads expand between two admissions */
     Part *parts[MC_MAXTHREADS];
+    pthread_mutex_t budget_lock;  /* a shard's growth under a budget (shard_room), one thread at a time */
 } Ctx;
 
 /* @CANONICAL@ */
@@ -437,22 +471,27 @@ typedef struct Ctx {
 #define MC_CANONICAL(c, x) ((void)0)
 #endif
 
-/* A zeroed fingerprint set of `slots` slots. Its probes land anywhere, so with 4 KB pages
- * nearly every one is a TLB miss: where the system has transparent huge pages on request,
- * the set asks for them (the 2 MB-aligned part of it). */
+/* A zeroed table of `slots` fingerprints, mapped (not malloc'd) so that freeing it gives its
+ * pages back at once whatever its size (malloc keeps freed chunks below its moving mmap
+ * threshold, which the shards' doubling sizes would cross). Its probes land anywhere, so
+ * with 4 KB pages nearly every one is a TLB miss: where the system has transparent huge
+ * pages on request, the table asks for them. */
 static uint64_t *table_alloc(size_t slots)
 {
-    uint64_t *t = calloc(slots, sizeof(uint64_t));
+    void *t = mmap(NULL, slots * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED)
+        return NULL;
 #ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    size_t bytes = slots * sizeof(uint64_t);
-    if (t && bytes >= 2 * huge) {
-        uintptr_t lo = ((uintptr_t)t + huge - 1) & ~(huge - 1), hi = ((uintptr_t)t + bytes) & ~(huge - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
+    if (slots * sizeof(uint64_t) >= ((size_t)2 << 20))
+        madvise(t, slots * sizeof(uint64_t), MADV_HUGEPAGE);
 #endif
     return t;
+}
+
+static void table_free(uint64_t *t, size_t slots)
+{
+    if (t)
+        munmap(t, slots * sizeof(uint64_t));
 }
 
 static inline size_t slot_of(uint64_t fp, size_t mask)
@@ -463,15 +502,79 @@ static inline size_t slot_of(uint64_t fp, size_t mask)
     return (size_t)fp & mask;
 }
 
+/* Double a shard (shard_room decides when): the new table is filled from the old, then the
+ * old freed; a shard is 1/MC_SHARDS of the set, so the two together add little to the peak. */
+static int shard_grow(Shard *s, int edges)
+{
+    size_t size = (s->mask + 1) * 2, mask = size - 1;
+    uint64_t *table = table_alloc(size);
+    int32_t *ids = edges ? malloc(size * sizeof(int32_t)) : NULL;
+    if (!table || (edges && !ids)) {
+        table_free(table, size);
+        free(ids);
+        return -1;
+    }
+    for (size_t i = 0; i <= s->mask; i++) {
+        uint64_t fp = s->table[i];
+        if (!fp)
+            continue;
+        size_t j = slot_of(fp, mask);
+        while (table[j])
+            j = (j + 1) & mask;
+        table[j] = fp;
+        if (ids)
+            ids[j] = s->ids[i];
+    }
+    table_free(s->table, s->mask + 1);
+    free(s->ids);
+    s->table = table;
+    s->ids = ids;
+    s->mask = mask;
+    return 0;
+}
+
+/* Where fp is in its shard (1), or the free slot where it goes (0). fp is not 0. */
+static inline int shard_find(const Shard *s, uint64_t fp, size_t *slot)
+{
+    size_t i = slot_of(fp, s->mask);
+    while (s->table[i]) {
+        if (s->table[i] == fp) {
+            *slot = i;
+            return 1;
+        }
+        i = (i + 1) & s->mask;
+    }
+    *slot = i;
+    return 0;
+}
+
+/* The bytes a shard's table (and ids) take. */
+static size_t shard_bytes(const Shard *s)
+{
+    return (s->mask + 1) * (sizeof(uint64_t) + (s->ids ? sizeof(int32_t) : 0));
+}
+
+static void free_shards(Ctx *c)
+{
+    for (int i = 0; i < MC_SHARDS; i++) {
+        table_free(c->shard[i].table, c->shard[i].mask + 1);
+        free(c->shard[i].ids);
+        c->shard[i].table = NULL;
+        c->shard[i].ids = NULL;
+        c->shard[i].mask = c->shard[i].used = 0;
+    }
+}
+
 /* ------------------------------------------------------------------ the memory budget
  *
  * With a budget (mc_budget), the search counts what it holds on the heap: the fingerprint set
  * and the arrays not yet spilled. When that would pass the limit, the arrays move to the spill
  * directory (once; from then on they grow there) and the search goes on; only when the set
- * itself cannot grow within the limit does the search stop admitting states, as a state bound
- * does (mc_hit_memory), so every stored state is still judged. */
+ * itself cannot grow within the limit (a shard that would double past it, shard_room) does the
+ * search stop admitting states, as a state bound does (mc_hit_memory), so every stored state
+ * is still judged. The shards are what stays resident. */
 
-#define SPILL_TRIM (1 << 16)  /* states between two drops of the spilled pages */
+#define SPILL_TRIM (1 << 14)  /* states between two drops of the spilled pages (and looks at the resident size) */
 
 static Vec *streamed(Ctx *c, int i)
 {
@@ -495,7 +598,9 @@ static size_t resident_now(Ctx *c)
                 return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
         }
     }
-    size_t bytes = (size_t)c->base + (c->mask + 1) * (sizeof(uint64_t) + (c->ids ? sizeof(int32_t) : 0));
+    size_t bytes = (size_t)c->base;
+    for (int i = 0; i < MC_SHARDS; i++)
+        bytes += shard_bytes(&c->shard[i]);
     for (int i = 0; streamed(c, i); i++)
         bytes += vec_heap(streamed(c, i));
     return bytes;
@@ -586,40 +691,29 @@ void mc_budget(Ctx *c, int64_t limit, int64_t base, const char *dir)
         strcpy(c->spill_dir, dir);
 }
 
-/* Double the fingerprint set, at most three quarters full. The old table is freed first and
- * the new one filled from the per-state fingerprint array (every admitted state is there), so
- * the two never coexist: growing costs no memory peak. */
-static int table_grow(Ctx *c)
+/* Room in shard sh for one more fingerprint (doubling it when it would pass three quarters
+ * full): 0 yes; 1 no, the memory bound (the set cannot grow within the budget: from then on no
+ * shard grows, each admits new states only while it has room, as one table did), MC_NOMEM or
+ * MC_SPILL_FAULT. The threads of a parallel lookup call it each for its own shards: with a
+ * budget, the look at the resident size, a spill and the growth happen under budget_lock, one
+ * thread at a time (the threads touch no streamed array while they look up, so spilling there
+ * races with nothing). */
+static int shard_room(Ctx *c, Shard *sh)
 {
-    size_t size = (c->mask + 1) * 2;
-    int over = budget_room(c, (c->mask + 1) * (sizeof(uint64_t) + (c->ids ? sizeof(int32_t) : 0)));
-    if (over)
-        return over;  /* 1: the set cannot grow within the budget; or MC_SPILL_FAULT */
-    free(c->table);
-    free(c->ids);
-    if (c->limit > 0)
-        malloc_trim(0);
-    c->table = table_alloc(size);
-    c->ids = c->edges ? malloc(size * sizeof(int32_t)) : NULL;
-    if (!c->table || (c->edges && !c->ids))
-        return -1;
-    c->mask = size - 1;
-    const uint64_t *fps = (const uint64_t *)c->fps.p;
-    for (size_t id = 0; id < c->fps.n; id++) {
-        uint64_t fp = fps[id];
-        if (!fp)
-            continue;  /* the state whose fingerprint is 0 is kept apart */
-        size_t j = slot_of(fp, c->mask);
-        while (c->table[j])
-            j = (j + 1) & c->mask;
-        c->table[j] = fp;
-        if (c->ids)
-            c->ids[j] = (int32_t)id;
-        if (c->spilled && (id & (SPILL_TRIM - 1)) == SPILL_TRIM - 1)
-            vec_trim(&c->fps);
-    }
-    vec_trim(&c->fps);
-    return 0;
+    if ((sh->used + 1) * 4 <= (sh->mask + 1) * 3)
+        return 0;
+    if (c->limit <= 0)
+        return shard_grow(sh, c->edges) ? MC_NOMEM : 0;
+    if (__atomic_load_n(&c->hit_memory, __ATOMIC_ACQUIRE))
+        return 1;  /* set once, never cleared: the full shards answer without the lock */
+    pthread_mutex_lock(&c->budget_lock);
+    int r = c->hit_memory ? 1 : budget_room(c, 2 * shard_bytes(sh));  /* old and new together */
+    if (r > 0)
+        __atomic_store_n(&c->hit_memory, 1, __ATOMIC_RELEASE);
+    else if (r == 0 && shard_grow(sh, c->edges))
+        r = MC_NOMEM;
+    pthread_mutex_unlock(&c->budget_lock);
+    return r;
 }
 
 static void free_parts(Ctx *c)
@@ -632,6 +726,8 @@ static void free_parts(Ctx *c)
             free(p->fps.p);
             free(p->inst.p);
             free(p->sb.p);
+            free(p->fresh.p);
+            free(p->frows.p);
             free(p);
             c->parts[i] = NULL;
         }
@@ -646,8 +742,8 @@ void mc_free(Ctx *c)
                  &c->steps, &c->marks};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
         vec_free(vs[i]);
-    free(c->table);
-    free(c->ids);
+    free_shards(c);
+    pthread_mutex_destroy(&c->budget_lock);
     free_parts(c);
     free(c);
 }
@@ -659,6 +755,7 @@ Ctx *mc_new(int64_t max_states, int edges)
         return NULL;
     c->max_states = max_states;
     c->fault_sid = -1;
+    pthread_mutex_init(&c->budget_lock, NULL);
     vec_init(&c->parent, sizeof(int32_t));
     vec_init(&c->via, sizeof(mc_via));
     vec_init(&c->fps, sizeof(int64_t));
@@ -670,12 +767,15 @@ Ctx *mc_new(int64_t max_states, int edges)
     vec_init(&c->steps, 3 * sizeof(int32_t));
     vec_init(&c->marks, sizeof(uint64_t));
     c->edges = edges;
-    c->mask = (1 << 16) - 1;
-    c->table = table_alloc(c->mask + 1);
-    c->ids = edges ? malloc((c->mask + 1) * sizeof(int32_t)) : NULL;
-    if (!c->table || (edges && !c->ids)) {
-        mc_free(c);
-        return NULL;
+    for (int i = 0; i < MC_SHARDS; i++) {
+        Shard *sh = &c->shard[i];
+        sh->mask = (1 << 10) - 1;
+        sh->table = table_alloc(sh->mask + 1);
+        sh->ids = edges ? malloc((sh->mask + 1) * sizeof(int32_t)) : NULL;
+        if (!sh->table || (edges && !sh->ids)) {
+            mc_free(c);
+            return NULL;
+        }
     }
     for (int i = 0; i < MC_MAXPROPS; i++)
         c->first[i] = c->step_sid[i] = -1;
@@ -712,64 +812,64 @@ static int edge(Ctx *c, int64_t src, int32_t dst)
     return 0;
 }
 
-/* Insert fp (a step from src) when absent and the state bound allows a new state; 1 if it is
- * new (its id is c->size: the caller records it at once), 0 if seen (or cut by the bound),
- * MC_NOMEM. The set grows before a probe, while every state in it is in the fps array. */
+/* Insert fp (a step from src) when absent and the state bound (and the memory bound) allows a
+ * new state; 1 if it is new (its id is c->size: the caller records it at once), 0 if seen (or
+ * cut by a bound), MC_NOMEM, MC_SPILL_FAULT. */
 static int admit_fp(Ctx *c, uint64_t fp, int64_t src)
 {
     size_t i = 0;
-    if (!c->hit_memory && (c->used + 1) * 4 > (c->mask + 1) * 3) {
-        int r = table_grow(c);
-        if (r < 0)
-            return r == MC_SPILL_FAULT ? r : MC_NOMEM;
-        c->hit_memory = r > 0;  /* the set is as large as the budget allows: no new state from now on */
-    }
+    int full = 0;
+    Shard *sh = &c->shard[shard_of(fp)];
     if (fp == 0) {
         if (c->has_zero)
             return edge(c, src, c->zero_id);
     } else {
-        i = slot_of(fp, c->mask);
-        while (c->table[i]) {
-            if (c->table[i] == fp)
-                return c->ids ? edge(c, src, c->ids[i]) : 0;
-            i = (i + 1) & c->mask;
-        }
+        full = shard_room(c, sh);
+        if (full < 0)
+            return full;
+        if (shard_find(sh, fp, &i))
+            return sh->ids ? edge(c, src, sh->ids[i]) : 0;
     }
     if (c->max_states >= 0 && c->size >= c->max_states) {
         c->hit_state_bound = 1;
         return 0;
     }
-    if (c->hit_memory && (c->used + 1) * 4 > (c->mask + 1) * 3)
-        return 0;
+    if (full)
+        return 0;  /* the memory bound: this shard is as large as the budget allows */
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
     if (fp == 0) {
         c->has_zero = 1;
         c->zero_id = (int32_t)c->size;
     } else {
-        c->table[i] = fp;
-        if (c->ids)
-            c->ids[i] = (int32_t)c->size;
-        c->used++;
+        sh->table[i] = fp;
+        if (sh->ids)
+            sh->ids[i] = (int32_t)c->size;
+        sh->used++;
     }
     return 1;
 }
 
-static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell *row)
+/* Record a new state, its frontier row given (frow) or packed here from its cells (row): id
+ * c->size. MC_FAULT when its leaves do not fit the frontier (neither row given: found so). */
+static int record(Ctx *c, int32_t parent, int32_t via, int64_t fp, const mc_cell *row, const unsigned char *frow)
 {
     if (c->size >= INT32_MAX)  /* ids are int32, as in the Python search's arrays */
         return MC_NOMEM;
-    if (c->limit > 0 && !c->spilled && (c->size & 4095) == 0 && budget_room(c, 0) < 0)
+    if (c->limit > 0 && !c->spilled && (c->size & (SPILL_TRIM - 1)) == 0 && budget_room(c, 0) < 0)
         return MC_SPILL_FAULT;  /* spilled when the heap passed the limit; failing that, stop */
     if (c->spilled && ++c->since_trim >= SPILL_TRIM)
         spill_trim(c);
     if (vec_room(&c->parent, 1) || vec_room(&c->via, 1) || vec_room(&c->fps, 1) || vec_room(&c->next, 1))
         return MC_NOMEM;
+    unsigned char *dst = (unsigned char *)c->next.p + c->next.n * MC_FRONTIER_BYTES;
+    if (frow)
+        memcpy(dst, frow, MC_FRONTIER_BYTES);
+    else if (!row || frontier_put(dst, row))
+        return MC_FAULT;  /* a leaf outside its type's range */
     VEC_PUSH(c->parent, int32_t, parent);
     VEC_PUSH(c->via, mc_via, (mc_via)via);
     VEC_PUSH(c->fps, int64_t, fp);
-    if (frontier_put((unsigned char *)c->next.p + c->next.n * MC_FRONTIER_BYTES, row))
-        return MC_FAULT;  /* a leaf outside its type's range */
     c->next.n++;
     c->size++;
     return 0;
@@ -796,7 +896,7 @@ static int64_t seed(Ctx *c, const int64_t *x)
     c->max_states = saved;
     if (fresh <= 0)
         return fresh == 0 ? -1 : fresh;
-    int r = record(c, -1, -1, fp, row);
+    int r = record(c, -1, -1, fp, row, NULL);
     if (r == MC_FAULT) {  /* a leaf outside its type's range */
         c->fault_sid = c->size;
         return MC_SEED_FAULT;
@@ -807,10 +907,11 @@ static int64_t seed(Ctx *c, const int64_t *x)
 }
 
 /* Expand levels on n threads (1..MC_MAXTHREADS; 1 by default), chunk states at a time: the
- * same ids, parents, steps and evidence, since states are still admitted one by one in the
- * order the one-thread search admits them; only their expansion (the generated successor
- * function, the canonical representative, packing and fingerprints: most of a level's time)
- * runs on several threads. Returns the count set. */
+ * same ids, parents, steps and evidence, since states are still admitted in the order the
+ * one-thread search admits them; their expansion (the generated successor function, the
+ * canonical representative, packing and fingerprints) and the lookup of their fingerprints in
+ * the set (a shard per thread) run on several threads, only giving ids on one (level_parallel).
+ * Returns the count set. */
 int64_t mc_threads(Ctx *c, int64_t n, int64_t chunk)
 {
     c->threads = n < 1 ? 1 : n > MC_MAXTHREADS ? MC_MAXTHREADS : (int)n;
@@ -858,6 +959,9 @@ static void *expand_part(void *arg)
     return NULL;
 }
 
+/* expand_part of the Part a pointer points to (run_threads hands out pointers). */
+static void *expand_indirect(void *arg) { return expand_part(*(Part **)arg); }
+
 /* What a level keeps of expanded state sid: its liveness marks (with MC_STEPS), whether it is
  * terminal, and the first state of each property bit in ``marks`` (bad, hit, ends if terminal). */
 static inline int take_state(Ctx *c, int64_t sid, uint64_t hit, uint64_t marks, int terminal)
@@ -880,9 +984,10 @@ static inline int take_state(Ctx *c, int64_t sid, uint64_t hit, uint64_t marks, 
     return 0;
 }
 
-/* Admit one step of instance k from sid to the state packed in row (fingerprint fp, step
- * property bits sb): the counts, the first step of each bit, the state when new, its step. */
-static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_t fp, const mc_cell *row)
+/* The counts and the first step of each step property bit in sb, for a step of instance k from
+ * sid to the state in row (cells) or frow (its frontier row). */
+static inline void count_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, const mc_cell *row,
+                              const unsigned char *frow)
 {
     c->fired[k]++;
     for (; sb; sb &= sb - 1) {
@@ -890,15 +995,27 @@ static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_
         if (c->step_sid[i] < 0) {
             c->step_sid[i] = sid;
             c->step_k[i] = k;
-            for (int l = 0; l < MC_WIDTH; l++)  /* packing is exact: the cells are the leaves */
-                c->step_t[i][l] = row[l];
+            if (row)
+                for (int l = 0; l < MC_WIDTH; l++)  /* packing is exact: the cells are the leaves */
+                    c->step_t[i][l] = row[l];
+            else
+                frontier_get(c->step_t[i], frow);
         }
     }
+}
+
+/* Admit one step of instance k from sid to the state in row (its cells) or frow (its frontier
+ * row; exactly one given), fingerprint fp, step property bits sb: the counts, the first step
+ * of each bit, the state when new, its step. */
+static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_t fp, const mc_cell *row,
+                            const unsigned char *frow)
+{
+    count_step(c, sid, k, sb, row, frow);
     c->admit_k = k;
     int fresh = admit_fp(c, fp, sid);
     if (fresh < 0)
         return MC_NOMEM;
-    int r = fresh ? record(c, (int32_t)sid, k, (int64_t)fp, row) : 0;
+    int r = fresh ? record(c, (int32_t)sid, k, (int64_t)fp, row, frow) : 0;
     if (r == MC_FAULT)
         c->fault_sid = sid;
     if (r)
@@ -908,18 +1025,25 @@ static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_
     return 0;
 }
 
-/* Admit what p found, state by state, as the one-thread loop of mc_level does. */
+/* The readiness vectors part p saw first, merged into the context's (parts in state order). */
+static void merge_ready(Ctx *c, const Part *p)
+{
+    for (int v = 0; v < MC_READY; v++)
+        if (p->ready_seen[v] && !c->ready_seen[v]) {
+            c->ready_seen[v] = 1;
+            memcpy(c->ready_row[v], p->ready_row[v], sizeof c->ready_row[v]);
+        }
+}
+
+/* Admit what p found, state by state, as the one-thread loop of mc_level does, looking up each
+ * fingerprint here (a level with edges, or one the state bound may cut). */
 static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
 {
     const Head *heads = (const Head *)p->head.p;
     const uint64_t *fps = (const uint64_t *)p->fps.p, *sbs = (const uint64_t *)p->sb.p;
     const int32_t *insts = (const int32_t *)p->inst.p;
     const mc_cell *rows = (const mc_cell *)p->rows.p;
-    for (int v = 0; v < MC_READY; v++)  /* the readiness vectors this part saw first */
-        if (p->ready_seen[v] && !c->ready_seen[v]) {
-            c->ready_seen[v] = 1;
-            memcpy(c->ready_row[v], p->ready_row[v], sizeof c->ready_row[v]);
-        }
+    merge_ready(c, p);
     size_t off = 0;
     int64_t sid = p->lo;
     for (size_t h = 0; h < p->head.n; h++, sid++) {
@@ -928,9 +1052,12 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
             return MC_NOMEM;
         *steps += n;
         for (int j = 0; j < n; j++, off++) {
-            if (off + 8 < p->fps.n)
-                __builtin_prefetch(c->table + slot_of(fps[off + 8], c->mask));
-            int r = take_step(c, sid, insts[off], sbs[off], fps[off], rows + off * MC_WIDTH);
+            if (off + 8 < p->fps.n) {
+                uint64_t ahead = fps[off + 8];
+                const Shard *sh = &c->shard[shard_of(ahead)];
+                __builtin_prefetch(sh->table + slot_of(ahead, sh->mask));
+            }
+            int r = take_step(c, sid, insts[off], sbs[off], fps[off], rows + off * MC_WIDTH, NULL);
             if (r)
                 return r;
         }
@@ -942,8 +1069,133 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
     return p->nomem ? MC_NOMEM : 0;
 }
 
+/* One thread's share of the sharded lookup of a chunk's successors. */
+typedef struct {
+    Ctx *c;
+    uint64_t mine;  /* bit s: this thread owns shard s */
+    int err;  /* MC_NOMEM or MC_SPILL_FAULT (shard_room), 0: none */
+} Prober;
+
+static inline void probe_one(Ctx *c, Part *p, size_t off, Prober *w)
+{
+    uint64_t fp = ((const uint64_t *)p->fps.p)[off];
+    int fresh;
+    if (fp == 0) {  /* kept apart, by the thread of shard 0 */
+        fresh = !c->has_zero;
+        c->has_zero = 1;
+    } else {
+        Shard *sh = &c->shard[shard_of(fp)];
+        size_t i;
+        int full = shard_room(c, sh);
+        if (full < 0) {
+            w->err = full;
+            return;
+        }
+        fresh = !shard_find(sh, fp, &i) && !full;  /* full: the memory bound cuts a new state */
+        if (fresh) {
+            sh->table[i] = fp;
+            sh->used++;
+        }
+    }
+    if (fresh && frontier_put((unsigned char *)p->frows.p + off * MC_FRONTIER_BYTES,
+                              (const mc_cell *)p->rows.p + off * MC_WIDTH))
+        fresh = ODD;  /* a leaf outside its type's range: admitted, it goes back to Python */
+    ((unsigned char *)p->fresh.p)[off] = (unsigned char)fresh;
+}
+
+#define PROBE_AHEAD 16  /* own fingerprints whose slots are fetched ahead of their lookup */
+
+/* Look up and insert, in the chunk's order (parts in order, each part's successors in order),
+ * the fingerprints of the shards this thread owns (shard % threads is its number): the first
+ * occurrence of a new fingerprint is fresh, a later one is not, exactly as admitting them one
+ * by one would decide, so the answer does not depend on the number of threads (a thread's body). */
+static void *probe_part(void *arg)
+{
+    Prober *w = arg;
+    Ctx *c = w->c;
+    for (int q = 0; q < c->threads && !w->err; q++) {
+        Part *p = c->parts[q];
+        const uint64_t *fps = (const uint64_t *)p->fps.p;
+        size_t ring[2 * PROBE_AHEAD];
+        unsigned r = 0, n = 0;
+        for (size_t off = 0; off < p->fps.n; off++) {
+            uint64_t fp = fps[off];
+            if (!(w->mine >> shard_of(fp) & 1))
+                continue;
+            const Shard *sh = &c->shard[shard_of(fp)];
+            __builtin_prefetch(sh->table + slot_of(fp, sh->mask));
+            ring[n++ % (2 * PROBE_AHEAD)] = off;
+            if (n - r > PROBE_AHEAD)
+                probe_one(c, p, ring[r++ % (2 * PROBE_AHEAD)], w);
+        }
+        while (r != n)
+            probe_one(c, p, ring[r++ % (2 * PROBE_AHEAD)], w);
+    }
+    return NULL;
+}
+
+/* Admit what p found once the sharded lookup has said which successors are new: state by
+ * state in order, the new ones given the next ids. Only the counts, the evidence and the
+ * stores of new states are left to this (one) thread. */
+static int64_t order_part(Ctx *c, Part *p, int64_t *steps)
+{
+    const Head *heads = (const Head *)p->head.p;
+    const uint64_t *fps = (const uint64_t *)p->fps.p, *sbs = (const uint64_t *)p->sb.p;
+    const int32_t *insts = (const int32_t *)p->inst.p;
+    const unsigned char *frows = (const unsigned char *)p->frows.p, *fresh = (const unsigned char *)p->fresh.p;
+    const mc_cell *rows = (const mc_cell *)p->rows.p;
+    merge_ready(c, p);
+    size_t off = 0;
+    int64_t sid = p->lo;
+    for (size_t h = 0; h < p->head.n; h++, sid++) {
+        int n = heads[h].n;
+        if (take_state(c, sid, heads[h].hit, heads[h].marks, heads[h].terminal))
+            return MC_NOMEM;
+        *steps += n;
+        for (int j = 0; j < n; j++, off++) {
+            count_step(c, sid, insts[off], sbs[off], rows + off * MC_WIDTH, NULL);
+            if (!fresh[off])
+                continue;
+            if (!fps[off])
+                c->zero_id = (int32_t)c->size;
+            int r = fresh[off] == ODD ? MC_FAULT
+                : record(c, (int32_t)sid, insts[off], (int64_t)fps[off], NULL, frows + off * MC_FRONTIER_BYTES);
+            if (r == MC_FAULT)
+                c->fault_sid = sid;
+            if (r)
+                return r;
+        }
+    }
+    if (p->fault_sid >= 0) {
+        c->fault_sid = p->fault_sid;
+        return MC_FAULT;
+    }
+    return p->nomem ? MC_NOMEM : 0;
+}
+
+/* Run body(args[i]) for i < t, args[i] on a thread of its own for i > 0 (here when none is to
+ * be had) and args[0] on this one; returns once all are done. */
+static void run_threads(int t, void *(*body)(void *), void *args, size_t size)
+{
+    pthread_t tid[MC_MAXTHREADS];
+    int started[MC_MAXTHREADS] = {0};
+    for (int i = 1; i < t; i++)
+        started[i] = pthread_create(&tid[i], NULL, body, (char *)args + i * size) == 0;
+    body(args);
+    for (int i = 1; i < t; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            body((char *)args + i * size);
+    }
+}
+
 /* mc_level's loop on c->threads threads: the level in chunks of c->chunk states, each split
- * among the threads and expanded at once, then admitted in state order by this thread. */
+ * among the threads and expanded at once; then each thread looks up the chunk's fingerprints
+ * of its own shards (probe_part), and this thread gives the new states their ids in state
+ * order (order_part). Where the state bound could cut the chunk, or edges are kept (their
+ * targets' ids are needed as the steps are taken), this thread admits the chunk step by step
+ * (admit_part) instead: the same answer. */
 static int64_t level_parallel(Ctx *c, int successors)
 {
     int64_t steps = 0;
@@ -958,30 +1210,45 @@ static int64_t level_parallel(Ctx *c, int successors)
             vec_init(&p->fps, sizeof(uint64_t));
             vec_init(&p->inst, sizeof(int32_t));
             vec_init(&p->sb, sizeof(uint64_t));
+            vec_init(&p->fresh, 1);
+            vec_init(&p->frows, MC_FRONTIER_BYTES);
             c->parts[i] = p;
         }
     for (int64_t lo = c->lo; lo < c->hi; lo += c->chunk) {
         int64_t hi = lo + c->chunk < c->hi ? lo + c->chunk : c->hi, share = (hi - lo + t - 1) / t;
-        pthread_t tid[MC_MAXTHREADS];
-        int started[MC_MAXTHREADS] = {0};
+        Part *ps[MC_MAXTHREADS];
         for (int i = 0; i < t; i++) {
             Part *p = c->parts[i];
             p->c = c;
             p->successors = successors;
             p->lo = lo + i * share < hi ? lo + i * share : hi;
             p->hi = p->lo + share < hi ? p->lo + share : hi;
-            if (i > 0)
-                started[i] = pthread_create(&tid[i], NULL, expand_part, p) == 0;
+            ps[i] = p;
         }
-        expand_part(c->parts[0]);
-        for (int i = 1; i < t; i++) {
-            if (started[i])
-                pthread_join(tid[i], NULL);
-            else
-                expand_part(c->parts[i]);  /* no thread to be had: expand it here */
+        run_threads(t, expand_indirect, ps, sizeof ps[0]);
+        size_t successors_seen = 0;
+        int stepwise = c->edges != 0;
+        for (int i = 0; i < t; i++) {
+            successors_seen += c->parts[i]->fps.n;
+            if (vec_room(&c->parts[i]->fresh, c->parts[i]->fps.n) || vec_room(&c->parts[i]->frows, c->parts[i]->fps.n))
+                return MC_NOMEM;
+        }
+        if (c->max_states >= 0 && c->size + (int64_t)successors_seen > c->max_states)
+            stepwise = 1;  /* the bound may cut this chunk: where, only the step-by-step admission knows */
+        if (!stepwise) {
+            Prober probers[MC_MAXTHREADS];
+            for (int i = 0; i < t; i++) {
+                probers[i] = (Prober){c, 0, 0};
+                for (int s = i; s < MC_SHARDS; s += t)
+                    probers[i].mine |= UINT64_C(1) << s;
+            }
+            run_threads(t, probe_part, probers, sizeof probers[0]);
+            for (int i = 0; i < t; i++)
+                if (probers[i].err)
+                    return probers[i].err;
         }
         for (int i = 0; i < t; i++) {
-            int64_t r = admit_part(c, c->parts[i], &steps);
+            int64_t r = stepwise ? admit_part(c, c->parts[i], &steps) : order_part(c, c->parts[i], &steps);
             if (r < 0)
                 return r;
         }
@@ -1040,10 +1307,11 @@ static int64_t level(Ctx *c, int successors)
             MC_CANONICAL(c, c->succ + (size_t)j * MC_WIDTH);
             pack(row, c->succ + (size_t)j * MC_WIDTH);
             c->succ_fp[j] = fp_row(row);
-            __builtin_prefetch(c->table + slot_of(c->succ_fp[j], c->mask));
+            const Shard *sh = &c->shard[shard_of(c->succ_fp[j])];
+            __builtin_prefetch(sh->table + slot_of(c->succ_fp[j], sh->mask));
         }
         for (int j = 0; j < n; j++) {
-            int r = take_step(c, sid, c->inst[j], c->sb[j], c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH);
+            int r = take_step(c, sid, c->inst[j], c->sb[j], c->succ_fp[j], c->rows + (size_t)j * MC_WIDTH, NULL);
             if (r)
                 return r;
         }
@@ -1069,11 +1337,7 @@ admitted:;
  * doubles the peak. */
 void mc_end(Ctx *c)
 {
-    free(c->table);
-    free(c->ids);
-    c->table = NULL;
-    c->ids = NULL;
-    c->mask = 0;
+    free_shards(c);
     free_parts(c);
     vec_free(&c->cur);
     vec_free(&c->next);
