@@ -34,6 +34,7 @@ from .onehot import OneHot, every, some
 WALK_DEPTH = 60
 SUPPORT = 5  # samples a pair of values needs before it may imply a third variable's values
 CHUNK = 300  # candidates whose preservation one Houdini query asks about
+MAX_QUERIES = 300  # Houdini gives up after this many queries (a count, so the outcome never depends on load)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,8 @@ def houdini(cs: Compact, oh: OneHot, cands: list[Candidate], step: list[z3.BoolR
         pos = 0
         while pos < len(alive):
             rounds += 1
+            if rounds > MAX_QUERIES:
+                return None, rounds, f"Houdini stopped after {MAX_QUERIES} queries"
             part = alive[pos:pos + chunk]
             answer = _check(solver, [flags[k] for k in alive] + [z3.Or(*[broken[k] for k in part])])
             if answer == z3.unknown:
