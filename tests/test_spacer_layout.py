@@ -278,7 +278,7 @@ def test_mined_facts_never_prove_a_violated_barrier() -> None:
     from modelcheck.symbolic.encode import Limits
     from modelcheck.symbolic.mining import mine
 
-    enc, cs = _compact_of({"workload": "W0 W1 F W2 F", "qdepth": 3, "guest": "nodrain"}, ())
+    enc, cs = _compact_of({"workload": "W0 W1 F", "qdepth": 3, "guest": "nodrain"}, ())
     for seed in (0, 1):
         assert not mine(enc, cs, Limits(), 150, seed).excludes_bad
     spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "nodrain"})
