@@ -215,3 +215,84 @@ def test_virtio_barrier_with_free_failure_and_migration_budgets() -> None:
     spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "flush_waits"})
     result = prove(spec, ["barrier"], ProveOptions(engine="spacer", free=("nospc_left", "migrations_left"))).results[0]
     assert result.verdict is Verdict.PROVED
+
+
+# ----------------------------------------------------------------- mined facts (issue 13)
+
+
+def _compact_of(settings: dict, names: tuple[str, ...] | None = None):
+    compiled = compile_spec(configure(str(VIRTIO), settings))
+    enc = Encoding(compiled)
+    guards = enforce(enc.assumption_names if names is None else names)
+    bad, crash = enc.property_bad(compiled.select(["barrier"])[0], guards)
+    return enc, compact(enc, z3.Or(bad, crash, enc.fault(guards)), guards)
+
+
+def test_the_one_hot_form_is_equivalent_over_the_ranges() -> None:
+    """Every formula the miner hands z3 in propositional form means the same over the ranges."""
+    from modelcheck.symbolic.onehot import OneHot
+
+    _, cs = _compact_of({"workload": "W0 F", "qdepth": 2, "guest": "flush_waits"})
+    oh = OneHot()
+    link = []
+    for var, leaf in [*zip(cs.x, cs.leaves), *zip(cs.y, cs.leaves)]:
+        if not leaf.is_bool:
+            bits = oh.add(var, leaf.lo, leaf.hi)
+            link.append(var == z3.Sum(*[z3.If(b, v, 0) for v, b in zip(range(leaf.lo, leaf.hi + 1), bits)]))
+    for f in (cs.domain, cs.transition, cs.bad):
+        solver = z3.Solver()
+        solver.add(oh.exactly_one(), *link, cs.domain, z3.substitute(cs.domain, *zip(cs.x, cs.y)))
+        solver.add(oh.formula(f) != f)
+        assert solver.check() == z3.unsat
+
+
+def test_mined_facts_prove_the_barrier_with_neither_spacer_nor_an_explicit_search(monkeypatch) -> None:
+    """A small configuration proved by Houdini's facts alone: Spacer never starts, no explicit
+    search runs, and the invariant (checked over the plain leaves) is printed fact by fact."""
+    import modelcheck.explicit
+    import modelcheck.symbolic.chc
+    import modelcheck.symbolic.prove
+    from modelcheck.symbolic.vacuity import Vacuity
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an explicit search or Spacer ran")
+
+    class NoSpacer(z3.Fixedpoint):
+        def __init__(self, *args, **kwargs) -> None:
+            refuse()
+
+    monkeypatch.setattr(modelcheck.explicit, "explore", refuse)
+    monkeypatch.setattr(modelcheck.symbolic.chc.z3, "Fixedpoint", NoSpacer)
+    monkeypatch.setattr(modelcheck.symbolic.prove, "check_vacuity", lambda *a, **k: Vacuity())
+    spec = configure(str(VIRTIO), {"workload": "W0 W1 F", "qdepth": 3, "guest": "flush_waits"})
+    result = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False)).results[0]
+    assert result.verdict is Verdict.PROVED and result.extra["invariant_found_by"] == "houdini"
+    mined = result.extra["mined"]
+    assert mined["excludes_bad"] and 0 < mined["facts"] <= mined["candidates"]
+    assert result.extra["invariant_conjuncts"] == mined["facts"]
+
+
+def test_mined_facts_never_prove_a_violated_barrier() -> None:
+    """Without the drain, the barrier is violated: the facts never exclude the bad states, and
+    the verdict is VIOLATED with a replayed trace (or UNKNOWN), never PROVED."""
+    from modelcheck.symbolic.encode import Limits
+    from modelcheck.symbolic.mining import mine
+
+    enc, cs = _compact_of({"workload": "W0 W1 F", "qdepth": 3, "guest": "nodrain"}, ())
+    for seed in (0, 1):
+        assert not mine(enc, cs, Limits(), 150, seed).excludes_bad
+    spec = configure(str(VIRTIO), {"workload": "W0 F", "qdepth": 2, "guest": "nodrain"})
+    result = prove(spec, ["barrier"], ProveOptions(engine="spacer")).results[0]
+    assert result.verdict in (Verdict.VIOLATED, Verdict.UNKNOWN)
+    if result.verdict is Verdict.VIOLATED:
+        assert result.trace is not None and len(result.trace) > 0
+
+
+def test_a_resource_limit_in_the_miner_is_unknown_never_a_proof() -> None:
+    from modelcheck.symbolic.encode import Limits
+
+    spec = configure(str(VIRTIO), {"workload": "W0 W1 F", "qdepth": 3, "guest": "flush_waits"})
+    result = prove(spec, ["barrier"], ProveOptions(engine="spacer", minimise=False,
+                                                   limits=Limits(rlimit=20_000))).results[0]
+    assert result.verdict is Verdict.UNKNOWN and "resource limit" in result.reason
+    assert result.extra["solver_limits"]["rlimit"] == 20_000

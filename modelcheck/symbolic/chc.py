@@ -20,10 +20,13 @@ from dataclasses import dataclass, replace
 import z3
 
 from ..errors import EngineBug
+from .bmc import Unrolling
 from .compact import Compact, compact
 from .encode import Encoding, Guards, Limits, new_solver
 from .layout import Leaf
 from .mining import Candidate, mine
+
+REFUTE_DEPTH = 12  # steps BMC unrolls when the mined facts do not prove, before Spacer
 
 
 @dataclass
@@ -165,6 +168,10 @@ def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limi
             known = found_facts.facts
         if found_facts.excludes_bad:
             return _checked(enc, cs, known, None, bad, guards, limits, started, mined)
+        depth = _bad_within(enc, bad, guards, limits, REFUTE_DEPTH)
+        if depth is not None:  # a refutation: the caller finds (and replays) the trace
+            return ChcOutcome("reachable", seconds=time.perf_counter() - started, mined=mined,
+                              reason=f"BMC: a bad state within {depth} steps")
     fp = z3.Fixedpoint()
     fp.set(engine="spacer")
     limits.apply(fp)
@@ -191,6 +198,22 @@ def _spacer_compact(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limi
                           mined=mined)
     body = fp.get_cover_delta(-1, reach)
     return _checked(enc, cs, known, z3.substitute_vars(body, *cs.x), bad, guards, limits, started, mined)
+
+
+def _bad_within(enc: Encoding, bad: z3.BoolRef, guards: Guards, limits: Limits, depth: int) -> int | None:
+    """The fewest steps (up to ``depth``) from an initial state to a state in ``bad``, by BMC over
+    the plain layout; None when there is none within ``depth`` or z3 gave up. Only ever a reason
+    to look for a trace (which the caller finds and replays), never part of a proof."""
+    unroll = Unrolling(enc, dict(guards), limits)
+    for k in range(depth + 1):
+        if k:
+            unroll.extend()
+        answer = unroll.solver.check(enc.at(bad, k))
+        if answer == z3.sat:
+            return k
+        if answer == z3.unknown:
+            return None
+    return None
 
 
 def _checked(enc: Encoding, cs: Compact, facts: list[Candidate], found: z3.BoolRef | None, bad: z3.BoolRef,

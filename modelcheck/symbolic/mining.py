@@ -34,6 +34,7 @@ from .onehot import OneHot, every, some
 WALK_DEPTH = 60
 SUPPORT = 5  # samples a pair of values needs before it may imply a third variable's values
 CHUNK = 300  # candidates whose preservation one Houdini query asks about
+MAX_QUERIES = 300  # Houdini gives up after this many queries (a count, so the outcome never depends on load)
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,26 @@ def mine(enc: Encoding, cs: Compact, limits: Limits, walks: int, seed: int) -> M
     cands = guess(cs, rows)
     out.candidates = len(cands)
     oh = OneHot()
-    for x, y, leaf in zip(cs.x, cs.y, cs.leaves):
+    for x, y, leaf in [*zip(cs.x, cs.y, cs.leaves), *zip(enc.x, enc.y, enc.leaves)]:  # plain: free fields
         if not leaf.is_bool:
             oh.add(x, leaf.lo, leaf.hi)
             oh.add(y, leaf.lo, leaf.hi)
     lap("guess")
-    base = [oh.exactly_one(), oh.formula(cs.domain)]
-    alive, out.rounds, why = houdini(cs, oh, cands, base + [oh.formula(cs.transition)], limits)
+    try:
+        base = [oh.exactly_one(), oh.formula(cs.domain)]
+        step = oh.formula(cs.transition)
+        bad = oh.formula(cs.bad)
+    except ValueError as err:  # a term with no propositional form: Spacer alone decides
+        out.complete, out.reason = False, f"no propositional form: {err}"
+        return out
+    alive, out.rounds, why = houdini(cs, oh, cands, [*base, step], limits)
     lap("houdini")
     if alive is None:
         out.complete, out.reason = False, why
         return out
     out.facts = alive
     solver = new_solver(limits)
-    solver.add(*base, oh.formula(cs.bad), *[c.propositional(oh, cs.x) for c in alive])
+    solver.add(*base, bad, *[c.propositional(oh, cs.x) for c in alive])
     answer = solver.check()
     if answer == z3.unknown:
         out.reason = f"z3 (do the facts exclude the bad states): {limits.explain(solver.reason_unknown())}"
@@ -201,6 +208,8 @@ def houdini(cs: Compact, oh: OneHot, cands: list[Candidate], step: list[z3.BoolR
         pos = 0
         while pos < len(alive):
             rounds += 1
+            if rounds > MAX_QUERIES:
+                return None, rounds, f"Houdini stopped after {MAX_QUERIES} queries"
             part = alive[pos:pos + chunk]
             answer = _check(solver, [flags[k] for k in alive] + [z3.Or(*[broken[k] for k in part])])
             if answer == z3.unknown:

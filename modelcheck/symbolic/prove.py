@@ -2,10 +2,11 @@
 
 Engines: ``certificate`` (default: the explicit engine's reachable set, checked by z3 to be an
 inductive invariant that excludes every bad state; fast and complete for any configuration
-the explicit search can enumerate), ``spacer`` (z3's PDR finds its own invariant over
-:mod:`.compact`'s layout, with no explicit search at all; the invariant is checked again
-over the plain leaves; slower than the certificate, and UNKNOWN at z3's resource limit on
-the larger virtio-blk configurations), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
+the explicit search can enumerate), ``spacer`` (an invariant over :mod:`.compact`'s layout
+with no explicit search at all: first facts mined from random walks and kept by Houdini
+(:mod:`.mining`), which are the proof when they exclude every bad state, else z3's PDR with
+them as background; the invariant is checked again over the plain leaves; UNKNOWN at z3's
+resource limit), ``kind`` (k-induction, to cross-check) and ``bmc`` (a bounded search). Every
 proof is a z3 check of initiation, consecution and safety; every counterexample is replayed
 through the spec, and the property judged again on it, before it is returned; a solver
 ``unknown`` or limit is UNKNOWN with its reason, never a proof. A proof that rests on
