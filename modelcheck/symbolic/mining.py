@@ -139,7 +139,10 @@ def sample(compiled: Compiled, enc: Encoding, cs: Compact, walks: int, seed: int
     for k in range(walks):
         s = compiled.initial[k % len(compiled.initial)]
         for _ in range(depth):
-            steps = list(allowed_steps(compiled, s))
+            try:
+                steps = list(allowed_steps(compiled, s))
+            except Exception:  # the spec raises here: a fault, which z3 finds and reports (samples only guide)
+                break
             if not steps:
                 break
             s = steps[rng.randrange(len(steps))][1]
