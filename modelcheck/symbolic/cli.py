@@ -70,6 +70,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--every", metavar="PARAM",
                    help="prove for every allowed value of an integer parameter (e.g. qdepth): at each value up to "
                    "the one from which z3 finds the steps the same, which then covers the larger ones")
+    p.add_argument("--parametric", action="store_true",
+                   help="prove for every program, qdepth and budget at once: requests as an unbounded sort, through "
+                   "the parametric description the spec names (PARAMETRIC), checked against the spec on small "
+                   "configurations; a counterexample is replayed in the spec (docs/parametric.md)")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
     p.set_defaults(run=run)
@@ -90,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
                            free=tuple(args.free))
     if args.every:
         return _run_every(args, options, limits)
+    if args.parametric:
+        from ..parametric.cli import run as run_parametric
+
+        return run_parametric(args, limits)
     try:
         result = prove(spec, args.property, options)
     except EngineBug as err:
