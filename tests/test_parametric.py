@@ -64,3 +64,20 @@ def test_a_user_invariant_that_is_not_inductive_is_named_with_its_step():
     out = houdini(desc, [Conjunct("never_durable", "never durable", never_durable, protected=True)], (), Limits())
     assert out.status == "broken" and out.failed.name == "never_durable"
     assert "execute" in out.step or "writeback" in out.step or "settle" in out.step or "migrate" in out.step
+
+
+def test_an_invariant_marked_in_a_description_is_taken_and_a_wrong_one_never_proves():
+    from modelcheck.spec import invariant
+
+    desc = desc_for(guest="nodrain")
+
+    class WithInvariant(type(desc)):
+        @invariant
+        def nothing_parked(self, L, v):  # wrong: a failed write is parked
+            return L.forall(lambda x: L.not_(v.parked(x)))
+
+    mine = WithInvariant(desc.spec)
+    assert list(mine.invariants()) == ["nothing_parked"]
+    conj = [Conjunct(n, n, f, protected=True) for n, f in mine.invariants().items()]
+    out = houdini(mine, conj, (), Limits())
+    assert out.status == "broken" and out.failed.name == "nothing_parked" and "complete" in out.step

@@ -92,12 +92,15 @@ def run(args: argparse.Namespace) -> int:
                            minimise=not args.no_core, max_states=args.max_states,
                            generalise=args.generalise, layout=args.layout, seeds=args.race,
                            free=tuple(args.free))
-    if args.every:
-        return _run_every(args, options, limits)
     if args.parametric:
         from ..parametric.cli import run as run_parametric
 
+        if args.every or args.free or args.engine != "certificate":
+            raise UsageError("--parametric is an engine of its own and covers every qdepth and budget; fix: drop "
+                             "--every, --free and --engine")
         return run_parametric(args, limits)
+    if args.every:
+        return _run_every(args, options, limits)
     try:
         result = prove(spec, args.property, options)
     except EngineBug as err:
