@@ -218,6 +218,18 @@ leads_to = _property(PropertyKind.LEADS_TO)
 where ``p`` holds later (or there) reaches one where ``q`` holds (liveness)."""
 
 
+def invariant(func: Callable) -> Callable:
+    """Mark a method as an invariant a user states for a proof (``modelcheck prove --parametric``).
+
+    It only attaches metadata: a parametric description (:mod:`modelcheck.parametric`) marks
+    ``(self, L, v) -> formula`` with it, and the prover takes it as a conjunct that must be
+    true initially and kept by every step. One that is not (or is false somewhere) makes the
+    proof UNKNOWN, naming it and the step that breaks it; it never makes a proof.
+    """
+    func._mc_invariant = inspect.getdoc(func) or ""  # type: ignore[attr-defined]
+    return func
+
+
 def assumption(func: Callable | None = None, /, *, when: Callable[[Any], bool] | None = None) -> Any:
     """Mark ``(self, before, step, after) -> bool`` as a named assumption on steps.
 

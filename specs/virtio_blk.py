@@ -200,6 +200,7 @@ class VirtioBlk(Spec):
     """virtio-blk with werror/rerror, a parking list s->rq, stop, migrate and resume."""
 
     VIEWS = "virtio_blk_views.py"  # what reports show: the question, grid axes, causes, lanes
+    PARAMETRIC = "virtio_blk_parametric.py"  # per request, for prove --parametric (any program, qdepth, budget)
 
     workload = Param("W0 W1 F W2 F", parse=parse_workload,
                      doc=f"requests in program order: Wn (write sector n), Rn (read), F (flush); "

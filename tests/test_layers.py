@@ -40,8 +40,9 @@ LAYERS: list[tuple[str, ...]] = [
      "modelcheck.symbolic.houdini", "modelcheck.symbolic.saturation",
      "modelcheck.symbolic.kinduction", "modelcheck.symbolic.certificate", "modelcheck.symbolic.assumptions",
      "modelcheck.symbolic.prove", "modelcheck.symbolic.lasso", "modelcheck.graph", "modelcheck.check",
-     "modelcheck.simulate", "modelcheck.profile"),
-    ("modelcheck.matrix", "modelcheck.results", "modelcheck.conformance", "modelcheck.symbolic.cli"),
+     "modelcheck.simulate", "modelcheck.profile", "modelcheck.parametric"),
+    ("modelcheck.matrix", "modelcheck.results", "modelcheck.conformance", "modelcheck.symbolic.cli",
+     "modelcheck.parametric.cli"),
     ("modelcheck.cli", "modelcheck.__main__"),
 ]
 # Modules of the symbolic package below the explicit engine; every other one of it is above.

@@ -73,6 +73,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--every", metavar="PARAM",
                    help="prove for every allowed value of an integer parameter (e.g. qdepth): at each value up to "
                    "the one from which z3 finds the steps the same, which then covers the larger ones")
+    p.add_argument("--parametric", action="store_true",
+                   help="prove for every program, qdepth and budget at once: requests as an unbounded sort, through "
+                   "the parametric description the spec names (PARAMETRIC), checked against the spec on small "
+                   "configurations; a counterexample is replayed in the spec (docs/parametric.md)")
     p.add_argument("--json", metavar="FILE", help="also write verdicts, invariants, cores and traces as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="verdict lines only")
     p.set_defaults(run=run)
@@ -82,15 +86,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run ``prove`` and print the results; the exit code as documented in ``--help``."""
     check_writable(args.json, "--json")
-    if args.free and (args.engine != "spacer" or args.layout != "compact"):
-        raise UsageError("--free leaves fields free in Spacer's compact layout only; fix: add --engine spacer "
-                         "(and no --layout plain)")
     spec = configure(args.spec, parse_settings(args.set))
     limits = Limits(rlimit=args.rlimit, timeout_ms=int((args.timeout or 0) * 1000), seed=args.seed)
     options = ProveOptions(engine=args.engine, depth=args.depth, max_k=args.max_k, limits=limits,
                            minimise=not args.no_core, max_states=args.max_states,
                            generalise=args.generalise, layout=args.layout, seeds=args.race,
                            free=tuple(args.free), walks=args.walks)
+    if args.parametric:
+        from ..parametric.cli import run as run_parametric
+
+        if args.every or args.free or args.engine != "certificate":
+            raise UsageError("--parametric is an engine of its own and covers every qdepth and budget; fix: drop "
+                             "--every, --free and --engine")
+        return run_parametric(args, limits)
+    if args.free and (args.engine != "spacer" or args.layout != "compact"):
+        raise UsageError("--free leaves fields free in Spacer's compact layout only; fix: add --engine spacer "
+                         "(and no --layout plain)")
     if args.every:
         return _run_every(args, options, limits)
     try:
