@@ -13,6 +13,8 @@ from ..trace import dumps, format_trace, trace_to_json
 from ..verdict import PropertyResult, Verdict, exit_code, verdict_word
 from .prove import ParametricOptions, ParametricRun, prove_parametric
 
+SHOWN = 40  # invariant clauses printed; --json has them all
+
 
 def run(args: argparse.Namespace, limits: Limits) -> int:
     """Prove each chosen property for every program, qdepth and budget; the exit code as ``prove --help`` says."""
@@ -45,7 +47,8 @@ def _budgets(run: ParametricRun) -> list[str]:
 def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {verdict_word(r.kind, r.verdict.value):<18} parametric {r.seconds:6.2f}s"
     if r.verdict is Verdict.PROVED:
-        line += f"  needs: {', '.join(r.assumptions) or 'no assumption'}"
+        # "needs" elsewhere means "refuted without it"; the parametric prover does not minimise its assumptions
+        line += f"  under: {', '.join(r.assumptions) or 'no assumption'} (not minimised)"
     if r.trace is not None:
         line += f"  ({len(r.trace)} steps)"
     if r.reason:
@@ -58,8 +61,10 @@ def show(r: PropertyResult) -> None:
         lines = r.extra["invariant"]
         print(f"\ninductive invariant for {r.name} ({len(lines)} clauses, the part of the {r.extra['invariant_kept']} "
               f"inductive candidates the proof rests on; checked by z3 for any number of requests):")
-        for line in lines:
+        for line in lines[:SHOWN]:
             print(f"  {line}")
+        if len(lines) > SHOWN:
+            print(f"  ... and {len(lines) - SHOWN} more (all of them in --json, extra.invariant)")
     if r.trace is not None:
         settings = " ".join(f"{k}={v}" for k, v in r.extra["configuration"].items())
         print(f"\ncounterexample to {r.name} ({len(r.trace)} steps, found by BMC of the parametric description, "
