@@ -392,7 +392,8 @@ def test_conform_command_writes_sorted_json_without_timings(tmp_path, capsys, qe
     parser = argparse.ArgumentParser(prog="modelcheck")
     cli.add_parser(parser.add_subparsers())
     out = tmp_path / "results" / "conformance.json"
-    base = ["conform", "--spec", SPEC, "--output", str(out), "--generate", "0"]
+    # a generous wait: this test is about the file written, and a loaded machine can take QEMU past 5 s
+    base = ["conform", "--spec", SPEC, "--output", str(out), "--generate", "0", "--timeout", "30"]
     args = parser.parse_args([*base, "-P", "qemu-7.2", "-P", "fifo"])
     assert args.run(args) == 0
     text = out.read_text()
