@@ -18,7 +18,7 @@ import z3
 
 from ..errors import EngineBug
 from ..spec import Compiled, Spec, compile_spec
-from ..symbolic.encode import Limits
+from ..symbolic.encode import Limits, new_solver
 from ..trace import Trace, allowed_steps, replay
 from .logic import SIZE, Structure, Vocabulary, Z3Logic, Z3View, finite_after, freeze, from_model
 from .model import Parametric
@@ -57,8 +57,7 @@ def find_violation(desc: Parametric, prop: str, active: tuple[str, ...], depth: 
     for size in range(1, max_size + 1):
         universe = [z3.Const(f"r{i}", voc.req) for i in range(size)]
         L = Z3Logic(voc, universe)
-        solver = z3.Solver()
-        limits.apply(solver)
+        solver = new_solver(limits)
         copies = [voc.copy("0")]
         v0 = Z3View(copies[0])
         solver.add(z3.Distinct(universe) if size > 1 else z3.BoolVal(True))

@@ -20,7 +20,7 @@ from typing import Any
 import z3
 
 from ..errors import EngineBug
-from ..symbolic.encode import Limits
+from ..symbolic.encode import Limits, new_solver
 from .logic import FiniteLogic, FiniteView, Structure, Vocabulary, Z3Logic, Z3View, finite_after, from_model
 from .model import Parametric
 
@@ -137,7 +137,7 @@ def houdini(desc: Parametric, conjuncts: list[Conjunct], active: tuple[str, ...]
         consts = [z3.Const(f"e{i}", voc.req) for i in range(size)]
         L = Z3Logic(voc, consts)
         v = Z3View(pre)
-        solver = _solver(limits)
+        solver = new_solver(limits)
         solver.add(L.bool(desc.background(L, v)), L.bool(desc.parameters(L, v)), *extra(L, v, consts))
         out.queries += 1
         answer = solver.check()
@@ -272,12 +272,6 @@ class _CachedView:
         return apply
 
 
-def _solver(limits: Limits) -> z3.Solver:
-    solver = z3.Solver()
-    limits.apply(solver)
-    return solver
-
-
 __all__ = ["Conjunct", "HoudiniOutcome", "Z3View", "houdini"]
 
 
@@ -305,7 +299,7 @@ def shrink(desc: Parametric, kept: list[Conjunct], goals: list[Conjunct], active
             upd = desc.apply(inst, L, v, reqs)
             action, args = inst.label(reqs)
             named = dict(zip(inst.order, args))
-            solver = _solver(limits)
+            solver = new_solver(limits)
             solver.add(L.bool(desc.background(L, v)), L.bool(desc.parameters(L, v)), L.bool(upd.guard),
                        *[L.bool(assumptions[a](L, v, action, named)) for a in active],
                        z3.Not(terms.after(terms.conjunction(needed, len(consts)), upd.changes, L)))
