@@ -1035,6 +1035,17 @@ static void merge_ready(Ctx *c, const Part *p)
         }
 }
 
+/* How a part ended for the level: a fault its thread met (its state kept for the trace), a
+ * thread out of memory, or 0. */
+static int64_t part_end(Ctx *c, const Part *p)
+{
+    if (p->fault_sid >= 0) {
+        c->fault_sid = p->fault_sid;
+        return MC_FAULT;
+    }
+    return p->nomem ? MC_NOMEM : 0;
+}
+
 /* Admit what p found, state by state, as the one-thread loop of mc_level does, looking up each
  * fingerprint here (a level with edges, or one the state bound may cut). */
 static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
@@ -1062,11 +1073,7 @@ static int64_t admit_part(Ctx *c, Part *p, int64_t *steps)
                 return r;
         }
     }
-    if (p->fault_sid >= 0) {
-        c->fault_sid = p->fault_sid;
-        return MC_FAULT;
-    }
-    return p->nomem ? MC_NOMEM : 0;
+    return part_end(c, p);
 }
 
 /* One thread's share of the sharded lookup of a chunk's successors. */
@@ -1166,11 +1173,7 @@ static int64_t order_part(Ctx *c, Part *p, int64_t *steps)
                 return r;
         }
     }
-    if (p->fault_sid >= 0) {
-        c->fault_sid = p->fault_sid;
-        return MC_FAULT;
-    }
-    return p->nomem ? MC_NOMEM : 0;
+    return part_end(c, p);
 }
 
 /* Run body(args[i]) for i < t, args[i] on a thread of its own for i > 0 (here when none is to
