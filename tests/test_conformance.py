@@ -386,6 +386,30 @@ def test_two_queues_restart_from_one_device_wide_list(observations, qemu_72):
 
 
 @needs_qemu
+@pytest.mark.parametrize("name", ["two-queue-restart", "two-queue-migrated"])
+def test_a_notify_that_reaches_the_stopped_vm_is_caught(name, monkeypatch, qemu_72):
+    """Queue 1's notify sent only once queue 0's errors stopped the VM (what a loaded machine
+    did by chance): the device restarts its parked writes while stopped, and the run is
+    discarded as such. Before a migration this went unseen, and the destination, holding
+    only what the source parked again, left the run waiting for restarts that never came."""
+    from modelcheck.conformance import scenarios
+
+    def late_submit(run: scenarios.Run, group: tuple[int, ...]) -> None:
+        for r in group:
+            kind, sector = run.requests[r]
+            run.driver.queue(r, kind, sector)
+            run.handled_here += kind != "flush"
+        run.driver.kick([0])
+        run.m.qmp.wait_status({"io-error"})
+        run.driver.kick([1])
+
+    monkeypatch.setattr(scenarios.Run, "submit", late_submit)
+    scenario = next(s for s in SCENARIOS if s.name == name)
+    with pytest.raises(scenarios.KickedWhileStopped, match="a notify reached the stopped VM"):
+        scenarios.run(scenario, timeout=10)
+
+
+@needs_qemu
 def test_conform_command_writes_sorted_json_without_timings(tmp_path, capsys, qemu_72):
     import argparse
 
