@@ -145,6 +145,36 @@ def test_symmetry_in_c_checks_the_translated_readiness():
         driver._check_readiness(flat, seen, rows, lib.width)
 
 
+@pytest.mark.parametrize("shape", ["shapes", "fifo-three"])
+def test_the_c_canonicalizer_is_the_compiled_modes_on_random_states(shape):
+    """The C canonicalizer (keys compared lazily, against the identity and then against the
+    least image so far) gives the compiled mode's representative on any state of the types,
+    for groups of three ids (six images: later images beat earlier winners) as well as two."""
+    from hypothesis import HealthCheck, given, settings
+    from test_flatsym import Shapes, fifo_three, states
+
+    from modelcheck.explicit import plan
+    from modelcheck.spec import compile_spec
+
+    compiled = compile_spec(Shapes()) if shape == "shapes" else fifo_three()[0]
+    chosen = plan.plan(compiled, [], SearchOptions(native=True, store="compact", symmetry=True))
+    chosen.build()
+    lib, flat = chosen.library, chosen.successors
+    assert lib is not None and lib.vectors > 1, chosen.native_fallback
+    flatten, f = flat.layout.flatten, flat.canonical
+    moved = []
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(states(compiled))
+    def check(s):
+        x = flatten(s)
+        assert lib.canonical(x) == f(x)
+        moved.append(f(x) != x)
+
+    check()
+    assert any(moved) and not all(moved)
+
+
 @pytest.mark.parametrize("bounds", [{"max_states": 500}, {"max_depth": 7}, {"max_states": 1}],
                          ids=["states", "depth", "one-state"])
 def test_bounds_cut_where_the_python_search_cuts(bounds):

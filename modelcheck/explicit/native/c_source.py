@@ -7,15 +7,17 @@ statement, for the native search (:mod:`modelcheck.explicit.native.driver`). Wor
 the z3 terms, means the C code is exactly as current as the Python code, and a cached entry
 needs no symbolic run.
 
-What the C function does (``int mc_expand(const int64_t *x, int successors, Out *o)``):
+What the C function does (``int mc_expand(const mc_cell *x, int successors, Out *o)``):
 
-* the leaves are ``int64_t`` locals ``v0 .. vN``; bool expressions are C ints 0/1, which is
+* the state comes as a row of cells (``mc_cell``: the narrowest int type that holds every
+  leaf); the leaves are ``int64_t`` locals ``v0 .. vN``; bool expressions are C ints 0/1, which is
   what Python's ``and``/``or`` give over the 0/1 leaves and the ``True``/``False`` the
   translator prints, so every comparison reads alike;
 * ``bad``, ``hit``, ``ends`` and a step's ``sb`` are bit masks over property indices (at most
   64 properties);
-* each ``out.append((k, (e0, ..., eN), sb))`` writes the leaves into the next slot of
-  ``o->succ`` (all read the *old* locals, as the Python tuple display does) and records ``k``
+* each ``out.append((k, (e0, ..., eN), sb))`` writes the leaves, as cells, into the next row
+  of ``o->succ`` (all read the *old* locals, as the Python tuple display does; unchanged runs are
+  copied from ``x``), which is where the search keeps them, and records ``k``
   and ``sb``; there is a slot per action instance, since at most one path of an instance
   fires in a state (a state that filled them all would be handed back, never overrun);
 * ``//`` and ``%`` (by a positive constant only, as the translator guarantees) keep Python's
@@ -47,7 +49,7 @@ def c_function(source: str) -> str:
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "expand"]
     if len(funcs) != 1:
         raise NotC("the generated module has no single expand function")
-    lines = ["static int mc_expand(const int64_t *x, int successors, Out *o)", "{",
+    lines = ["static int mc_expand(const mc_cell *x, int successors, Out *o)", "{",
              "    uint64_t bad = 0, hit = 0, ends = 0, sb = 0;", "    int n = 0;",
              "    (void)bad; (void)hit; (void)ends; (void)sb; (void)successors;"]
     _block(funcs[0].body, "    ", lines)
@@ -141,14 +143,14 @@ def _append(arg: ast.expr, pad: str, out: list[str]) -> None:
         raise NotC(f"line {arg.lineno}: an instance that is not a constant")
     out.append(f"{pad}{{")
     out.append(f"{pad}    if (n >= MC_INSTANCES) return MC_FAULT;  /* never: one path per instance fires */")
-    out.append(f"{pad}    int64_t *t = o->succ + (size_t)n * MC_WIDTH;")
+    out.append(f"{pad}    mc_cell *t = o->succ + (size_t)n * MC_WIDTH;")
     for i, e in enumerate(leaves.elts):
         text = expr(e)
         if text != f"v{i}":  # the next state's leaf differs from the source's (else it is copied below)
             out.append(f"{pad}    t[{i}] = {text};")
     copies = [i for i, e in enumerate(leaves.elts) if isinstance(e, ast.Name) and e.id == f"v{i}"]
     for lo, hi in _runs(copies):
-        out.append(f"{pad}    memcpy(t + {lo}, x + {lo}, {hi - lo} * sizeof(int64_t));" if hi - lo > 1
+        out.append(f"{pad}    memcpy(t + {lo}, x + {lo}, {hi - lo} * sizeof(mc_cell));" if hi - lo > 1
                    else f"{pad}    t[{lo}] = v{lo};")
     out.append(f"{pad}    o->inst[n] = {k.value}; o->sb[n] = {_mask(sb, arg)}; n++;")  # type: ignore[arg-type]
     out.append(f"{pad}}}")
@@ -185,7 +187,9 @@ def expr(e: ast.expr, tables: dict[tuple[int, ...], str] | None = None) -> str:
 
     With ``tables`` (the symmetry canonicalizer's expressions), the locals ``wJ``/``uJ`` and
     subscripts of constant tuples (``(0, 2, 1,)[v3]``, Python's negative indices included)
-    are allowed too; each tuple becomes a ``static const`` array named in ``tables``.
+    are allowed too; each tuple becomes a ``static const`` array named in ``tables``, which
+    holds the tuple twice so that ``T[i]`` reads ``name[len(T) + i]`` for ``-len(T) <= i < len(T)``
+    (no test of the sign).
     """
     def sub(x: ast.expr) -> str:
         return expr(x, tables)
@@ -226,7 +230,7 @@ def expr(e: ast.expr, tables: dict[tuple[int, ...], str] | None = None) -> str:
         values = tuple(_table_value(v) for v in e.value.elts)
         name = tables.setdefault(values, f"mc_t{len(tables)}")
         index = sub(e.slice)
-        return f"{name}[mc_pyindex({index}, {len(values)})]"
+        return f"{name}[{len(values)} + {index}]"  # printed twice: a negative index reads the first copy
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "_holds":
         raise NotC("a property judged by the spec's own code (_holds)")
     raise NotC(f"expression {ast.unparse(e)[:60]}")

@@ -241,6 +241,7 @@ class Library:
                                 ("mc_terminals", I64, [PTR]), ("mc_width", I64, []), ("mc_instances", I64, []),
                                 ("mc_array", PTR, [PTR, ctypes.c_int]), ("mc_end", None, [PTR]),
                                 ("mc_release", None, [PTR, ctypes.c_int]), ("mc_ready_vectors", I64, []),
+                                ("mc_canonical_row", None, [PTR]),
                                 ("mc_via_size", I64, []), ("mc_threads", I64, [PTR, I64, I64]),
                                 ("mc_budget", None, [PTR, I64, I64, ctypes.c_char_p]),
                                 ("mc_spill_fd", I64, [PTR, ctypes.c_int]), ("mc_spilled", I64, [PTR]),
@@ -254,6 +255,12 @@ class Library:
         if (lib.mc_width() != self.width or lib.mc_instances() != max(instances, 1)
                 or lib.mc_ready_vectors() != vectors):
             raise NativeUnavailable("the native library does not match the configuration")
+
+    def canonical(self, x: tuple[int, ...]) -> tuple[int, ...]:
+        """The representative of flat state ``x`` by the C canonicalizer (``x`` without symmetry)."""
+        row = (I64 * self.width)(*x)
+        self.lib.mc_canonical_row(row)
+        return tuple(row[:len(x)])
 
     def fingerprint(self, x: tuple[int, ...]) -> int:
         """The native search's fingerprint of flat state ``x`` (traces are rebuilt with it)."""

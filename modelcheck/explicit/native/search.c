@@ -18,7 +18,7 @@
  *     search's setdefault records it.
  *
  * With several threads (mc_threads), a level is cut into chunks; the threads expand a chunk's
- * states side by side (successor function, canonical representative, packing, fingerprints);
+ * states side by side (successor function, canonical representative, fingerprints);
  * then each thread looks up and inserts the chunk's fingerprints that fall in its own shards
  * of the set, in the chunk's order, so the first occurrence of a new state is the one marked
  * new, as one-by-one admission would decide, and packs the new ones' frontier rows; last the
@@ -67,7 +67,7 @@
 #define MC_STEPS 2  /* every step as a (source, instance, target) triple, and each state's witness mask */
 
 typedef struct {
-    int64_t *succ;  /* MC_INSTANCES rows of MC_WIDTH leaves */
+    mc_cell *succ;  /* where the successors' rows go: MC_INSTANCES rows of MC_WIDTH cells at most */
     int32_t *inst;
     uint64_t *sb;
     uint64_t bad, hit, ends;
@@ -132,11 +132,10 @@ static inline uint64_t fp_row(const mc_cell *row)
     return acc;
 }
 
-/* Narrowing the leaves is a loop -O1 leaves scalar; GCC vectorizes it at -O3 (the rest of the
- * library stays at -O1, which compiles the large generated successor function much faster). */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((noinline, optimize("O3")))
-#endif
+/* Python's flat state (int64 leaves) as a row of cells: for seeds and the fingerprints Python
+ * asks for. The search itself never narrows: mc_expand writes its successors as cells, straight
+ * into the rows the canonicalizer, the fingerprint and the frontier read (narrowing each
+ * successor's 71 leaves here was 18% of the search's instructions). */
 static void pack(mc_cell *row, const int64_t *x)
 {
     for (int i = 0; i < MC_WIDTH; i++)
@@ -177,7 +176,7 @@ static inline MC_UNROLLED int frontier_put(unsigned char *dst, const mc_cell *ro
     return 0;
 }
 
-static inline MC_UNROLLED void frontier_get(int64_t *x, const unsigned char *src)
+static inline MC_UNROLLED void frontier_get(mc_cell *x, const unsigned char *src)
 {
     uint64_t acc = 0;
     int nb = 0;
@@ -187,7 +186,7 @@ static inline MC_UNROLLED void frontier_get(int64_t *x, const unsigned char *src
             acc |= (uint64_t)*src++ << nb;
             nb += 8;
         }
-        x[i] = (int64_t)(acc & ((UINT64_C(1) << mc_nbits[i]) - 1)) + mc_lo[i];
+        x[i] = (mc_cell)((int64_t)(acc & ((UINT64_C(1) << mc_nbits[i]) - 1)) + mc_lo[i]);
         acc >>= mc_nbits[i];
         nb -= mc_nbits[i];
     }
@@ -200,11 +199,9 @@ static inline int frontier_put(unsigned char *dst, const mc_cell *row)
     return 0;
 }
 
-static inline void frontier_get(int64_t *x, const unsigned char *src)
+static inline void frontier_get(mc_cell *x, const unsigned char *src)
 {
-    const mc_cell *row = (const mc_cell *)src;
-    for (int i = 0; i < MC_WIDTH; i++)
-        x[i] = row[i];
+    memcpy(x, src, ROW_BYTES);
 }
 #endif
 
@@ -426,7 +423,6 @@ typedef struct {
     int64_t lo, hi, fault_sid;  /* fault_sid: the first state handed back to Python, or -1 */
     int successors, nomem;
     Vec head, rows, fps, inst, sb, fresh, frows;
-    int64_t succ[MC_INSTANCES * MC_WIDTH];
     int32_t oinst[MC_INSTANCES];
     uint64_t osb[MC_INSTANCES];
     unsigned char ready_seen[MC_READY];
@@ -448,7 +444,6 @@ typedef struct Ctx {
     int64_t first[MC_MAXPROPS];
     int64_t step_sid[MC_MAXPROPS], step_k[MC_MAXPROPS];
     int64_t step_t[MC_MAXPROPS][MC_WIDTH];
-    int64_t succ[MC_INSTANCES * MC_WIDTH];
     int32_t inst[MC_INSTANCES];
     uint64_t sb[MC_INSTANCES];
     mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
@@ -469,7 +464,19 @@ typedef struct Ctx {
 /* @CANONICAL@ */
 #ifndef MC_CANONICAL  /* no symmetry: a successor is its own representative */
 #define MC_CANONICAL(c, x) ((void)0)
+#define MC_CANONICAL_ROW(x) ((void)0)
 #endif
+
+/* Row x rewritten in place into its class's representative (itself without symmetry), nothing
+ * recorded: what the tests hold against the compiled mode's canonicalizer on any state. */
+void mc_canonical_row(int64_t *x)
+{
+    mc_cell row[MC_WIDTH];
+    pack(row, x);
+    MC_CANONICAL_ROW(row);
+    for (int i = 0; i < MC_WIDTH; i++)
+        x[i] = row[i];
+}
 
 /* A zeroed table of `slots` fingerprints, mapped (not malloc'd) so that freeing it gives its
  * pages back at once whatever its size (malloc keeps freed chunks below its moving mmap
@@ -909,7 +916,7 @@ static int64_t seed(Ctx *c, const int64_t *x)
 /* Expand levels on n threads (1..MC_MAXTHREADS; 1 by default), chunk states at a time: the
  * same ids, parents, steps and evidence, since states are still admitted in the order the
  * one-thread search admits them; their expansion (the generated successor function, the
- * canonical representative, packing and fingerprints) and the lookup of their fingerprints in
+ * canonical representative and fingerprints) and the lookup of their fingerprints in
  * the set (a shard per thread) run on several threads, only giving ids on one (level_parallel).
  * Returns the count set. */
 int64_t mc_threads(Ctx *c, int64_t n, int64_t chunk)
@@ -924,29 +931,34 @@ static void *expand_part(void *arg)
 {
     Part *p = arg;
     const Ctx *c = p->c;
-    int64_t x[MC_WIDTH];
-    Out o = {p->succ, p->oinst, p->osb, 0, 0, 0, 0};
+    mc_cell x[MC_WIDTH];
+    Out o = {NULL, p->oinst, p->osb, 0, 0, 0, 0};
     p->head.n = p->rows.n = p->fps.n = p->inst.n = p->sb.n = 0;
     p->fault_sid = -1;
     p->nomem = 0;
     for (int64_t sid = p->lo; sid < p->hi; sid++) {
         frontier_get(x, (const unsigned char *)c->cur.p + (size_t)(sid - c->lo) * MC_FRONTIER_BYTES);
+        if (vec_room(&p->rows, MC_INSTANCES)) {  /* the successors are written in place */
+            p->nomem = 1;
+            break;
+        }
+        mc_cell *rows = (mc_cell *)p->rows.p + p->rows.n * MC_WIDTH;
+        o.succ = rows;
         int n = mc_expand(x, p->successors, &o);
         if (n == MC_FAULT) {
             p->fault_sid = sid;
             break;
         }
-        if (vec_room(&p->head, 1) || vec_room(&p->rows, (size_t)n) || vec_room(&p->fps, (size_t)n)
-            || vec_room(&p->inst, (size_t)n) || vec_room(&p->sb, (size_t)n)) {
+        if (vec_room(&p->head, 1) || vec_room(&p->fps, (size_t)n) || vec_room(&p->inst, (size_t)n)
+            || vec_room(&p->sb, (size_t)n)) {
             p->nomem = 1;
             break;
         }
         Head h = {n, o.terminal, o.bad | o.hit | (o.terminal ? o.ends : 0), o.hit};
         VEC_PUSH(p->head, Head, h);
         for (int j = 0; j < n; j++) {
-            mc_cell *out = (mc_cell *)p->rows.p + (p->rows.n + (size_t)j) * MC_WIDTH;
-            MC_CANONICAL(p, p->succ + (size_t)j * MC_WIDTH);
-            pack(out, p->succ + (size_t)j * MC_WIDTH);
+            mc_cell *out = rows + (size_t)j * MC_WIDTH;
+            MC_CANONICAL(p, out);
             ((uint64_t *)p->fps.p)[p->fps.n + (size_t)j] = fp_row(out);
             ((int32_t *)p->inst.p)[p->inst.n + (size_t)j] = p->oinst[j];
             ((uint64_t *)p->sb.p)[p->sb.n + (size_t)j] = p->osb[j];
@@ -999,7 +1011,12 @@ static inline void count_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, const
                 for (int l = 0; l < MC_WIDTH; l++)  /* packing is exact: the cells are the leaves */
                     c->step_t[i][l] = row[l];
             else
-                frontier_get(c->step_t[i], frow);
+            {
+                mc_cell cells[MC_WIDTH];
+                frontier_get(cells, frow);
+                for (int l = 0; l < MC_WIDTH; l++)
+                    c->step_t[i][l] = cells[l];
+            }
         }
     }
 }
@@ -1285,8 +1302,8 @@ static int64_t level(Ctx *c, int successors)
     } else if (c->lo == c->hi) {
         return 0;
     }
-    int64_t x[MC_WIDTH];
-    Out o = {c->succ, c->inst, c->sb, 0, 0, 0, 0};
+    mc_cell x[MC_WIDTH];
+    Out o = {c->rows, c->inst, c->sb, 0, 0, 0, 0};  /* successors written in place, then canonical */
     int64_t steps = 0;
     c->next.n = 0;
     if (c->threads > 1 && c->hi - c->lo >= 2 * c->threads) {
@@ -1307,8 +1324,7 @@ static int64_t level(Ctx *c, int successors)
         steps += n;
         for (int j = 0; j < n; j++) {  /* fingerprints first, their slots fetched meanwhile */
             mc_cell *row = c->rows + (size_t)j * MC_WIDTH;
-            MC_CANONICAL(c, c->succ + (size_t)j * MC_WIDTH);
-            pack(row, c->succ + (size_t)j * MC_WIDTH);
+            MC_CANONICAL(c, row);
             c->succ_fp[j] = fp_row(row);
             const Shard *sh = &c->shard[shard_of(c->succ_fp[j])];
             __builtin_prefetch(sh->table + slot_of(c->succ_fp[j], sh->mask));
@@ -1488,25 +1504,20 @@ int64_t mc_expand_rows(const mc_cell *rows, int64_t n, int successors, int64_t c
                        uint64_t *out_fp, int32_t *out_src, int32_t *out_inst, uint64_t *out_smask,
                        uint64_t *state_mask, int64_t *counts)
 {
-    int64_t *succ = malloc(sizeof(int64_t) * MC_INSTANCES * MC_WIDTH);
     int32_t *inst = malloc(sizeof(int32_t) * MC_INSTANCES);
     uint64_t *sb = malloc(sizeof(uint64_t) * MC_INSTANCES);
-    if (!succ || !inst || !sb) {
-        free(succ);
+    if (!inst || !sb) {
         free(inst);
         free(sb);
         return MC_NOMEM;
     }
-    Out o = {succ, inst, sb, 0, 0, 0, 0};
-    int64_t x[MC_WIDTH], i = 0, w = 0, terminals = 0;
+    Out o = {NULL, inst, sb, 0, 0, 0, 0};
+    int64_t i = 0, w = 0, terminals = 0;
     for (; i < n && cap - w >= MC_INSTANCES; i++) {
-        const mc_cell *row = rows + (size_t)i * MC_WIDTH;
-        for (int j = 0; j < MC_WIDTH; j++)
-            x[j] = row[j];
-        int m = mc_expand(x, successors, &o);
+        o.succ = out_rows + (size_t)w * MC_WIDTH;  /* room for MC_INSTANCES rows: written in place */
+        int m = mc_expand(rows + (size_t)i * MC_WIDTH, successors, &o);
         if (m == MC_FAULT) {
             counts[2] = i;
-            free(succ);
             free(inst);
             free(sb);
             return MC_FAULT;
@@ -1514,9 +1525,7 @@ int64_t mc_expand_rows(const mc_cell *rows, int64_t n, int successors, int64_t c
         state_mask[i] = o.bad | o.hit | (o.terminal ? o.ends : 0);
         terminals += o.terminal != 0;
         for (int j = 0; j < m; j++, w++) {
-            mc_cell *t = out_rows + (size_t)w * MC_WIDTH;
-            pack(t, succ + (size_t)j * MC_WIDTH);
-            out_fp[w] = fp_row(t);
+            out_fp[w] = fp_row(out_rows + (size_t)w * MC_WIDTH);
             out_src[w] = (int32_t)i;
             out_inst[w] = inst[j];
             out_smask[w] = sb[j];
@@ -1524,7 +1533,6 @@ int64_t mc_expand_rows(const mc_cell *rows, int64_t n, int successors, int64_t c
     }
     counts[0] = w;
     counts[1] = terminals;
-    free(succ);
     free(inst);
     free(sb);
     return i;

@@ -22,6 +22,7 @@ search runs as compiled Python.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from .c_source import NotC, expr
@@ -63,23 +64,24 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
         if same == f"mc_canon_{r}":
             body += function
     ready_c = [expr(ast.parse(text, mode="eval").body, tables) for text in owner.ready_texts]
-    head = ["/* symmetry: the representative of a state's class, per readiness vector */",
-            "static inline int64_t mc_pyindex(int64_t i, int64_t n) { return i < 0 ? i + n : i; }",
-            "static inline int mc_less(const int64_t *a, const int64_t *b, int n)", "{",
-            "    for (int i = 0; i < n; i++)", "        if (a[i] != b[i])", "            return a[i] < b[i];",
-            "    return 0;", "}"]
-    head += [f"static const int64_t {name}[] = {{{', '.join(map(str, values))}}};" for values, name in tables.items()]
-    tail = ["static void (*const mc_canon_of[])(int64_t *) = {" + ", ".join(names) + "};",
-            "static void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], int64_t *x)", "{",
+    head = ["/* symmetry: the representative of a state's class, per readiness vector */"]
+    head += [f"static const int64_t {name}[] = {{{', '.join(map(str, values + values))}}};"
+             for values, name in tables.items()]
+    tail = ["static void (*const mc_canon_of[])(mc_cell *) = {" + ", ".join(names) + "};",
+            "static unsigned mc_readiness(const mc_cell *x)", "{",
             *_locals(width),
             "    unsigned r = 0;"]
     tail += [f"    if ({text}) r |= {1 << b}u;" for b, text in enumerate(ready_c)]
+    tail += ["    return r;", "}",
+             "static void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], mc_cell *x)", "{",
+             "    unsigned r = mc_readiness(x);"]
     # the first state seen per readiness vector, kept by the context (or by a thread's part
     # of a level, merged in state order): held against the spec's ready() after the search
     tail += ["    if (!ready_seen[r]) {", "        ready_seen[r] = 1;",
-             "        memcpy(ready_row[r], x, sizeof ready_row[r]);", "    }",
+             "        for (int l = 0; l < MC_WIDTH; l++)", "            ready_row[r][l] = x[l];", "    }",
              "    mc_canon_of[r](x);", "}",
-             "#define MC_CANONICAL(c, x) mc_canonical((c)->ready_seen, (c)->ready_row, x)"]
+             "#define MC_CANONICAL(c, x) mc_canonical((c)->ready_seen, (c)->ready_row, x)",
+             "#define MC_CANONICAL_ROW(x) mc_canon_of[mc_readiness(x)](x)"]
     return "\n".join([*head, *body, *tail]) + "\n", 1 << len(ids)
 
 
@@ -90,23 +92,63 @@ def _locals(width: int) -> list[str]:
 
 def _function(r: int, width: int, leaves: list[list[str]], keys: list[list[str]],
               locals_: list[tuple[str, str]], tables: dict[tuple[int, ...], str]) -> list[str]:
-    """``mc_canon_<r>``: rewrite ``x`` into the least image (by key; the first least wins)."""
-    out = [f"static void mc_canon_{r}(int64_t *x)", "{"]
+    """``mc_canon_<r>``: rewrite ``x`` into the least image by key, the first least winning (as
+    Python's ``min`` and the compiled mode's ``<`` chain choose).
+
+    Keys are compared lazily, position by position, and computed only as far as a comparison
+    reaches: most images differ from the least so far at one of the first positions, so a call
+    costs a few comparisons per image instead of every key in full. While the identity is the
+    least (the usual case: a representative's successors are often representatives) each image
+    is compared with the identity's key expressions, which read ``x`` directly; once an image
+    beats it, that image's key is written to ``b`` (from the position where it won on, the
+    positions before being equal), and the images after it are compared with ``b``. The winner's
+    leaves are written last, from a copy of the old ones.
+    """
+    out = [f"static void mc_canon_{r}(mc_cell *x)", "{"]
     if not keys:
         return [*out, "    (void)x;", "}"]
+    spelled = {name: f"({value})" for name, value in locals_}
 
-    def c(text: str) -> str:
-        return expr(ast.parse(text, mode="eval").body, tables)
+    def c(text: str) -> str:  # a key's C text: the locals spelled out, the leaves read from x
+        text = re.sub(r"\b[wu]\d+\b", lambda m: spelled[m.group(0)], text)
+        return re.sub(r"\bv(\d+)\b", r"x[\1]", expr(ast.parse(text, mode="eval").body, tables))
 
-    out += _locals(width)
-    out += [f"    const int64_t {name} = {c(value)};" for name, value in locals_]
-    n = len(keys[0])
-    out.append(f"    const int64_t k[{len(keys)}][{n}] = {{"
-               + ", ".join("{" + ", ".join(c(t) for t in key) + "}" for key in keys) + "};")
-    out += ["    int i = 0;", f"    for (int j = 1; j < {len(keys)}; j++)",
-            f"        if (mc_less(k[j], k[i], {n}))", "            i = j;", "    switch (i) {"]
+    n, last = len(keys[0]), len(keys) - 1
+    k = [[c(text) for text in key] for key in keys]
+    out += ["    int64_t t, s;", *([f"    int64_t b[{n}];"] if last > 1 else []), "    int i;"]
+    # while the identity (image 0) is the least: image j against it, a win going to fill<j>
+    # (a position is reached only when the ones before are equal: one that compares a pair of
+    # expressions compared before, either way round, is equal too and left out)
+    for j in range(1, last + 1):
+        out.append(f"    /* image {j} against the identity */")
+        equal: set[frozenset[str]] = set()
+        for q in range(n):
+            pair = frozenset((k[j][q], k[0][q]))
+            if len(pair) > 1 and pair not in equal:
+                equal.add(pair)
+                out.append(f"    if ((t = {k[j][q]}) != (s = {k[0][q]})) "
+                           f"{{ if (t < s) goto fill{j}; goto id{j + 1}; }}")
+        out.append(f"id{j + 1}:;")
+    out.append("    return;")
+    # image j won: its key into b (fill<j>, or fill<j>_<q> when it won at q against b), then the
+    # images after it against b (vs<j>); the last image's win needs no key
+    for j in range(1, last + 1):
+        if j == last:
+            out += [f"fill{j}:", f"    i = {j};"]
+            break
+        out.append(f"fill{j}:")
+        out += [f"fill{j}_{q}: b[{q}] = {k[j][q]};" for q in range(n)]
+        out += [f"fill{j}_{n}: i = {j};", f"vs{j + 1}:"]
+        for q in range(n):
+            win = f"b[{q}] = t; goto fill{j + 1}_{q + 1};" if j + 1 < last else f"goto fill{j + 1};"
+            out.append(f"    if ((t = {k[j + 1][q]}) != b[{q}]) {{ if (t < b[{q}]) {{ {win} }} goto vs{j + 2}; }}")
+        out.append(f"    goto vs{j + 2};")
+    if last > 1:
+        out.append(f"vs{last + 1}:;")
+    out += [*_locals(width), "    switch (i) {"]
     for i in range(1, len(leaves)):
-        moved = [f"x[{j}] = {c(leaf)};" for j, leaf in enumerate(leaves[i]) if leaf != f"v{j}"]
+        moved = [f"x[{j}] = {expr(ast.parse(leaf, mode='eval').body, tables)};"
+                 for j, leaf in enumerate(leaves[i]) if leaf != f"v{j}"]
         out.append(f"    case {i}: " + " ".join(moved) + " return;")
     out += ["    }", "}"]
     return out
