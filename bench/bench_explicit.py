@@ -179,7 +179,8 @@ def worker(config: str, mode: str, store: str, sim_seconds: float = 60.0) -> Non
     if opts.get("native"):
         ex = run.exploration
         code.update({"native_fallback": ex.native_fallback} if not ex.native else
-                    {"native_from_cache": ex.native_from_cache, "native_seconds": ex.native_seconds})
+                    {"native_from_cache": ex.native_from_cache, "native_seconds": ex.native_seconds,
+                     "native_origin": ex.native})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(json.dumps({"states": result.states, "transitions": result.transitions, "depth": result.depth,
@@ -333,6 +334,8 @@ def mode_text(r: dict[str, Any]) -> str:
     if "native_seconds" in r:
         how = "cached" if r["from_cache"] else "generated"
         c = "cached" if r["native_from_cache"] else "compiled"
+        if "search's part from the cache" in r.get("native_origin", ""):
+            c = "compiled, the search's unit from the cache"
         return f"{r['mode']} (code {how}, {r['codegen_seconds']:.2f} s; C {c}, {r['native_seconds']:.2f} s)"
     if r.get("native_fallback"):
         return f"{r['mode']} (ran in Python: {r['native_fallback']})"

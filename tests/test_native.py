@@ -346,6 +346,30 @@ def test_the_library_is_cached_and_a_damaged_one_rebuilt(tmp_path):
     assert "search: native (C), compact store (asked for); 2 threads" in two.stdout
 
 
+def test_the_search_is_compiled_once_per_layout_and_a_damaged_object_rebuilt(tmp_path, monkeypatch):
+    """The search's unit depends on the layout alone: another property, or symmetry, compiles
+    only the model's unit and links it with the kept object; an object the linker refuses is
+    compiled again."""
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path))
+    spec = configure(VIRTIO, SMALL)
+
+    def native(prop: str, **options: object) -> str:
+        ex = check(spec, [prop], SearchOptions(native=True, store="compact", **options)).exploration
+        assert ex.size == (789 if options else 1118) and ex.native_fallback == ""
+        return ex.native
+
+    first = native("barrier")
+    assert "compiled by" in first and "search's part from the cache" not in first
+    objects = list(tmp_path.glob("native-*.o"))
+    assert len(objects) == 1
+    assert "search's part from the cache" in native("barrier", symmetry=True)
+    objects[0].write_bytes(b"not an object")
+    again = native("flush_contract")
+    assert "compiled by" in again and "search's part from the cache" not in again
+    assert list(tmp_path.glob("native-*.o")) == objects and objects[0].read_bytes() != b"not an object"
+    assert len(list(tmp_path.glob("native-*.so"))) == 3 and not list(tmp_path.glob(".native-*"))
+
+
 def test_without_a_cache_nothing_is_left_behind(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELCHECK_CACHE_DIR", "off")
     monkeypatch.setenv("TMPDIR", str(tmp_path))

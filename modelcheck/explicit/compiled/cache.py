@@ -11,7 +11,8 @@ entries are simply never read again.
 The directory is ``$MODELCHECK_CACHE_DIR`` (``off``, ``0`` or empty turns the cache off),
 else ``$XDG_CACHE_HOME/modelcheck``, else ``~/.cache/modelcheck``. It holds at most
 ``$MODELCHECK_CACHE_MB`` megabytes (default 512) of entries, these and the native search's
-libraries (``native-<sha256>.so``, :mod:`modelcheck.explicit.native.driver`): after each write the least
+libraries and their search's objects (``native-<sha256>.so``, ``native-<sha256>.o``,
+:mod:`modelcheck.explicit.native.driver`): after each write the least
 recently used are deleted (a hit touches its file), never the one just written, and no
 other file. The cache never makes a
 search fail and never prints: a directory that cannot be created or written means no cache,
@@ -45,7 +46,7 @@ HEADER_LINES = 6  # MAGIC, key, spec, properties, plain, sha256; then the source
 ENV = "MODELCHECK_CACHE_DIR"
 SIZE_ENV = "MODELCHECK_CACHE_MB"
 DEFAULT_MB = 512
-ENTRY_NAME = re.compile(r"(?:[0-9a-f]{64}\.py|native-[0-9a-f]{64}\.so)\Z")  # what prune may delete
+ENTRY_NAME = re.compile(r"(?:[0-9a-f]{64}\.py|native-[0-9a-f]{64}\.(?:so|o))\Z")  # what prune may delete
 OFF = ("off", "0", "")
 
 

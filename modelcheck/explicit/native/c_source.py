@@ -49,7 +49,7 @@ def c_function(source: str) -> str:
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "expand"]
     if len(funcs) != 1:
         raise NotC("the generated module has no single expand function")
-    lines = ["static int mc_expand(const mc_cell *x, int successors, Out *o)", "{",
+    lines = ["int mc_expand(const mc_cell *x, int successors, Out *o)", "{",
              "    uint64_t bad = 0, hit = 0, ends = 0, sb = 0;", "    int n = 0;",
              "    (void)bad; (void)hit; (void)ends; (void)sb; (void)successors;"]
     _block(funcs[0].body, "    ", lines)
@@ -188,7 +188,7 @@ def expr(e: ast.expr, tables: dict[tuple[int, ...], str] | None = None) -> str:
     With ``tables`` (the symmetry canonicalizer's expressions), the locals ``wJ``/``uJ`` and
     subscripts of constant tuples (``(0, 2, 1,)[v3]``, Python's negative indices included)
     are allowed too; each tuple becomes a ``static const`` array named in ``tables``, which
-    holds the tuple twice so that ``T[i]`` reads ``name[len(T) + i]`` for ``-len(T) <= i < len(T)``
+    holds the tuple twice so that ``T[i]`` reads ``(name + len(T))[i]`` for ``-len(T) <= i < len(T)``
     (no test of the sign).
     """
     def sub(x: ast.expr) -> str:
@@ -230,7 +230,7 @@ def expr(e: ast.expr, tables: dict[tuple[int, ...], str] | None = None) -> str:
         values = tuple(_table_value(v) for v in e.value.elts)
         name = tables.setdefault(values, f"mc_t{len(tables)}")
         index = sub(e.slice)
-        return f"{name}[{len(values)} + {index}]"  # printed twice: a negative index reads the first copy
+        return f"({name} + {len(values)})[{index}]"  # printed twice: a negative index reads the first copy
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "_holds":
         raise NotC("a property judged by the spec's own code (_holds)")
     raise NotC(f"expression {ast.unparse(e)[:60]}")

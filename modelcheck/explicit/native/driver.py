@@ -30,11 +30,18 @@ where the generated code would hand a step to the plain engine (a step that rais
 the field types) stops the native search with :class:`Fault`; the caller reruns the search
 in Python, which reports the spec's own error.
 
-The compiled library is kept next to the compiled mode's code cache
-(:func:`modelcheck.explicit.compiled.cache.cache_dir`) as ``native-<sha256>.so``, the key a hash of the
-whole C text, the compiler's version and the flags; it is written under a temporary name and
-renamed, so a concurrent or interrupted build never leaves a half-written library. With the
-cache off, it is built in a temporary directory and deleted once loaded.
+The C is two translation units (:class:`CSource`), compiled side by side (two compilers on
+two cores) and linked: the search (``search.c`` under the layout's constants, the same for every
+property and with or without symmetry) and the model's (the translated ``expand``, the
+canonicalizer). The compiled library is kept next to the compiled mode's code cache
+(:func:`modelcheck.explicit.compiled.cache.cache_dir`) as ``native-<sha256>.so``, the key a hash of
+both units, the compiler's version and the flags, and the search's object as ``native-<sha256>.o``,
+keyed by its own text, the compiler's version and the flags, so that another property of the
+configuration, or symmetry, compiles the model's unit alone (the search's unit was two thirds
+of the compile). Both are written under temporary names and renamed, so a concurrent or
+interrupted build never leaves a half-written file; an object the linker refuses is compiled
+again. With the cache off, both units are built in a temporary directory, deleted once the
+library is loaded.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ import subprocess
 import tempfile
 import time
 from array import array
+from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
 from pathlib import Path
@@ -66,11 +74,14 @@ from ..options import Progress
 from .c_source import NotC, c_function
 from .symmetry_c import c_canonicalizer
 
-FLAGS = ("-O1", "-shared", "-fPIC", "-pthread", "-std=gnu99", "-w")
+FLAGS = ("-O1", "-fPIC", "-pthread", "-std=gnu99", "-w")  # each unit, compiled with -c
+LINK = ("-shared", "-pthread")
 CELLS = (("int8_t", -(1 << 7), (1 << 7) - 1), ("int16_t", -(1 << 15), (1 << 15) - 1),
          ("int32_t", -(1 << 31), (1 << 31) - 1), ("int64_t", -(1 << 63), (1 << 63) - 1))
-MARKER = "/* @EXPAND@ */"
-SYMMETRY_MARKER = "/* @CANONICAL@ */"
+MODEL_MARKER = "/* @MODEL@ */"  # search.c above it is the model's unit's prelude too
+NO_SYMMETRY = ("void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], mc_cell *x)\n"
+               "{\n    (void)ready_seen; (void)ready_row; (void)x;\n}\n"
+               "void mc_canonical_cells(mc_cell *x) { (void)x; }\n")
 MAX_PROPERTIES = 64  # MC_MAXPROPS: properties are bits of a mask
 CHUNK = 8192  # states the threads expand (then look up, a shard each) between two admissions (mc_threads)
 
@@ -98,9 +109,22 @@ class Fault(Exception):
         self.sid = sid
 
 
+@dataclass(frozen=True)
+class CSource:
+    """One configuration's C, in two translation units compiled side by side and linked:
+    ``runtime``, the search (``search.c`` under the layout's constants: the same for every
+    property and with or without symmetry, so compiled once and kept), and ``model``, the
+    translated ``expand`` and the symmetry canonicalizer; ``vectors``: the canonicalizer's
+    readiness vectors (1: no symmetry)."""
+
+    runtime: str
+    model: str
+    vectors: int
+
+
 def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], canonical: Any = None,
-             ranges: list[tuple[int, int]] | None = None) -> str:
-    """The whole C text for one configuration: constants, the translated ``expand``, the search
+             ranges: list[tuple[int, int]] | None = None) -> CSource:
+    """The C text for one configuration: constants, the translated ``expand``, the search
     (and, under symmetry, the compiled mode's ``canonical`` printed as C). ``ranges``: each
     leaf's least and greatest value, for the bit-packed frontier (None: rows of cells)."""
     cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
@@ -110,19 +134,21 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
         expand = c_function(source)
     except (NotC, SyntaxError) as err:
         raise NativeUnavailable(f"the generated code is not translated to C: {err}") from None
-    symmetric, vectors = "", 1
+    symmetric, vectors = NO_SYMMETRY, 1
     if canonical is not None:
         try:
             symmetric, vectors = c_canonicalizer(canonical)
         except (NotC, SyntaxError) as err:
             raise NativeUnavailable(f"the symmetry canonicalizer is not translated to C: {err}") from None
     runtime = resources.files(__package__).joinpath("search.c").read_text()
+    prelude = runtime.split(MODEL_MARKER, 1)[0]  # includes, Out, the helpers, the model's declarations
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
-    head = (f"/* {title} */\n#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
+    head = (f"#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
-            f"#define MC_READY {vectors}\n"
             f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges)}")
-    return head + runtime.replace(MARKER, expand).replace(SYMMETRY_MARKER, symmetric)
+    model = (f"/* {title} */\n{head}#define MC_READY {vectors}\n{prelude}{expand}{symmetric}"
+             "int64_t mc_ready_vectors(void) { return MC_READY; }\n")
+    return CSource(head + runtime, model, vectors)
 
 
 def _frontier_head(width: int, ranges: list[tuple[int, int]] | None) -> str:
@@ -160,24 +186,37 @@ def _compiler_id(cc: list[str]) -> str:
 
 
 class Built:
-    """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler."""
+    """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler;
+    ``search_cached``: the search's unit came compiled from the cache (only the model's was compiled)."""
 
-    def __init__(self, path: Path, from_cache: bool, seconds: float, cc: list[str], kept: bool):
+    def __init__(self, path: Path, from_cache: bool, seconds: float, cc: list[str], kept: bool,
+                 search_cached: bool = False):
         self.path, self.from_cache, self.seconds, self.cc, self.kept = path, from_cache, seconds, cc, kept
+        self.search_cached = search_cached
 
     def describe(self) -> str:
         if self.from_cache:
             return f"native code: from the cache ({self.seconds:.2f} s, {self.path})"
         kept = f", kept in {self.path}" if self.kept else " (not cached)"
-        return f"native code: compiled by {shlex.join(self.cc)} in {self.seconds:.2f} s{kept}"
+        part = "; the search's part from the cache" if self.search_cached else ""
+        return f"native code: compiled by {shlex.join(self.cc)} in {self.seconds:.2f} s{kept}{part}"
 
 
-def build(text: str) -> Built:
-    """The shared library of C ``text``: from the cache, or compiled now (and kept when the cache is on)."""
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def build(src: CSource) -> Built:
+    """The shared library of ``src``: from the cache, or compiled now (and kept when the cache is on).
+
+    The library's key hashes the compiler's version, the flags and both units; the search's
+    object (``native-<sha256>.o``, keyed by the compiler's version, the flags and its own
+    text) is kept too, so a configuration checked for another property, or with symmetry
+    after without, compiles only its model's unit. Both units compile side by side."""
     started = time.perf_counter()
     cc = compiler()
     ident = _compiler_id(cc)
-    digest = hashlib.sha256("\0".join([ident, *FLAGS, text]).encode()).hexdigest()
+    digest = _digest(ident, *FLAGS, *LINK, src.runtime, src.model)
     where = codecache.cache_dir()
     if where is not None:
         path = where / f"native-{digest}.so"
@@ -186,36 +225,84 @@ def build(text: str) -> Built:
             return Built(path, True, time.perf_counter() - started, cc, True)
         try:
             where.mkdir(parents=True, exist_ok=True)
-            _compile(cc, text, path)
+            kept = where / f"native-{_digest(ident, *FLAGS, src.runtime)}.o"
+            cached = _compile(cc, src, path, kept)
             codecache.prune(where, keep=path)
-            return Built(path, False, time.perf_counter() - started, cc, True)
+            return Built(path, False, time.perf_counter() - started, cc, True, cached)
         except OSError:
             pass  # an unwritable cache means no cache
     tmp = Path(tempfile.mkdtemp(prefix="modelcheck-native-"))
     path = tmp / "search.so"
-    _compile(cc, text, path)
+    _compile(cc, src, path, None)
     return Built(path, False, time.perf_counter() - started, cc, False)
 
 
-def _compile(cc: list[str], text: str, path: Path) -> None:
-    """Compile ``text`` into ``path`` through a temporary name in the same directory, then rename."""
-    fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=path.parent, prefix=".native-")
-    tmp_so = tmp_c[:-2] + ".so"
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        try:
-            done = subprocess.run([*cc, *FLAGS, "-o", tmp_so, tmp_c], capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.SubprocessError) as err:
-            raise NativeUnavailable(f"{shlex.join(cc)} did not run: {err}") from None
+def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool:
+    """Compile both units into ``path`` in a temporary directory beside it, then rename: the
+    search's unit taken from ``kept`` when that object exists (else compiled alongside the
+    model's and kept there). Whether the search's object came from ``kept``. A kept object
+    the linker refuses (damaged) is compiled again."""
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".native-") as tmp:
+        units = {"model": src.model}
+        reuse = kept is not None and kept.is_file()
+        if not reuse:
+            units["search"] = src.runtime
+        objects = _objects(cc, units, Path(tmp))
+        if reuse:
+            assert kept is not None
+            codecache.touch(kept)
+            objects["search"] = str(kept)
+        elif kept is not None:
+            os.replace(objects["search"], kept)  # atomic: a concurrent build writes the same object
+            objects["search"] = str(kept)
+        so = os.path.join(tmp, "search.so")
+        done = _run([*cc, *LINK, "-o", so, objects["search"], objects["model"]])
+        if done.returncode != 0 and reuse:
+            assert kept is not None
+            with contextlib.suppress(OSError):
+                kept.unlink()
+            return _compile(cc, src, path, kept)
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            raise NativeUnavailable(f"{shlex.join(cc)} failed on the generated C ({first})")
-        os.replace(tmp_so, path)
-    finally:
-        for leftover in (tmp_c, tmp_so):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
+            raise NativeUnavailable(f"{shlex.join(cc)} failed linking the generated C ({first})")
+        os.replace(so, path)
+    return reuse
+
+
+def _objects(cc: list[str], units: dict[str, str], tmp: Path) -> dict[str, str]:
+    """Each unit's text compiled into ``tmp``, the compilers running side by side; their objects by name."""
+    running = []
+    for name, text in units.items():
+        c_file, o_file = tmp / f"{name}.c", tmp / f"{name}.o"
+        c_file.write_text(text)
+        try:
+            proc = subprocess.Popen([*cc, *FLAGS, "-c", "-o", str(o_file), str(c_file)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        except OSError as err:
+            for _, other, _ in running:
+                other.kill()
+            raise NativeUnavailable(f"{shlex.join(cc)} did not run: {err}") from None
+        running.append((name, proc, str(o_file)))
+    failed = ""
+    for _, proc, _ in running:
+        try:
+            _, err = proc.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            err, proc.returncode = "timed out", -1
+        if proc.returncode != 0 and not failed:
+            failed = (err.strip().splitlines() or ["no message"])[0]
+    if failed:
+        raise NativeUnavailable(f"{shlex.join(cc)} failed on the generated C ({failed})")
+    return {name: o_file for name, _, o_file in running}
+
+
+def _run(argv: list[str]) -> Any:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise NativeUnavailable(f"{shlex.join(argv[:1])} did not run: {err}") from None
 
 
 I64 = ctypes.c_int64
@@ -280,17 +367,16 @@ def library(source: str, width: int, instances: int, state_class: Any, propertie
         raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
     ranges = [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
               for name, ftype in state_class.types.items() for leaf in leaves_of(name, ftype)]
-    text = c_source(source, width, instances, leaves, canonical, ranges)
-    vectors = int(text.split("#define MC_READY ", 1)[1].split("\n", 1)[0])
-    built = build(text)
+    src = c_source(source, width, instances, leaves, canonical, ranges)
+    built = build(src)
     try:
-        return Library(built, width, instances, vectors)
+        return Library(built, width, instances, src.vectors)
     except OSError:
         if not built.from_cache:
             raise NativeUnavailable(f"the library {built.path} does not load") from None
         with contextlib.suppress(OSError):  # a damaged cache entry: build it again
             built.path.unlink()
-        return Library(build(text), width, instances, vectors)
+        return Library(build(src), width, instances, src.vectors)
 
 
 def read(lib: Library, ctx: int, which: int, typecode: str, count: int) -> array:

@@ -90,7 +90,17 @@ static inline int64_t mc_floormod(int64_t a, int64_t b)
     return r;
 }
 
-/* @EXPAND@ */
+/* The model's part, a translation unit of its own (modelcheck/explicit/native/driver.py): the
+ * translated successor function, the symmetry canonicalizer (mc_canonical, a no-op without
+ * symmetry, where mc_ready_vectors is 1) and the canonicalizer of a bare row. Everything above
+ * this line is the model's unit's prelude too; everything here is the same for every property
+ * and with or without symmetry, so that one compiled search serves them all. */
+int mc_expand(const mc_cell *x, int successors, Out *o);
+void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], mc_cell *x);
+void mc_canonical_cells(mc_cell *x);
+int64_t mc_ready_vectors(void);
+
+/* @MODEL@ */
 
 /* ------------------------------------------------------------------ fingerprints */
 
@@ -425,8 +435,9 @@ typedef struct {
     Vec head, rows, fps, inst, sb, fresh, frows;
     int32_t oinst[MC_INSTANCES];
     uint64_t osb[MC_INSTANCES];
-    unsigned char ready_seen[MC_READY];
-    int64_t ready_row[MC_READY][MC_WIDTH];
+    int vectors;  /* symmetry's readiness vectors (mc_ready_vectors; 1: no symmetry) */
+    unsigned char *ready_seen;  /* the vectors this part saw first, and a state of each */
+    int64_t (*ready_row)[MC_WIDTH];
 } Part;
 
 typedef struct Ctx {
@@ -448,8 +459,9 @@ typedef struct Ctx {
     uint64_t sb[MC_INSTANCES];
     mc_cell rows[MC_INSTANCES * MC_WIDTH];  /* one state's successors, packed */
     uint64_t succ_fp[MC_INSTANCES];
-    unsigned char ready_seen[MC_READY];  /* symmetry: readiness vectors seen, and the first state of each */
-    int64_t ready_row[MC_READY][MC_WIDTH];
+    int vectors;  /* symmetry's readiness vectors (mc_ready_vectors; 1: no symmetry) */
+    unsigned char *ready_seen;  /* symmetry: readiness vectors seen, and the first state of each */
+    int64_t (*ready_row)[MC_WIDTH];
     int64_t limit;  /* the resident bytes this process may use (0: no budget here; see mc_budget) */
     int64_t base;  /* resident bytes at the start, when /proc cannot say how many now */
     char spill_dir[4096];  /* where arrays spill once the heap would pass limit ("": never) */
@@ -461,11 +473,10 @@ typedef struct Ctx {
     pthread_mutex_t budget_lock;  /* a shard's growth under a budget (shard_room), one thread at a time */
 } Ctx;
 
-/* @CANONICAL@ */
-#ifndef MC_CANONICAL  /* no symmetry: a successor is its own representative */
-#define MC_CANONICAL(c, x) ((void)0)
-#define MC_CANONICAL_ROW(x) ((void)0)
-#endif
+/* A successor row rewritten into its class's representative (o: the context or a thread's part,
+ * which records the first state seen with each readiness vector); without symmetry it is its
+ * own representative. */
+#define MC_CANONICAL(o, x) do { if ((o)->vectors > 1) mc_canonical((o)->ready_seen, (o)->ready_row, x); } while (0)
 
 /* Row x rewritten in place into its class's representative (itself without symmetry), nothing
  * recorded: what the tests hold against the compiled mode's canonicalizer on any state. */
@@ -473,7 +484,7 @@ void mc_canonical_row(int64_t *x)
 {
     mc_cell row[MC_WIDTH];
     pack(row, x);
-    MC_CANONICAL_ROW(row);
+    mc_canonical_cells(row);
     for (int i = 0; i < MC_WIDTH; i++)
         x[i] = row[i];
 }
@@ -735,6 +746,8 @@ static void free_parts(Ctx *c)
             free(p->sb.p);
             free(p->fresh.p);
             free(p->frows.p);
+            free(p->ready_seen);
+            free(p->ready_row);
             free(p);
             c->parts[i] = NULL;
         }
@@ -752,6 +765,8 @@ void mc_free(Ctx *c)
     free_shards(c);
     pthread_mutex_destroy(&c->budget_lock);
     free_parts(c);
+    free(c->ready_seen);
+    free(c->ready_row);
     free(c);
 }
 
@@ -762,6 +777,15 @@ Ctx *mc_new(int64_t max_states, int edges)
         return NULL;
     c->max_states = max_states;
     c->fault_sid = -1;
+    c->vectors = (int)mc_ready_vectors();
+    c->ready_seen = calloc((size_t)c->vectors, 1);
+    c->ready_row = calloc((size_t)c->vectors, sizeof *c->ready_row);
+    if (!c->ready_seen || !c->ready_row) {
+        free(c->ready_seen);
+        free(c->ready_row);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->budget_lock, NULL);
     vec_init(&c->parent, sizeof(int32_t));
     vec_init(&c->via, sizeof(mc_via));
@@ -1045,7 +1069,7 @@ static inline int take_step(Ctx *c, int64_t sid, int32_t k, uint64_t sb, uint64_
 /* The readiness vectors part p saw first, merged into the context's (parts in state order). */
 static void merge_ready(Ctx *c, const Part *p)
 {
-    for (int v = 0; v < MC_READY; v++)
+    for (int v = 0; v < c->vectors; v++)
         if (p->ready_seen[v] && !c->ready_seen[v]) {
             c->ready_seen[v] = 1;
             memcpy(c->ready_row[v], p->ready_row[v], sizeof c->ready_row[v]);
@@ -1225,6 +1249,15 @@ static int64_t level_parallel(Ctx *c, int successors)
             Part *p = calloc(1, sizeof(Part));
             if (!p)
                 return MC_NOMEM;
+            p->vectors = c->vectors;
+            p->ready_seen = calloc((size_t)c->vectors, 1);
+            p->ready_row = calloc((size_t)c->vectors, sizeof *p->ready_row);
+            if (!p->ready_seen || !p->ready_row) {
+                free(p->ready_seen);
+                free(p->ready_row);
+                free(p);
+                return MC_NOMEM;
+            }
             vec_init(&p->head, sizeof(Head));
             vec_init(&p->rows, sizeof(mc_cell) * MC_WIDTH);
             vec_init(&p->fps, sizeof(uint64_t));
@@ -1462,7 +1495,6 @@ int64_t mc_terminals(Ctx *c) { return (int64_t)c->terminal.n; }
 int64_t mc_width(void) { return MC_WIDTH; }
 int64_t mc_instances(void) { return MC_INSTANCES; }
 int64_t mc_cell_size(void) { return sizeof(mc_cell); }
-int64_t mc_ready_vectors(void) { return MC_READY; }
 int64_t mc_via_size(void) { return sizeof(mc_via); }
 const void *mc_array(Ctx *c, int which)
 {

@@ -58,11 +58,11 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
             raise NotC(f"more than {MAX_IMAGES} images over the readiness vectors")
         # readiness vectors with the same group (ids that no permutation of the group moves
         # differ in readiness) get the same function: printed once, its C compiled once
-        function = _function(r, width, leaves, keys, locals_, tables)
-        same = printed.setdefault(tuple(function[1:]), f"mc_canon_{r}")
+        function = _function(width, leaves, keys, locals_, tables)  # named @R@ until printed
+        same = printed.setdefault(tuple(function), f"mc_canon_{r}")
         names.append(same)
         if same == f"mc_canon_{r}":
-            body += function
+            body += [line.replace("@R@", str(r)) for line in function]
     ready_c = [expr(ast.parse(text, mode="eval").body, tables) for text in owner.ready_texts]
     head = ["/* symmetry: the representative of a state's class, per readiness vector */"]
     head += [f"static const int64_t {name}[] = {{{', '.join(map(str, values + values))}}};"
@@ -73,15 +73,14 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
             "    unsigned r = 0;"]
     tail += [f"    if ({text}) r |= {1 << b}u;" for b, text in enumerate(ready_c)]
     tail += ["    return r;", "}",
-             "static void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], mc_cell *x)", "{",
+             "void mc_canonical(unsigned char *ready_seen, int64_t (*ready_row)[MC_WIDTH], mc_cell *x)", "{",
              "    unsigned r = mc_readiness(x);"]
     # the first state seen per readiness vector, kept by the context (or by a thread's part
     # of a level, merged in state order): held against the spec's ready() after the search
     tail += ["    if (!ready_seen[r]) {", "        ready_seen[r] = 1;",
              "        for (int l = 0; l < MC_WIDTH; l++)", "            ready_row[r][l] = x[l];", "    }",
              "    mc_canon_of[r](x);", "}",
-             "#define MC_CANONICAL(c, x) mc_canonical((c)->ready_seen, (c)->ready_row, x)",
-             "#define MC_CANONICAL_ROW(x) mc_canon_of[mc_readiness(x)](x)"]
+             "void mc_canonical_cells(mc_cell *x)", "{", "    mc_canon_of[mc_readiness(x)](x);", "}"]
     return "\n".join([*head, *body, *tail]) + "\n", 1 << len(ids)
 
 
@@ -90,9 +89,9 @@ def _locals(width: int) -> list[str]:
             "    (void)v0;"]
 
 
-def _function(r: int, width: int, leaves: list[list[str]], keys: list[list[str]],
+def _function(width: int, leaves: list[list[str]], keys: list[list[str]],
               locals_: list[tuple[str, str]], tables: dict[tuple[int, ...], str]) -> list[str]:
-    """``mc_canon_<r>``: rewrite ``x`` into the least image by key, the first least winning (as
+    """``mc_canon_@R@``: rewrite ``x`` into the least image by key, the first least winning (as
     Python's ``min`` and the compiled mode's ``<`` chain choose).
 
     Keys are compared lazily, position by position, and computed only as far as a comparison
@@ -104,9 +103,19 @@ def _function(r: int, width: int, leaves: list[list[str]], keys: list[list[str]]
     positions before being equal), and the images after it are compared with ``b``. The winner's
     leaves are written last, from a copy of the old ones.
     """
-    out = [f"static void mc_canon_{r}(mc_cell *x)", "{"]
+    out = ["static void mc_canon_@R@(mc_cell *x)", "{"]
     if not keys:
         return [*out, "    (void)x;", "}"]
+    # the winner's leaves are written by a function of their own, so that the comparisons
+    # keep none of the leaves they read alive for it (at -O1 GCC would, spilling them)
+    apply = ["static __attribute__((noinline)) void mc_apply_@R@(mc_cell *x, int i)", "{",
+             *_locals(width), "    switch (i) {"]
+    for i in range(1, len(leaves)):
+        moved = [f"x[{j}] = {expr(ast.parse(leaf, mode='eval').body, tables)};"
+                 for j, leaf in enumerate(leaves[i]) if leaf != f"v{j}"]
+        apply.append(f"    case {i}: " + " ".join(moved) + " return;")
+    apply += ["    }", "}"]
+    out = [*apply, *out]
     spelled = {name: f"({value})" for name, value in locals_}
 
     def c(text: str) -> str:  # a key's C text: the locals spelled out, the leaves read from x
@@ -145,10 +154,5 @@ def _function(r: int, width: int, leaves: list[list[str]], keys: list[list[str]]
         out.append(f"    goto vs{j + 2};")
     if last > 1:
         out.append(f"vs{last + 1}:;")
-    out += [*_locals(width), "    switch (i) {"]
-    for i in range(1, len(leaves)):
-        moved = [f"x[{j}] = {expr(ast.parse(leaf, mode='eval').body, tables)};"
-                 for j, leaf in enumerate(leaves[i]) if leaf != f"v{j}"]
-        out.append(f"    case {i}: " + " ".join(moved) + " return;")
-    out += ["    }", "}"]
+    out += ["    mc_apply_@R@(x, i);", "}"]
     return out
