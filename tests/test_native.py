@@ -253,6 +253,37 @@ def test_the_frontier_is_bit_packed_unless_a_leaf_is_too_wide(monkeypatch):
             assert_same(*both(spec, threads=threads))
 
 
+def test_a_leaf_the_frontier_cannot_hold_is_handed_back_at_any_position():
+    """The range check of a row (16 one-byte cells a compare, the last block overlapping) sees a
+    leaf just past either end of what its bits hold, wherever it is in the row."""
+    from modelcheck.explicit import plan
+    from modelcheck.spec import compile_spec
+    from modelcheck.symbolic.layout import leaves_of
+
+    compiled = compile_spec(configure(VIRTIO, SMALL))
+    chosen = plan.plan(compiled, compiled.select(["barrier"]), SearchOptions(native=True, store="compact"))
+    chosen.build()
+    lib, x = chosen.library, chosen.successors.initial[0]
+    ranges = [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
+              for name, ftype in compiled.state_class.types.items() for leaf in leaves_of(name, ftype)]
+    assert len(ranges) == lib.width >= 17 and all(-128 <= lo <= hi <= 127 for lo, hi in ranges)
+    c = lib.lib
+    ctx = c.mc_new(-1, 0)
+    try:
+        assert c.mc_seed(ctx, (driver.I64 * lib.width)(*x)) == 0
+        tried = 0
+        for j, (lo, hi) in enumerate(ranges):
+            for bad in (lo - 1, lo + (1 << max(hi - lo, 0).bit_length())):
+                if -128 <= bad <= 127:
+                    row = list(x)
+                    row[j] = bad
+                    assert c.mc_seed(ctx, (driver.I64 * lib.width)(*row)) == driver.Status.SEED_FAULT, (j, bad)
+                    tried += 1
+        assert tried >= lib.width
+    finally:
+        c.mc_free(ctx)
+
+
 @pytest.mark.parametrize("cls", [Crashes, RaisesFirst])
 def test_a_crash_or_type_fault_is_the_specs_own_error(cls):
     with pytest.raises(SpecError) as python:

@@ -145,23 +145,31 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
     head = (f"#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
             f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
-            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges)}")
+            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges, cell == 'int8_t')}")
     model = (f"/* {title} */\n{head}#define MC_READY {vectors}\n{prelude}{expand}{symmetric}"
              "int64_t mc_ready_vectors(void) { return MC_READY; }\n")
     return CSource(head + runtime, model, vectors)
 
 
-def _frontier_head(width: int, ranges: list[tuple[int, int]] | None) -> str:
+def _frontier_head(width: int, ranges: list[tuple[int, int]] | None, bytes_: bool = False) -> str:
     """The bit-packed frontier's constants: per leaf its least value and its bits (MC_BITS 0 when
-    the ranges are not known or a leaf needs more than 32 bits)."""
+    the ranges are not known or a leaf needs more than 32 bits). With one-byte cells
+    (``bytes_``) and at least 16 leaves, also per leaf the least and the greatest cell its bits
+    hold (``mc_lo8``, ``mc_hi8``: MC_RANGE8), so that a row's range check is 16 cells a compare."""
     if ranges is None or len(ranges) != width or width == 0:
         return "#define MC_BITS 0\n"
     bits = [max(hi - lo, 0).bit_length() for lo, hi in ranges]
     if max(bits) > 32:
         return "#define MC_BITS 0\n"
-    return (f"#define MC_BITS 1\n#define MC_FRONTIER_BYTES {max(1, (sum(bits) + 7) // 8)}\n"
+    head = (f"#define MC_BITS 1\n#define MC_FRONTIER_BYTES {max(1, (sum(bits) + 7) // 8)}\n"
             f"static const int64_t mc_lo[MC_WIDTH] = {{{', '.join(str(lo) for lo, _ in ranges)}}};\n"
             f"static const unsigned char mc_nbits[MC_WIDTH] = {{{', '.join(map(str, bits))}}};\n")
+    if bytes_ and width >= 16:
+        top = [min(lo + (1 << b) - 1, 127) for (lo, _), b in zip(ranges, bits)]
+        head += (f"#define MC_RANGE8 1\n"
+                 f"static const int8_t mc_lo8[MC_WIDTH] = {{{', '.join(str(lo) for lo, _ in ranges)}}};\n"
+                 f"static const int8_t mc_hi8[MC_WIDTH] = {{{', '.join(map(str, top))}}};\n")
+    return head
 
 
 def compiler() -> list[str]:
