@@ -401,6 +401,25 @@ def test_the_search_is_compiled_once_per_layout_and_a_damaged_object_rebuilt(tmp
     assert len(list(tmp_path.glob("native-*.so"))) == 3 and not list(tmp_path.glob(".native-*"))
 
 
+def test_the_search_unit_compiles_while_the_code_is_generated(tmp_path, monkeypatch):
+    """plan.build starts the search's unit (it needs the layout only) before the code generation;
+    the build waits for it and links its object, which it does not call cached. Without a cache
+    nothing starts."""
+    from modelcheck.spec import compile_spec
+
+    compiled = compile_spec(configure(VIRTIO, SMALL))
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", "off")
+    driver.start_search(compiled.state_class, len(compiled.instances))
+    assert not driver._EARLY
+    monkeypatch.setenv("MODELCHECK_CACHE_DIR", str(tmp_path))
+    driver.start_search(compiled.state_class, len(compiled.instances))
+    assert len(driver._EARLY) == 1
+    ex = check(configure(VIRTIO, SMALL), ["barrier"], SearchOptions(native=True, store="compact")).exploration
+    assert not driver._EARLY and ex.size == 1118
+    assert "compiled by" in ex.native and "search's part from the cache" not in ex.native
+    assert len(list(tmp_path.glob("native-*.o"))) == 1 and not list(tmp_path.glob(".native-*"))
+
+
 def test_without_a_cache_nothing_is_left_behind(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELCHECK_CACHE_DIR", "off")
     monkeypatch.setenv("TMPDIR", str(tmp_path))

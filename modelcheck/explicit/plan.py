@@ -185,6 +185,9 @@ class Plan:
             return
         self.built = True
         opts, compiled, props = self.options, self.compiled, self.properties
+        if self.backend == Backend.NATIVE and self.store == StoreKind.COMPACT and not opts.por and not opts.keep_edges:
+            # the search's C unit depends on the layout alone: compiled while the code is generated
+            driver.start_search(compiled.state_class, len(compiled.instances))
         if opts.symmetry or opts.por:
             reduction = build_reduction(compiled, props, symmetry=opts.symmetry, por=opts.por)
             if reduction is not None:

@@ -38,7 +38,9 @@ canonicalizer). The compiled library is kept next to the compiled mode's code ca
 both units, the compiler's version and the flags, and the search's object as ``native-<sha256>.o``,
 keyed by its own text, the compiler's version and the flags, so that another property of the
 configuration, or symmetry, compiles the model's unit alone (the search's unit was two thirds
-of the compile). Both are written under temporary names and renamed, so a concurrent or
+of the compile). The search's unit needs no generated code, so :func:`start_search` (called by
+the plan before the code generation) compiles it in a thread meanwhile; :func:`build` waits for
+it. Both are written under temporary names and renamed, so a concurrent or
 interrupted build never leaves a half-written file; an object the linker refuses is compiled
 again. With the cache off, both units are built in a temporary directory, deleted once the
 library is loaded.
@@ -49,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno as errnos
+import functools
 import hashlib
 import mmap
 import os
@@ -56,6 +59,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from array import array
 from dataclasses import dataclass
@@ -127,9 +131,7 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
     """The C text for one configuration: constants, the translated ``expand``, the search
     (and, under symmetry, the compiled mode's ``canonical`` printed as C). ``ranges``: each
     leaf's least and greatest value, for the bit-packed frontier (None: rows of cells)."""
-    cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
-    if cell is None:
-        raise NativeUnavailable(f"leaf values {leaves[0]}..{leaves[1]} do not fit 64 bits")
+    head = _layout_head(width, instances, leaves, ranges)
     try:
         expand = c_function(source)
     except (NotC, SyntaxError) as err:
@@ -143,12 +145,30 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
     runtime = resources.files(__package__).joinpath("search.c").read_text()
     prelude = runtime.split(MODEL_MARKER, 1)[0]  # includes, Out, the helpers, the model's declarations
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
-    head = (f"#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
-            f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
-            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges, cell == 'int8_t')}")
     model = (f"/* {title} */\n{head}#define MC_READY {vectors}\n{prelude}{expand}{symmetric}"
              "int64_t mc_ready_vectors(void) { return MC_READY; }\n")
     return CSource(head + runtime, model, vectors)
+
+
+def _layout_head(width: int, instances: int, leaves: tuple[int, int], ranges: list[tuple[int, int]] | None) -> str:
+    """The constants both units are compiled under: the layout's width, the instances, the cell
+    type (the narrowest that holds every leaf) and the frontier's packing."""
+    cell = next((name for name, lo, hi in CELLS if lo <= leaves[0] and leaves[1] <= hi), None)
+    if cell is None:
+        raise NativeUnavailable(f"leaf values {leaves[0]}..{leaves[1]} do not fit 64 bits")
+    return (f"#define _GNU_SOURCE\n#include <stdint.h>\n#include <string.h>\n"
+            f"#define MC_WIDTH {max(width, 1)}\n#define MC_INSTANCES {max(instances, 1)}\n"
+            f"typedef {cell} mc_cell;\n{_frontier_head(width, ranges, cell == 'int8_t')}")
+
+
+def _layout(state_class: Any) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    """The least and greatest leaf of ``state_class``, and each leaf's range (bools: 0..1)."""
+    try:
+        leaves = leaf_range(state_class)
+    except TypeError as err:
+        raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
+    return leaves, [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
+                    for name, ftype in state_class.types.items() for leaf in leaves_of(name, ftype)]
 
 
 def _frontier_head(width: int, ranges: list[tuple[int, int]] | None, bytes_: bool = False) -> str:
@@ -182,6 +202,11 @@ def compiler() -> list[str]:
             raise NativeUnavailable("no C compiler found (install gcc, or set CC)")
         chosen = [found]
     return chosen
+
+
+@functools.lru_cache(maxsize=8)
+def _compiler_id_of(cc: tuple[str, ...]) -> str:
+    return _compiler_id(list(cc))
 
 
 def _compiler_id(cc: list[str]) -> str:
@@ -223,7 +248,7 @@ def build(src: CSource) -> Built:
     after without, compiles only its model's unit. Both units compile side by side."""
     started = time.perf_counter()
     cc = compiler()
-    ident = _compiler_id(cc)
+    ident = _compiler_id_of(tuple(cc))
     digest = _digest(ident, *FLAGS, *LINK, src.runtime, src.model)
     where = codecache.cache_dir()
     if where is not None:
@@ -245,11 +270,61 @@ def build(src: CSource) -> Built:
     return Built(path, False, time.perf_counter() - started, cc, False)
 
 
+class _Early:
+    """The search's unit of one layout compiling in a thread of this process into the cache
+    (:func:`start_search`), while the code generation runs on the other core."""
+
+    def __init__(self, cc: list[str], runtime: str, kept: Path):
+        self.cc, self.runtime, self.kept = cc, runtime, kept
+        self.thread = threading.Thread(target=self._run, name="modelcheck-cc", daemon=False)
+
+    def _run(self) -> None:
+        # anything wrong here is build()'s to meet and say
+        with contextlib.suppress(Exception), \
+                tempfile.TemporaryDirectory(dir=self.kept.parent, prefix=".native-") as tmp:
+            obj = _objects(self.cc, {"search": self.runtime}, Path(tmp))["search"]
+            os.replace(obj, self.kept)
+
+
+_EARLY: dict[Path, _Early] = {}  # by the object each is making
+
+
+def start_search(state_class: Any, instances: int) -> None:
+    """Start compiling the search's unit of ``state_class``'s layout in the background, into the
+    code cache: it depends on the layout alone (not on the generated code), so it need not wait
+    for the code generation, which it then overlaps (on two cores the cold build's compile is
+    then mostly hidden). :func:`build` waits for it and takes its object. Nothing happens
+    without a cache, with the object already cached, or where anything is amiss (which
+    :func:`build` then meets, and says)."""
+    where = codecache.cache_dir()
+    if where is None:
+        return
+    try:
+        leaves, ranges = _layout(state_class)
+        runtime = _layout_head(len(ranges), instances, leaves, ranges) + \
+            resources.files(__package__).joinpath("search.c").read_text()
+        cc = compiler()
+        kept = where / f"native-{_digest(_compiler_id_of(tuple(cc)), *FLAGS, runtime)}.o"
+        if kept in _EARLY or kept.is_file():
+            return
+        where.mkdir(parents=True, exist_ok=True)
+        if not os.access(where, os.W_OK):
+            return
+    except (NativeUnavailable, OSError):
+        return
+    early = _Early(cc, runtime, kept)
+    _EARLY[kept] = early
+    early.thread.start()
+
+
 def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool:
     """Compile both units into ``path`` in a temporary directory beside it, then rename: the
     search's unit taken from ``kept`` when that object exists (else compiled alongside the
     model's and kept there). Whether the search's object came from ``kept``. A kept object
     the linker refuses (damaged) is compiled again."""
+    early = _EARLY.pop(kept, None) if kept is not None else None
+    if early is not None:
+        early.thread.join()  # compiled while the code was generated: not "from the cache"
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".native-") as tmp:
         units = {"model": src.model}
         reuse = kept is not None and kept.is_file()
@@ -274,7 +349,7 @@ def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
             raise NativeUnavailable(f"{shlex.join(cc)} failed linking the generated C ({first})")
         os.replace(so, path)
-    return reuse
+    return reuse and early is None
 
 
 def _objects(cc: list[str], units: dict[str, str], tmp: Path) -> dict[str, str]:
@@ -369,12 +444,7 @@ def library(source: str, width: int, instances: int, state_class: Any, propertie
     their representatives in C."""
     if properties > MAX_PROPERTIES:
         raise NativeUnavailable(f"{properties} properties; the native search keeps at most {MAX_PROPERTIES}")
-    try:
-        leaves = leaf_range(state_class)
-    except TypeError as err:
-        raise NativeUnavailable(f"a field type with no flat encoding ({err})") from None
-    ranges = [(0, 1) if leaf.is_bool else (leaf.lo, leaf.hi)
-              for name, ftype in state_class.types.items() for leaf in leaves_of(name, ftype)]
+    leaves, ranges = _layout(state_class)
     src = c_source(source, width, instances, leaves, canonical, ranges)
     built = build(src)
     try:
