@@ -56,6 +56,7 @@ class Exploration:
     parent: array = field(default_factory=lambda: array("i"))
     via: array = field(default_factory=lambda: array("i"))
     depth: array = field(default_factory=lambda: array("I"))
+    levels: int | None = None  # the native search: its number of nonempty levels, when it set depth whole
     edges: array | None = None  # flat (source, instance, target) triples
     marks: array | None = None  # per state, the witness bits of liveness.marks (a search keeping no states)
     transitions: int = 0
@@ -101,6 +102,8 @@ class Exploration:
 
     @property
     def max_depth(self) -> int:
+        if self.levels is not None:  # a search that counted its levels: no pass over 10^7 depths
+            return self.levels - 1
         return max(self.depth) if self.depth else 0
 
     @property

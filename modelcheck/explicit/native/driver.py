@@ -596,6 +596,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         ex.depth = array("I")
         for depth, n in enumerate(counts):
             ex.depth += array("I", [depth]) * n
+        ex.levels = len(counts) if size else None
         ex.fingerprints = take(lib, ctx, 3, "q", size)
         ex.terminal = take(lib, ctx, 4, "q", c.mc_terminals(ctx)).tolist()
         fired = read(lib, ctx, 5, "q", len(instances))
