@@ -1,10 +1,14 @@
 /* The native search: modelcheck's compact-store BFS in C, around one configuration's generated
  * successor function.
  *
- * modelcheck/native.py prepends the configuration's constants (MC_WIDTH leaves, MC_INSTANCES
- * action instances, the frontier's cell type mc_cell) and splices the C translation of the
- * compiled mode's expand function (modelcheck/cgen.py) at the marker below. The search is the
- * one of modelcheck/explicit.py with the compact store, state for state:
+ * modelcheck/explicit/native/driver.py prepends the layout's constants (MC_WIDTH leaves,
+ * MC_INSTANCES action instances, the cell type mc_cell, the frontier's packing) and compiles this
+ * file as one translation unit; the C translation of the compiled mode's expand function
+ * (c_source.py) and the symmetry canonicalizer (symmetry_c.py) are another, whose prelude is
+ * this file down to the model marker below, and the two are linked. This unit depends on the
+ * layout alone, so its object is kept and shared by every property and by the search with and
+ * without symmetry. The search is the one of modelcheck/explicit/search.py with the compact
+ * store, state for state:
  *
  *   - level by level; a level's states have consecutive ids [lo, hi) and are expanded in id
  *     order, their successors in the order expand gives them;
