@@ -296,6 +296,8 @@ def start_search(state_class: Any, instances: int) -> None:
     then mostly hidden). :func:`build` waits for it and takes its object. Nothing happens
     without a cache, with the object already cached, or where anything is amiss (which
     :func:`build` then meets, and says)."""
+    for done in [k for k, e in _EARLY.items() if not e.thread.is_alive()]:
+        del _EARLY[done]  # finished (its object is in the cache) and no build came for it: a fallback
     where = codecache.cache_dir()
     if where is None:
         return

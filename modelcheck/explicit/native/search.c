@@ -341,10 +341,17 @@ static int file_room(Vec *v, size_t cap)
     return 0;
 }
 
-static int vec_room(Vec *v, size_t more)
+static int vec_grow(Vec *v, size_t more);
+
+/* Room for `more` items past v->n: 0, or -1 when none can be had. The test is inline (it is
+ * asked per state and per step); growing is not. */
+static inline __attribute__((always_inline)) int vec_room(Vec *v, size_t more)
 {
-    if (v->n + more <= v->cap)
-        return 0;
+    return v->n + more <= v->cap ? 0 : vec_grow(v, more);
+}
+
+static int vec_grow(Vec *v, size_t more)
+{
     size_t cap = v->cap ? v->cap : 1024;
     while (cap < v->n + more)
         cap *= 2;
@@ -751,10 +758,16 @@ void mc_budget(Ctx *c, int64_t limit, int64_t base, const char *dir)
  * budget, the look at the resident size, a spill and the growth happen under budget_lock, one
  * thread at a time (the threads touch no streamed array while they look up, so spilling there
  * races with nothing). */
-static int shard_room(Ctx *c, Shard *sh)
+static int shard_make_room(Ctx *c, Shard *sh);
+
+/* As shard_make_room, its common answer (room left) tested inline: it is asked per step. */
+static inline __attribute__((always_inline)) int shard_room(Ctx *c, Shard *sh)
 {
-    if ((sh->used + 1) * 4 <= (sh->mask + 1) * 3)
-        return 0;
+    return (sh->used + 1) * 4 <= (sh->mask + 1) * 3 ? 0 : shard_make_room(c, sh);
+}
+
+static int shard_make_room(Ctx *c, Shard *sh)
+{
     if (c->limit <= 0)
         return shard_grow(sh, c->edges) ? MC_NOMEM : 0;
     if (__atomic_load_n(&c->hit_memory, __ATOMIC_ACQUIRE))
