@@ -30,10 +30,10 @@ where the generated code would hand a step to the plain engine (a step that rais
 the field types) stops the native search with :class:`Fault`; the caller reruns the search
 in Python, which reports the spec's own error.
 
-The C is two translation units (:class:`CSource`), compiled side by side (two compilers on
-two cores) and linked: the search (``search.c`` under the layout's constants, the same for every
-property and with or without symmetry) and the model's (the translated ``expand``, the
-canonicalizer). The compiled library is kept next to the compiled mode's code cache
+The C is two translation units (:class:`CSource`; three under symmetry), compiled side by side
+and linked: the search (``search.c`` under the layout's constants, the same for every property
+and with or without symmetry), the model's (the translated ``expand``) and under symmetry the
+canonicalizer's. The compiled library is kept next to the compiled mode's code cache
 (:func:`modelcheck.explicit.compiled.cache.cache_dir`) as ``native-<sha256>.so``, the key a hash of
 both units, the compiler's version and the flags, and the search's object as ``native-<sha256>.o``,
 keyed by its own text, the compiler's version and the flags, so that another property of the
@@ -115,15 +115,17 @@ class Fault(Exception):
 
 @dataclass(frozen=True)
 class CSource:
-    """One configuration's C, in two translation units compiled side by side and linked:
+    """One configuration's C, in translation units compiled side by side and linked:
     ``runtime``, the search (``search.c`` under the layout's constants: the same for every
-    property and with or without symmetry, so compiled once and kept), and ``model``, the
-    translated ``expand`` and the symmetry canonicalizer; ``vectors``: the canonicalizer's
+    property and with or without symmetry, so compiled once and kept), ``model``, the
+    translated ``expand`` (and, without symmetry, the canonicalizer's no-ops), and under
+    symmetry ``canonical``, the canonicalizer ("" without); ``vectors``: the canonicalizer's
     readiness vectors (1: no symmetry)."""
 
     runtime: str
     model: str
     vectors: int
+    canonical: str = ""
 
 
 def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], canonical: Any = None,
@@ -145,9 +147,11 @@ def c_source(source: str, width: int, instances: int, leaves: tuple[int, int], c
     runtime = resources.files(__package__).joinpath("search.c").read_text()
     prelude = runtime.split(MODEL_MARKER, 1)[0]  # includes, Out, the helpers, the model's declarations
     title = source.splitlines()[0].strip('"').replace("*/", "* /") if source else ""
-    model = (f"/* {title} */\n{head}#define MC_READY {vectors}\n{prelude}{expand}{symmetric}"
-             "int64_t mc_ready_vectors(void) { return MC_READY; }\n")
-    return CSource(head + runtime, model, vectors)
+    vectors_c = f"int64_t mc_ready_vectors(void) {{ return {vectors}; }}\n"
+    if canonical is None:
+        return CSource(head + runtime, f"/* {title} */\n{head}{prelude}{expand}{symmetric}{vectors_c}", vectors)
+    return CSource(head + runtime, f"/* {title} */\n{head}{prelude}{expand}", vectors,
+                   f"/* {title}: symmetry */\n{head}{prelude}{symmetric}{vectors_c}")
 
 
 def _layout_head(width: int, instances: int, leaves: tuple[int, int], ranges: list[tuple[int, int]] | None) -> str:
@@ -249,7 +253,7 @@ def build(src: CSource) -> Built:
     started = time.perf_counter()
     cc = compiler()
     ident = _compiler_id_of(tuple(cc))
-    digest = _digest(ident, *FLAGS, *LINK, src.runtime, src.model)
+    digest = _digest(ident, *FLAGS, *LINK, src.runtime, src.model, src.canonical)
     where = codecache.cache_dir()
     if where is not None:
         path = where / f"native-{digest}.so"
@@ -328,7 +332,7 @@ def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool
     if early is not None:
         early.thread.join()  # compiled while the code was generated: not "from the cache"
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".native-") as tmp:
-        units = {"model": src.model}
+        units = {"model": src.model, **({"canonical": src.canonical} if src.canonical else {})}
         reuse = kept is not None and kept.is_file()
         if not reuse:
             units["search"] = src.runtime
@@ -341,7 +345,7 @@ def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool
             os.replace(objects["search"], kept)  # atomic: a concurrent build writes the same object
             objects["search"] = str(kept)
         so = os.path.join(tmp, "search.so")
-        done = _run([*cc, *LINK, "-o", so, objects["search"], objects["model"]])
+        done = _run([*cc, *LINK, "-o", so, *objects.values()])
         if done.returncode != 0 and reuse:
             assert kept is not None
             with contextlib.suppress(OSError):
