@@ -336,6 +336,8 @@ def mode_text(r: dict[str, Any]) -> str:
         c = "cached" if r["native_from_cache"] else "compiled"
         if "search's part from the cache" in r.get("native_origin", ""):
             c = "compiled, the search's unit from the cache"
+        elif "search's part compiled while" in r.get("native_origin", ""):
+            c = "compiled, the search's unit during the code generation"
         return f"{r['mode']} (code {how}, {r['codegen_seconds']:.2f} s; C {c}, {r['native_seconds']:.2f} s)"
     if r.get("native_fallback"):
         return f"{r['mode']} (ran in Python: {r['native_fallback']})"

@@ -224,10 +224,12 @@ def _compiler_id(cc: list[str]) -> str:
 
 class Built:
     """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler;
-    ``search_cached``: the search's unit came compiled from the cache (only the model's was compiled)."""
+    ``search_cached``: where the search's unit came from ("cache": compiled by an earlier run,
+    "ahead": compiled while the code was generated, in ``seconds`` only as far as the build
+    waited for it; "": now, beside the model's)."""
 
     def __init__(self, path: Path, from_cache: bool, seconds: float, cc: list[str], kept: bool,
-                 search_cached: bool = False):
+                 search_cached: str = ""):
         self.path, self.from_cache, self.seconds, self.cc, self.kept = path, from_cache, seconds, cc, kept
         self.search_cached = search_cached
 
@@ -235,7 +237,8 @@ class Built:
         if self.from_cache:
             return f"native code: from the cache ({self.seconds:.2f} s, {self.path})"
         kept = f", kept in {self.path}" if self.kept else " (not cached)"
-        part = "; the search's part from the cache" if self.search_cached else ""
+        part = {"cache": "; the search's part from the cache",
+                "ahead": "; the search's part compiled while the code was generated"}.get(self.search_cached, "")
         return f"native code: compiled by {shlex.join(self.cc)} in {self.seconds:.2f} s{kept}{part}"
 
 
@@ -323,11 +326,11 @@ def start_search(state_class: Any, instances: int) -> None:
     early.thread.start()
 
 
-def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool:
+def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> str:
     """Compile both units into ``path`` in a temporary directory beside it, then rename: the
     search's unit taken from ``kept`` when that object exists (else compiled alongside the
-    model's and kept there). Whether the search's object came from ``kept``. A kept object
-    the linker refuses (damaged) is compiled again."""
+    model's and kept there). Where the search's object came from (see :class:`Built`). A kept
+    object the linker refuses (damaged) is compiled again."""
     early = _EARLY.pop(kept, None) if kept is not None else None
     if early is not None:
         early.thread.join()  # compiled while the code was generated: not "from the cache"
@@ -355,7 +358,7 @@ def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> bool
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
             raise NativeUnavailable(f"{shlex.join(cc)} failed linking the generated C ({first})")
         os.replace(so, path)
-    return reuse and early is None
+    return "ahead" if early is not None and reuse else "cache" if reuse else ""
 
 
 def _objects(cc: list[str], units: dict[str, str], tmp: Path) -> dict[str, str]:
