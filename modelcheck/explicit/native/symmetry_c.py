@@ -68,7 +68,7 @@ def c_canonicalizer(canonical: Any) -> tuple[str, int]:
     head += [f"static const int64_t {name}[] = {{{', '.join(map(str, values + values))}}};"
              for values, name in tables.items()]
     tail = ["static void (*const mc_canon_of[])(mc_cell *) = {" + ", ".join(names) + "};",
-            "static unsigned mc_readiness(const mc_cell *x)", "{",
+            "static inline __attribute__((always_inline)) unsigned mc_readiness(const mc_cell *x)", "{",
             *_locals(width),
             "    unsigned r = 0;"]
     tail += [f"    if ({text}) r |= {1 << b}u;" for b, text in enumerate(ready_c)]
