@@ -3,8 +3,10 @@
 A budget that the search's arrays would pass but its fingerprint set fits must give exactly
 the unlimited search's answer (counts, verdicts, traces, the per-state arrays themselves),
 with one thread or several, with liveness and `at_end` properties; the search's resident
-peak stays within the budget plus SLACK. A budget the set itself passes stops the search
-with the bound report. A spill directory that cannot be written is an error naming it.
+peak stays within the budget plus SLACK, and so does the whole check's, the cycle check of an
+`at_end` property and the liveness check included: a check that cannot fit says UNKNOWN with
+the budget it needs. A budget the set itself passes stops the search with the bound report. A
+spill directory that cannot be written is an error naming it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import json
 import resource
 
 import pytest
-from conftest import VIRTIO, no_c_compiler
+from conftest import NODRAIN, VIRTIO, no_c_compiler
 
 from modelcheck import cli
 from modelcheck.check import check, configure
 from modelcheck.explicit import SearchOptions
-from modelcheck.explicit.memory import resident
+from modelcheck.explicit.memory import peak_since_reset, resident
 from modelcheck.explicit.native.driver import SpillError
 from modelcheck.verdict import EXIT_USAGE, Verdict
 
@@ -31,6 +33,8 @@ MEDIUM = {"workload": "W0 W1 F W2 W3 F", "qdepth": 4, "guest": "nodrain", "failu
           "evict": "on", "order": "fifo"}
 # 3,360,953 states: a fingerprint set of 64 MB (8M slots), per-state arrays of about 60 MB
 LARGE = {**MEDIUM, "flush_failures": 1, "order": "any"}
+# 37,900 states: `progress` refuted by a lasso, `completion` by a cycle
+STICKY = dict(NODRAIN, flush_error="sticky", flush_failures=1)
 SAFETY = ["barrier", "flush_contract", "restart_order"]  # (completion, at_end, is in the liveness test)
 MB = 1 << 20
 SLACK = 16 * MB  # spill windows between two drops, the threads' chunk buffers, the Python between checks
@@ -102,16 +106,62 @@ def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, 
             assert "memory budget" in r.reason and f"{ex.size:,} states" in r.reason
 
 
-def test_spilling_keeps_liveness_and_every_property_exact(tmp_path, budget_at_start):
+def test_spilling_keeps_every_property_exact_and_a_liveness_check_that_cannot_fit_says_so(tmp_path,
+                                                                                           budget_at_start):
     spec = configure(VIRTIO, MEDIUM)
     exact = check(spec, None, _native(memory=None, threads=2))
     budget_at_start.extra = 10 * MB  # the steps (6.7 MB, 12 MB of capacity) and the rest do not fit; the set does
     run = check(spec, None, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
     ex = run.exploration
     assert ex.spilled > 0 and not ex.hit_memory_bound
-    assert _answers(run) == _answers(exact)
+    assert peak_since_reset() <= budget_at_start.budget + SLACK  # the search and every check after it
     assert list(ex.edges) == list(exact.exploration.edges) and list(ex.marks) == list(exact.exploration.marks)
+    live = [a for a in _answers(run) if a[0] == "progress"]
+    assert _answers(run) == [live[0] if a[0] == "progress" else a for a in _answers(exact)]
+    progress = next(r for r in run.results if r.name == "progress")  # its graph (about 20 MB) passes the budget
+    assert progress.verdict is Verdict.UNKNOWN and "liveness check of progress" in progress.reason
+    assert "--memory to at least" in progress.reason
     assert {r.verdict for r in run.results} >= {Verdict.VIOLATED, Verdict.HOLDS}
+
+
+@pytest.mark.parametrize(("cls", "settings", "extra"), [(VIRTIO, MEDIUM, 80), (None, STICKY, 60)],
+                         ids=["holds", "lasso"])
+def test_a_liveness_check_that_fits_the_budget_gives_the_unlimited_answer_within_it(cls, settings, extra,
+                                                                                      budget_at_start, tmp_path):
+    from test_liveness import WithProgress
+
+    spec = configure(cls or WithProgress, settings)
+    exact = check(spec, ["progress"], _native(memory=None))
+    budget_at_start.extra = extra * MB
+    run = check(spec, ["progress"], _native(memory=1, spill_dir=str(tmp_path)))
+    assert peak_since_reset() <= budget_at_start.budget + SLACK
+    assert _answers(run) == _answers(exact) and run.results[0].verdict is not Verdict.UNKNOWN
+
+
+def test_the_cycle_check_of_an_at_end_property_stays_within_a_budget_that_forces_spilling(tmp_path, budget_at_start):
+    spec = configure(VIRTIO, LARGE)
+    exact = check(spec, ["completion"], _native(memory=None, threads=2))
+    budget_at_start.extra = 110 * MB  # the set with its ids (96 MB) fits; the peeling's arrays (99 MB) too, alone
+    run = check(spec, ["completion"], _native(memory=1, threads=2, spill_dir=str(tmp_path)))
+    ex = run.exploration
+    assert ex.spilled > 0 and not ex.hit_memory_bound and ex.ends_checked
+    assert peak_since_reset() <= budget_at_start.budget + SLACK, (peak_since_reset() - budget_at_start.budget) / MB
+    assert _answers(run) == _answers(exact)
+
+
+def test_a_cycle_too_large_to_draw_within_the_budget_is_unknown_with_the_budget_it_needs(tmp_path, budget_at_start):
+    from test_liveness import WithProgress
+
+    spec = configure(WithProgress, STICKY)
+    exact = check(spec, ["completion"], _native(memory=None))
+    assert exact.results[0].verdict is Verdict.VIOLATED and exact.results[0].trace.loop_start is not None
+    budget_at_start.extra = 4 * MB  # the search ends (spilling or not); drawing its cycle (about 27 MB) does not fit
+    run = check(spec, ["completion"], _native(memory=1, spill_dir=str(tmp_path)))
+    ex, result = run.exploration, run.results[0]
+    assert not ex.hit_memory_bound and ex.size == exact.exploration.size and ex.ends_checked
+    assert peak_since_reset() <= budget_at_start.budget + SLACK
+    assert result.verdict is Verdict.UNKNOWN and result.trace is None
+    assert "drawing a cycle" in result.reason and "--memory to at least" in result.reason
 
 
 def test_a_spill_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path, budget_at_start):

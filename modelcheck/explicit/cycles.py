@@ -15,7 +15,16 @@ from .. import lazy
 
 nx = lazy.module("networkx")  # imported on first use: most searches find no cycle to draw
 
+NX_PER_STATE, NX_PER_STEP = 600, 500  # bytes of a networkx DiGraph's node and edge (a small attribute dict)
+
 Lasso = tuple[int, list[tuple[int, int]]]  # (entry state, cycle steps as (instance, target)); -1: any instance
+
+
+def drawing_bytes(states: int, steps: int) -> int:
+    """About how many bytes a networkx graph of ``states`` states and ``steps`` steps takes (with
+    each step's instance): what drawing a cycle among the states a peeling left, or a liveness
+    loop in its component, costs; checked against the memory budget before it is built."""
+    return states * NX_PER_STATE + steps * NX_PER_STEP
 
 
 def find_lasso(size: int, edges: array) -> Lasso | None:

@@ -22,7 +22,7 @@ from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
 from .liveness import refute
-from .memory import show
+from .memory import OverBudget, afford, show
 
 
 class Cut(StrEnum):
@@ -83,6 +83,7 @@ class Exploration:
     native_seconds: float = 0.0  # the time to get the native library (compiling it, or finding it)
     native_fallback: str = ""  # why SearchOptions(native=True) searched in Python ("" when it did not)
     ends_checked: bool = False  # cycles were looked for (so `at_end` verdicts are exact)
+    ends_unknown: str = ""  # why a cycle that exists was not drawn (the memory budget), "" when none
     plan: str = ""  # the one line saying which backend and store searched, and why
     code_origin: str = ""  # where the generated successor code came from ("" when none ran)
     code_source: str = ""  # that code's Python text
@@ -220,6 +221,8 @@ class Exploration:
         if trace is not None:
             reason = "" if self.shortest else NOT_SHORTEST
             return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, reason=reason, **base)
+        if prop.kind == PropertyKind.AT_END and self.ends_unknown:  # a cycle exists, too large to draw
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason=self.ends_unknown, **base)
         if prop.kind == PropertyKind.AT_END and not self.ends_checked:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
                                   "that never end were not looked for; use the full store", **base)
@@ -246,7 +249,10 @@ class Exploration:
         if self.bounded:  # a cut state looks like a dead end, and its cut steps are not seen as enabled
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
                                   f"({self._bound_text()})", **base)
-        found = refute(self, prop)
+        try:
+            found = refute(self, prop, lambda what, need: afford(self.memory_budget, what, need))
+        except OverBudget as over:
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason=over.reason, **base)
         if found is None:
             return PropertyResult(verdict=Verdict.HOLDS, **base)
         head = self.trace_to(found.trigger, prop.name)

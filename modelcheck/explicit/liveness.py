@@ -25,6 +25,8 @@ are too.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -33,6 +35,7 @@ import numpy as np
 
 from .. import lazy
 from ..spec import LIVENESS, Property, PropertyKind
+from .cycles import drawing_bytes
 
 nx = lazy.module("networkx")  # imported on first use: only a refutation draws its loop with it
 
@@ -68,78 +71,99 @@ class Refutation:
     loop: Path | None
 
 
-def refute(ex: Any, prop: Any) -> Refutation | None:
+def refute(ex: Any, prop: Any, afford: Callable[[str, int], None] | None = None) -> Refutation | None:
     """The nearest refutation of liveness property ``prop`` in exploration ``ex``, or ``None``.
 
-    The graph is kept as arrays (compressed rows, numpy), not as a networkx graph: only the
-    one component the refutation loops in becomes a networkx graph, to draw its loop."""
+    ``afford(what, bytes)`` is asked first for the whole check (:func:`bytes_needed`) and
+    again before a loop is drawn (:func:`drawing_bytes` of its component); it raises
+    (:class:`..memory.OverBudget`) when they would pass the memory budget.
+
+    The graph is kept as arrays (compressed rows, numpy; int32 per state and per step, the
+    steps read where the search left them, not copied), not as Python lists or a networkx
+    graph: only the one component the refutation loops in becomes a networkx graph, to draw
+    its loop. :func:`bytes_needed` says how much memory this takes."""
     compiled = ex.compiled
     n = ex.size
-    goal_list, trigger = _claims(ex, prop)
-    goal = np.asarray(goal_list, dtype=bool)
+    if afford is not None:
+        afford(f"the liveness check of {prop.name} ({n:,} states, {len(ex.edges) // 3:,} steps)",
+               bytes_needed(n, len(ex.edges) // 3))
+    goal, trigger = _claims(ex, prop)
     fair = sorted(compiled.fairness)
     condition = {a: fair.index(name) for name in fair for a in compiled.fairness[name].actions}
     strong = np.array([compiled.fairness[name].kind == "strong" for name in fair], dtype=bool)
-    steps = np.asarray(ex.edges, dtype=np.int64).reshape(-1, 3)
+    steps = _numbers(ex.edges).reshape(-1, 3)
     src, ks, dst = steps[:, 0], steps[:, 1], steps[:, 2]
-    duty = np.array([condition.get(i.name, -1) for i in compiled.instances] or [-1])[ks]
+    duty = np.array([condition.get(i.name, -1) for i in compiled.instances] or [-1], dtype=np.int16)[ks]
     enabled = np.zeros((n, len(fair)), dtype=bool)  # per state, per fairness condition: a step of it is allowed
     enabled[src[duty >= 0], duty[duty >= 0]] = True
     ends = ~goal & (np.bincount(src, minlength=n) == 0)
     inside = ~goal[src] & ~goal[dst]
-    graph = _Avoid(n, src[inside], ks[inside], dst[inside])
-    comp, count = _streett_components(graph, ~goal, enabled, duty[inside], strong)
-    loops = _fair_components(graph, comp, count, enabled, duty[inside], strong)
+    graph = _Avoid(n, *(a[inside].astype(np.int32, copy=False) for a in (src, ks, dst)))
+    duty = duty[inside]
+    del steps, src, ks, dst, inside
+    comp, count = _streett_components(graph, ~goal, enabled, duty, strong)
+    loops = _fair_components(graph, comp, count, enabled, duty, strong)
     bad = ends | (comp >= 0) & np.isin(comp, list(loops))
-    starts = sorted((sid for sid in np.flatnonzero(~goal).tolist() if trigger[sid]),
-                    key=lambda sid: (ex.depth[sid], sid))
-    found = graph.nearest(starts, bad.tolist())
+    starts = np.flatnonzero(trigger & ~goal).astype(np.int32)
+    depth = _numbers(ex.depth)
+    starts = starts[np.lexsort((starts, depth[starts]))]  # by depth, then id
+    found = graph.nearest(starts, bad)
     if found is None:
         return None
     start, route = found
     last = route[-1][1] if route else start
-    loop = None if ends[last] else loops[int(comp[last])](graph, last)
+    loop = None
+    if not ends[last]:
+        c = int(comp[last])
+        if afford is not None:
+            inner = int(np.count_nonzero((comp[graph.src] == c) & (comp[graph.dst] == c)))
+            afford(f"drawing the loop of {prop.name}", drawing_bytes(int(np.count_nonzero(comp == c)), inner))
+        loop = loops[c](graph, last)
     return Refutation(start, route, loop)
 
 
 class _Avoid:
-    """The steps between states without the goal: each (source, target) pair once, in the order
-    its first step was generated (its instance, ``via``, is that step's), as compressed rows;
-    and every step (``src``, ``ks``, ``dst``) for the fairness of a component."""
+    """The steps between states without the goal (``src``, ``ks``, ``dst``, in the order they
+    were generated) as compressed rows: a state's steps in generation order, so the first step
+    to a target is the one a search or a loop takes (its instance, ``via``, that step's); a
+    repeated (source, target) pair changes no component and no breadth-first path. Every array
+    is int32; the loops below read them through memoryviews, which give Python ints without a
+    list of them."""
 
     def __init__(self, n: int, src: np.ndarray, ks: np.ndarray, dst: np.ndarray):
         self.src, self.ks, self.dst = src, ks, dst
-        _, first = np.unique(src * n + dst, return_index=True)
-        first.sort()
-        order = np.argsort(src[first], kind="stable")
-        pairs = first[order]
-        self.offsets = np.searchsorted(src[pairs], np.arange(n + 1)).tolist()
-        self.targets = dst[pairs].tolist()
-        self.via = ks[pairs].tolist()
-        self.pairs = first  # positions of each pair's first step, in generation order
+        order = None if np.all(src[1:] >= src[:-1]) else np.argsort(src, kind="stable")  # generated by source
+        self.targets = dst if order is None else dst[order]
+        self.via = ks if order is None else ks[order]
+        by_source = src if order is None else src[order]
+        self.offsets = np.searchsorted(by_source, np.arange(n + 1, dtype=np.int32)).astype(np.int32)
         self.n = n
 
     def components(self, alive: np.ndarray) -> tuple[np.ndarray, int]:
         """Strongly connected components among ``alive`` states (Tarjan, iterative): a number per
         state (-1: not alive), and how many there are."""
-        off, adj = self.offsets, self.targets
-        live = alive.tolist()
-        index = [-1] * self.n
-        low = [0] * self.n
-        comp = [-1] * self.n
-        on_stack = [False] * self.n
-        stack: list[int] = []
+        off, adj = memoryview(self.offsets), memoryview(self.targets)
+        live = memoryview(alive)
+        index = array("i", [-1]) * self.n
+        low = array("i", [0]) * self.n
+        comp = np.full(self.n, -1, dtype=np.int32)
+        comps = memoryview(comp)
+        on_stack = bytearray(self.n)
+        stack = array("i")
+        work_v, work_i = array("i"), array("i")  # the DFS path: a state and its next step's position
+        roots = np.flatnonzero(alive).astype(np.int32)
         counter = count = 0
-        for root in np.flatnonzero(alive).tolist():
+        for root in memoryview(roots):
             if index[root] >= 0:
                 continue
             index[root] = low[root] = counter
             counter += 1
             stack.append(root)
             on_stack[root] = True
-            work = [(root, off[root])]
-            while work:
-                v, i = work[-1]
+            work_v.append(root)
+            work_i.append(off[root])
+            while work_v:
+                v, i = work_v[-1], work_i[-1]
                 end, descended = off[v + 1], False
                 while i < end:
                     w = adj[i]
@@ -147,86 +171,109 @@ class _Avoid:
                     if not live[w]:
                         continue
                     if index[w] < 0:
-                        work[-1] = (v, i)
+                        work_i[-1] = i
                         index[w] = low[w] = counter
                         counter += 1
                         stack.append(w)
                         on_stack[w] = True
-                        work.append((w, off[w]))
+                        work_v.append(w)
+                        work_i.append(off[w])
                         descended = True
                         break
                     if on_stack[w] and index[w] < low[v]:
                         low[v] = index[w]
                 if descended:
                     continue
-                work.pop()
-                if work and low[v] < low[work[-1][0]]:
-                    low[work[-1][0]] = low[v]
+                work_v.pop()
+                work_i.pop()
+                if work_v and low[v] < low[work_v[-1]]:
+                    low[work_v[-1]] = low[v]
                 if low[v] == index[v]:
                     while True:
                         w = stack.pop()
                         on_stack[w] = False
-                        comp[w] = count
+                        comps[w] = count
                         if w == v:
                             break
                     count += 1
-        return np.asarray(comp, dtype=np.int64), count
+        return comp, count
 
     def part(self, comp: np.ndarray, c: int) -> nx.DiGraph:
-        """Component ``c`` as a networkx graph, edges in the order of their first step."""
+        """Component ``c`` as a networkx graph, each (source, target) pair once, with the
+        instance of its first step, edges in the order of their first step."""
         part = nx.DiGraph()
         part.add_nodes_from(np.flatnonzero(comp == c).tolist())
-        s, d, k = self.src[self.pairs], self.dst[self.pairs], self.ks[self.pairs]
-        keep = (comp[s] == c) & (comp[d] == c)
-        part.add_edges_from((a, b, {"via": [v]}) for a, b, v in zip(s[keep].tolist(), d[keep].tolist(),
-                                                                      k[keep].tolist()))
+        keep = np.flatnonzero((comp[self.src] == c) & (comp[self.dst] == c))
+        s, d, k = self.src[keep], self.dst[keep], self.ks[keep]
+        _, first = np.unique(s.astype(np.int64) * self.n + d, return_index=True)
+        first.sort()
+        part.add_edges_from((a, b, {"via": [v]}) for a, b, v in zip(s[first].tolist(), d[first].tolist(),
+                                                                      k[first].tolist()))
         return part
 
-    def nearest(self, starts: list[int], bad: list[bool]) -> tuple[int, Path] | None:
+    def nearest(self, starts: np.ndarray, bad: np.ndarray) -> tuple[int, Path] | None:
         """Breadth first from ``starts`` (in order) to the nearest state of ``bad``: (start, path)."""
-        off, adj, via = self.offsets, self.targets, self.via
-        origin: dict[int, int] = {}
-        back: dict[int, tuple[int, int]] = {}
-        frontier = []
-        for sid in starts:
-            if sid not in origin:
+        off, adj, via, is_bad = memoryview(self.offsets), memoryview(self.targets), memoryview(self.via), \
+            memoryview(bad)
+        origin = array("i", [-1]) * self.n
+        back = array("i", [-1]) * self.n  # the state each was reached from (-1: a start)
+        back_via = array("i", [0]) * self.n  # and by which instance
+        frontier = array("i")
+        for sid in memoryview(starts):
+            if origin[sid] < 0:
                 origin[sid] = sid
                 frontier.append(sid)
         while frontier:
-            following = []
+            following = array("i")
             for sid in frontier:
-                if bad[sid]:
+                if is_bad[sid]:
                     path: Path = []
                     node = sid
-                    while node in back:
-                        prev, k = back[node]
-                        path.append((k, node))
-                        node = prev
+                    while back[node] >= 0:
+                        path.append((back_via[node], node))
+                        node = back[node]
                     return origin[sid], path[::-1]
                 for i in range(off[sid], off[sid + 1]):
                     target = adj[i]
-                    if target not in origin:
+                    if origin[target] < 0:
                         origin[target] = origin[sid]
-                        back[target] = (sid, via[i])
+                        back[target] = sid
+                        back_via[target] = via[i]
                         following.append(target)
             frontier = following
         return None
 
 
-def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
-    """Per state: whether the goal holds, and whether the claim starts there (its trigger
-    without its goal; for *eventually*, an initial state)."""
-    initial = [p < 0 for p in ex.parent]
+def _numbers(items: Any) -> np.ndarray:
+    """A numpy view of an ``array`` or ``memoryview`` of numbers (the search's, mapped or not), not a copy."""
+    return np.asarray(memoryview(items)) if len(items) else np.zeros(0, dtype=np.int64)
+
+
+def bytes_needed(states: int, steps: int) -> int:
+    """About how many bytes :func:`refute` adds at most for a graph of ``states`` states and
+    ``steps`` steps, the component networkx draws a loop in aside (:func:`drawing_bytes`): an
+    upper estimate (30 to 35 bytes a state and a step measured on the virtio-blk
+    configurations of tests/test_spill.py, with a quarter more for safety)."""
+    return (states * PER_STATE + steps * PER_STEP) * 5 // 4
+
+
+PER_STATE, PER_STEP = 40, 32  # refute(): arrays per state (Tarjan's, the compressed rows, BFS) and per step
+
+
+def _claims(ex: Any, prop: Property) -> tuple[np.ndarray, np.ndarray]:
+    """Per state (numpy booleans): whether the goal holds, and whether the claim starts there
+    (its trigger without its goal; for *eventually*, an initial state)."""
+    initial = _numbers(ex.parent) < 0
     if ex.marks is not None:  # judged by the search itself (see marks())
         names = [p.name for p in ex.properties]
-        bits = np.frombuffer(ex.marks, dtype=np.uint64) if len(ex.marks) else np.zeros(0, dtype=np.uint64)
+        bits = _numbers(ex.marks).astype(np.uint64, copy=False)
         goal_bits = (bits >> np.uint64(names.index(prop.name + GOAL))) & np.uint64(1) != 0
         if prop.kind == PropertyKind.EVENTUALLY:
-            starts = np.asarray(initial, dtype=bool) & ~goal_bits
+            starts = initial & ~goal_bits
         else:
             starts = (bits >> np.uint64(names.index(prop.name + TRIGGER))) & np.uint64(1) != 0
             starts &= ~goal_bits
-        return goal_bits.tolist(), starts.tolist()
+        return goal_bits, starts
     spec = ex.compiled.spec
     goal, trigger = [], []
     for sid, s in enumerate(ex.states):
@@ -236,7 +283,7 @@ def _claims(ex: Any, prop: Property) -> tuple[list[bool], list[bool]]:
             p, q = prop.func(spec, s)
         goal.append(bool(q))
         trigger.append(bool(p) and not q)
-    return goal, trigger
+    return np.asarray(goal, dtype=bool), np.asarray(trigger, dtype=bool)
 
 
 def _streett_components(graph: _Avoid, alive: np.ndarray, enabled: np.ndarray, duty: np.ndarray,

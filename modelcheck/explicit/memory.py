@@ -17,6 +17,26 @@ import resource
 DEFAULT_SHARE = 0.5  # of the machine's memory, for all the processes of one run together
 
 
+class OverBudget(Exception):
+    """A check after the search (liveness, drawing a cycle) would pass the memory budget:
+    ``reason`` says which check, how much it needs and the budget that would let it run."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def afford(budget: int | None, what: str, need: int) -> None:
+    """Raise :class:`OverBudget` when ``need`` more bytes than this process holds now would pass
+    ``budget`` (``None``: no budget, everything fits)."""
+    if budget is None:
+        return
+    now = resident()
+    if now + need > budget:
+        raise OverBudget(f"memory budget {show(budget)} reached: {what} needs about {show(need)} more than the "
+                         f"{show(now)} in use; raise it with --memory to at least {show(now + need)}")
+
+
 def machine_bytes() -> int | None:
     """The machine's physical memory, or ``None`` where the system does not say."""
     try:
