@@ -106,22 +106,39 @@ def test_a_budget_the_fingerprint_set_passes_stops_with_the_bound_report(large, 
             assert "memory budget" in r.reason and f"{ex.size:,} states" in r.reason
 
 
-def test_spilling_keeps_every_property_exact_and_a_liveness_check_that_cannot_fit_says_so(tmp_path,
-                                                                                           budget_at_start):
+@pytest.fixture(scope="module")
+def medium():
     spec = configure(VIRTIO, MEDIUM)
-    exact = check(spec, None, _native(memory=None, threads=2))
-    budget_at_start.extra = 10 * MB  # the steps (6.7 MB, 12 MB of capacity) and the rest do not fit; the set does
+    return spec, check(spec, None, _native(memory=None, threads=2))
+
+
+def test_spilling_keeps_liveness_and_every_property_exact_within_the_budget(medium, tmp_path, budget_at_start):
+    spec, exact = medium
+    budget_at_start.extra = 16 * MB  # the search spills; the liveness check (14 MB on the heap) puts its arrays on disk
     run = check(spec, None, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
     ex = run.exploration
     assert ex.spilled > 0 and not ex.hit_memory_bound
     assert peak_since_reset() <= budget_at_start.budget + SLACK  # the search and every check after it
+    assert _answers(run) == _answers(exact)
     assert list(ex.edges) == list(exact.exploration.edges) and list(ex.marks) == list(exact.exploration.marks)
-    live = [a for a in _answers(run) if a[0] == "progress"]
-    assert _answers(run) == [live[0] if a[0] == "progress" else a for a in _answers(exact)]
-    progress = next(r for r in run.results if r.name == "progress")  # its graph (about 20 MB) passes the budget
-    assert progress.verdict is Verdict.UNKNOWN and "liveness check of progress" in progress.reason
-    assert "--memory to at least" in progress.reason
     assert {r.verdict for r in run.results} >= {Verdict.VIOLATED, Verdict.HOLDS}
+    assert not list(tmp_path.iterdir())  # the liveness check's files are unlinked too
+
+
+def test_a_liveness_check_that_cannot_fit_says_unknown_with_the_budget_it_needs(medium, tmp_path, budget_at_start,
+                                                                               monkeypatch):
+    from modelcheck.explicit.memory import Scratch
+
+    spec, exact = medium
+    monkeypatch.setattr(Scratch, "MARGIN", 1 << 40)  # what the check needs beside its arrays on disk: never there
+    budget_at_start.extra = 16 * MB
+    run = check(spec, None, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
+    assert peak_since_reset() <= budget_at_start.budget + SLACK
+    progress = next(r for r in run.results if r.name == "progress")
+    assert progress.verdict is Verdict.UNKNOWN and progress.trace is None
+    assert "liveness check of progress" in progress.reason and "--memory to at least" in progress.reason
+    rest = [a for a in _answers(run) if a[0] != "progress"]
+    assert rest == [a for a in _answers(exact) if a[0] != "progress"]
 
 
 @pytest.mark.parametrize(("cls", "settings", "extra"), [(VIRTIO, MEDIUM, 80), (None, STICKY, 60)],
@@ -136,6 +153,24 @@ def test_a_liveness_check_that_fits_the_budget_gives_the_unlimited_answer_within
     run = check(spec, ["progress"], _native(memory=1, spill_dir=str(tmp_path)))
     assert peak_since_reset() <= budget_at_start.budget + SLACK
     assert _answers(run) == _answers(exact) and run.results[0].verdict is not Verdict.UNKNOWN
+
+
+def test_a_liveness_check_on_disk_draws_the_same_lasso(tmp_path, monkeypatch):
+    """Its arrays in files, every mapped page dropped at each look: the same verdict and lasso."""
+    from test_liveness import WithProgress
+
+    from modelcheck.explicit import liveness
+    from modelcheck.explicit.memory import Scratch
+
+    spec = configure(WithProgress, STICKY)
+    exact = check(spec, ["progress"], _native(memory=None))
+    dropped = []
+    monkeypatch.setattr(liveness, "_on_disk", lambda *a: True)
+    monkeypatch.setattr(Scratch, "TICKS", 8)
+    monkeypatch.setattr(Scratch, "tick", lambda self, weight=1: (self.drop(), dropped.append(weight)))
+    run = check(spec, ["progress"], _native(memory=None, spill_dir=str(tmp_path)))
+    assert dropped and run.results[0].trace.loop_start is not None
+    assert _answers(run) == _answers(exact)
 
 
 def test_the_cycle_check_of_an_at_end_property_stays_within_a_budget_that_forces_spilling(tmp_path, budget_at_start):
@@ -199,3 +234,20 @@ def test_check_says_that_it_spilled_how_much_and_where(tmp_path, capsys, budget_
     assert memory["spilled_bytes"] > 0 and memory["spill_dir"] == str(tmp_path) and not memory["hit_budget"]
     assert memory["search_peak_resident"] <= budget_at_start.budget + SLACK
     assert f"to {tmp_path}" in capsys.readouterr().out
+
+
+def test_a_liveness_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path, monkeypatch):
+    from modelcheck.explicit import liveness
+
+    spec = configure(VIRTIO, MEDIUM)
+    check(spec, ["progress"], _native(memory=None))  # code built and cached before the limit
+    monkeypatch.setattr(liveness, "_on_disk", lambda *a: True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))  # as a full disk: no file past 64 KB
+    try:
+        with pytest.raises(SpillError) as raised:
+            check(spec, ["progress"], _native(memory=None, spill_dir=str(tmp_path)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert raised.value.where == str(tmp_path) and raised.value.errno == errno.EFBIG
+    assert raised.value.exit_code == EXIT_USAGE

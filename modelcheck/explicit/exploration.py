@@ -22,7 +22,7 @@ from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
 from .liveness import refute
-from .memory import OverBudget, afford, show
+from .memory import OverBudget, Scratch, show
 
 
 class Cut(StrEnum):
@@ -65,6 +65,7 @@ class Exploration:
     hit_depth_bound: bool = False
     hit_time_limit: float = 0.0  # the time limit (seconds) the search reached; 0: not reached
     memory_budget: int | None = None  # the budget the search ran under (bytes; None: none)
+    scratch_dir: str = ""  # where the checks after the search put large arrays under the budget ("": nowhere)
     resident_at_start: int = 0  # the native search: this process's resident bytes when it began
     search_peak_resident: int = 0  # and its peak while it searched (before the arrays are handed to Python)
     spilled: int = 0  # bytes the native search moved to disk to stay within its memory budget (0: none)
@@ -250,7 +251,7 @@ class Exploration:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
                                   f"({self._bound_text()})", **base)
         try:
-            found = refute(self, prop, lambda what, need: afford(self.memory_budget, what, need))
+            found = refute(self, prop, Scratch(self.memory_budget, self.scratch_dir))
         except OverBudget as over:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=over.reason, **base)
         if found is None:

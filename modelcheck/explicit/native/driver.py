@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno as errnos
 import hashlib
 import mmap
 import os
@@ -58,12 +57,12 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import EngineBug, ModelcheckError
+from ...errors import EngineBug
 from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
 from ..cycles import drawing_bytes, lasso_among
 from ..flat import leaf_range
-from ..memory import OverBudget, afford, peak_since_reset, reset_peak, resident
+from ..memory import OverBudget, SpillError, afford, peak_since_reset, reset_peak, resident
 from ..options import Progress
 from .c_source import NotC, c_function
 from .symmetry_c import c_canonicalizer
@@ -79,17 +78,6 @@ CHUNK = 8192  # states the threads expand (then look up, a shard each) between t
 
 class NativeUnavailable(Exception):
     """The native search cannot run for this configuration or on this machine (the message says why)."""
-
-
-class SpillError(ModelcheckError):
-    """The search could not write its spill files (an unwritable directory, a full disk): exit 2."""
-
-    def __init__(self, where: str, err: int):
-        fix = ("free space there" if err in (errnos.ENOSPC, errnos.EDQUOT, errnos.EFBIG)
-               else "make it writable")
-        super().__init__(f"{where}: cannot spill the search to disk ({os.strerror(err)}); {fix}, choose another "
-                         f"directory with --spill-dir, or raise --memory")
-        self.where, self.errno = where, err
 
 
 class Fault(Exception):
