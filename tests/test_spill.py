@@ -190,13 +190,17 @@ def test_a_cycle_too_large_to_draw_within_the_budget_is_unknown_with_the_budget_
     spec = configure(WithProgress, STICKY)
     exact = check(spec, ["completion"], _native(memory=None))
     assert exact.results[0].verdict is Verdict.VIOLATED and exact.results[0].trace.loop_start is not None
-    budget_at_start.extra = 4 * MB  # the search ends (spilling or not); drawing its cycle (about 27 MB) does not fit
+    budget_at_start.extra = 4 * MB  # the search ends (spilling or not); drawing its cycle (about 3 MB) does not fit
     run = check(spec, ["completion"], _native(memory=1, spill_dir=str(tmp_path)))
     ex, result = run.exploration, run.results[0]
     assert not ex.hit_memory_bound and ex.size == exact.exploration.size and ex.ends_checked
     assert peak_since_reset() <= budget_at_start.budget + SLACK
     assert result.verdict is Verdict.UNKNOWN and result.trace is None
     assert "drawing a cycle" in result.reason and "--memory to at least" in result.reason
+    budget_at_start.extra = 12 * MB  # drawing it (compressed rows, about 3 MB) fits
+    run = check(spec, ["completion"], _native(memory=1, spill_dir=str(tmp_path)))
+    assert peak_since_reset() <= budget_at_start.budget + SLACK
+    assert _answers(run) == _answers(exact)
 
 
 def test_a_spill_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_path, budget_at_start):
@@ -251,3 +255,44 @@ def test_a_liveness_file_that_cannot_grow_is_an_error_naming_the_directory(tmp_p
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert raised.value.where == str(tmp_path) and raised.value.errno == errno.EFBIG
     assert raised.value.exit_code == EXIT_USAGE
+
+
+def _lasso_with_networkx(parent, via, pairs, left):
+    """What cycles.lasso_among returned before it kept compressed rows: the reference."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for v, flag in enumerate(left):
+        if flag:
+            graph.add_node(v)
+            p = parent[v]
+            if p >= 0 and left[p]:
+                graph.add_edge(p, v, via=via[v])
+    for n in range(0, len(pairs), 2):
+        a, b = pairs[n], pairs[n + 1]
+        if left[a] and left[b] and not graph.has_edge(a, b):
+            graph.add_edge(a, b, via=-1)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return None
+    return cycle[0][0], [(graph.edges[a, b]["via"], b) for a, b in cycle]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_compact_cycle_is_the_one_networkx_finds(seed):
+    """A breadth-first tree (parents non-decreasing) with random extra steps, random states
+    left: lasso_among gives networkx's very cycle, or none when networkx finds none."""
+    import random
+    from array import array
+
+    from modelcheck.explicit.cycles import lasso_among
+
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    roots = rng.randint(1, min(3, n))
+    parent = array("i", [-1] * roots + sorted(rng.randrange(0, v) for v in range(roots, n)))
+    via = array("h", [rng.randrange(5) for _ in range(n)])
+    pairs = array("i", [rng.randrange(n) for _ in range(2 * rng.randint(0, 3 * n))])
+    left = array("B", [rng.random() < 0.8 for _ in range(n)])
+    assert lasso_among(parent, via, pairs, left) == _lasso_with_networkx(parent, via, pairs, left)

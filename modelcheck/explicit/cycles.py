@@ -3,28 +3,39 @@
 An ``at_end`` property fails on any cycle of reachable states. The full store keeps every
 step as ``(source, instance, target)`` triples; the native search keeps only the steps into
 states already stored, as int32 ``(source, target)`` pairs, and peels the graph (Kahn) in C,
-so that the common answer, "no cycle", costs no Python. Both end here, in networkx, to pick
-one cycle.
+so that the common answer, "no cycle", costs no Python. Both end here, to pick one cycle:
+the full store's in networkx, the native search's over compressed rows of the states the
+peeling left, step for step as networkx would (:func:`first_cycle`).
 """
 
 from __future__ import annotations
 
 from array import array
+from typing import Any
+
+import numpy as np
 
 from .. import lazy
 
 nx = lazy.module("networkx")  # imported on first use: most searches find no cycle to draw
 
 NX_PER_STATE, NX_PER_STEP = 600, 500  # bytes of a networkx DiGraph's node and edge (a small attribute dict)
+ROWS_PER_ITEM = 64  # bytes lasso_among takes per state and per step among the states left (numpy, arrays)
 
 Lasso = tuple[int, list[tuple[int, int]]]  # (entry state, cycle steps as (instance, target)); -1: any instance
 
 
 def drawing_bytes(states: int, steps: int) -> int:
     """About how many bytes a networkx graph of ``states`` states and ``steps`` steps takes (with
-    each step's instance): what drawing a cycle among the states a peeling left, or a liveness
-    loop in its component, costs; checked against the memory budget before it is built."""
+    each step's instance): what drawing a liveness loop in its component costs; checked
+    against the memory budget before it is built."""
     return states * NX_PER_STATE + steps * NX_PER_STEP
+
+
+def lasso_bytes(states: int, steps: int) -> int:
+    """About how many bytes :func:`lasso_among` takes for ``states`` states left and ``steps``
+    steps among them (an upper estimate), checked against the memory budget before it runs."""
+    return (states + steps) * ROWS_PER_ITEM
 
 
 def find_lasso(size: int, edges: array) -> Lasso | None:
@@ -36,21 +47,106 @@ def find_lasso(size: int, edges: array) -> Lasso | None:
     return _cycle(graph)
 
 
-def lasso_among(parent: array, via: array, pairs: array, left: array) -> Lasso | None:
+def lasso_among(parent: Any, via: Any, pairs: Any, left: Any) -> Lasso | None:
     """A cycle among the states ``left`` marks, from the tree steps (``parent``, ``via``) and the
-    other steps (``pairs``, flat ``(source, target)``; their instance is unknown, -1)."""
-    graph = nx.DiGraph()
-    for v, flag in enumerate(left):
-        if flag:
-            graph.add_node(v)
-            p = parent[v]
-            if p >= 0 and left[p]:
-                graph.add_edge(p, v, via=via[v])
-    for n in range(0, len(pairs), 2):
-        a, b = pairs[n], pairs[n + 1]
-        if left[a] and left[b] and not graph.has_edge(a, b):
-            graph.add_edge(a, b, via=-1)
-    return _cycle(graph)
+    other steps (``pairs``, flat ``(source, target)``; their instance is unknown, -1).
+
+    The very cycle ``networkx.find_cycle`` finds in the graph of those states (nodes by id;
+    a state's steps in the order they would be added: its tree steps by target, then its
+    pairs in order, each (source, target) once), found here over int32 compressed rows of
+    the states left (about 40 bytes a state and a step, where networkx takes about 1,000), so
+    that drawing a cycle fits a memory budget the search fitted."""
+    flags = np.frombuffer(left, dtype=np.uint8) != 0
+    nodes = np.flatnonzero(flags)
+    if not nodes.size:
+        return None
+    ups = _numbers(parent)[nodes].astype(np.int64)
+    tree = (ups >= 0) & flags[np.maximum(ups, 0)]
+    kept = _numbers(pairs).reshape(-1, 2)
+    kept = kept[flags[kept[:, 0]] & flags[kept[:, 1]]]
+    src = np.concatenate([ups[tree], kept[:, 0]]).astype(np.int64)
+    dst = np.concatenate([nodes[tree], kept[:, 1]]).astype(np.int64)
+    how = np.concatenate([_numbers(via)[nodes[tree]].astype(np.int64), np.full(len(kept), -1, dtype=np.int64)])
+    _, first = np.unique(src * len(flags) + dst, return_index=True)  # each (source, target) once, the first
+    first.sort()
+    src, dst, how = src[first], dst[first], how[first]
+    order = np.argsort(src, kind="stable")
+    src, dst, how = src[order], dst[order], how[order]
+    offsets = np.searchsorted(src, np.append(nodes, nodes[-1] + 1)).astype(np.int32)
+    targets = np.searchsorted(nodes, dst).astype(np.int32)  # as positions among the states left
+    found = first_cycle(offsets, targets)
+    if found is None:
+        return None
+    return int(nodes[found[0][0]]), [(int(how[e]), int(dst[e])) for _, e in found]
+
+
+def first_cycle(offsets: np.ndarray, targets: np.ndarray) -> list[tuple[int, int]] | None:
+    """The cycle ``networkx.find_cycle`` returns for the graph whose nodes are ``0..n-1`` in that
+    order and whose node ``v`` has the edges ``offsets[v]:offsets[v+1]`` of ``targets``, in that
+    order: as ``(tail, edge position)`` pairs, or ``None``. Its algorithm, step for step: an
+    edge-by-edge depth-first search from each node not yet explored, the active path kept as
+    edges, popped back to the tail of an edge met after backtracking; the first edge into a
+    node of the active path closes the cycle."""
+    off, adj = memoryview(offsets), memoryview(targets)
+    n = len(offsets) - 1
+    explored = bytearray(n)
+    active = bytearray(n)
+    stamp = array("i", [-1]) * n  # the start node whose search has read the node's edges
+    cursor = array("i", [0]) * n  # the next of its edges that search reads
+    for start in range(n):
+        if explored[start]:
+            continue
+        seen = array("i", [start])
+        root = start  # the active node that is no edge's head
+        active[start] = True
+        path_tail, path_edge, path_head = array("i"), array("i"), array("i")
+        previous = -1
+        stack = array("i", [start])
+        while stack:
+            tail = stack[-1]
+            if stamp[tail] != start:
+                stamp[tail], cursor[tail] = start, off[tail]
+            e = cursor[tail]
+            if e == off[tail + 1]:
+                stack.pop()
+                continue
+            cursor[tail] = e + 1
+            head = adj[e]
+            stack.append(head)
+            if explored[head]:
+                continue
+            if previous >= 0 and tail != previous:  # backtracked: pop back to an edge into tail
+                while True:
+                    if not path_head:
+                        active[root] = False
+                        root = tail
+                        active[tail] = True
+                        break
+                    path_tail.pop()
+                    path_edge.pop()
+                    active[path_head.pop()] = False
+                    if path_head and path_head[-1] == tail:
+                        break
+            path_tail.append(tail)
+            path_edge.append(e)
+            if active[head]:
+                i = path_tail.index(head)
+                return list(zip(path_tail[i:], path_edge[i:], strict=True))
+            path_head.append(head)
+            seen.append(head)
+            active[head] = True
+            previous = head
+        for v in path_head:
+            active[v] = False
+        active[root] = False
+        for v in seen:
+            explored[v] = True
+    return None
+
+
+def _numbers(items: Any) -> np.ndarray:
+    """A numpy view of an ``array`` or ``memoryview`` of numbers (mapped or not), not a copy."""
+    return np.asarray(memoryview(items)) if len(items) else np.zeros(0, dtype=np.int64)
 
 
 def _cycle(graph: nx.DiGraph) -> Lasso | None:
