@@ -279,6 +279,35 @@ def _lasso_with_networkx(parent, via, pairs, left):
     return cycle[0][0], [(graph.edges[a, b]["via"], b) for a, b in cycle]
 
 
+@pytest.mark.parametrize("seed", range(100))
+def test_a_part_walks_the_paths_networkx_walks(seed):
+    """Random graphs, edges in a random order: the same successors, instances and shortest
+    paths (networkx's bidirectional search) between every two states."""
+    import random
+
+    import networkx as nx
+    import numpy as np
+
+    from modelcheck.explicit.cycles import Part
+
+    rng = random.Random(seed)
+    ids = sorted(rng.sample(range(1000), rng.randint(1, 25)))
+    edges = {(rng.choice(ids), rng.choice(ids)): rng.randrange(9) for _ in range(rng.randint(0, 4 * len(ids)))}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(ids)
+    graph.add_edges_from((a, b, {"via": [v]}) for (a, b), v in edges.items())
+    src, dst, via = (np.array([e[i] for e in ((a, b, v) for (a, b), v in edges.items())], dtype=np.int64)
+                     for i in range(3))
+    part = Part(np.array(ids, dtype=np.int64), src, dst, via)
+    for a in ids:
+        assert part.successors(a) == list(graph.successors(a))
+        for b in graph.successors(a):
+            assert part.via(a, b) == graph.edges[a, b]["via"][0]
+        for b in ids:
+            if nx.has_path(graph, a, b):
+                assert part.shortest_path(a, b) == nx.shortest_path(graph, a, b), (a, b)
+
+
 @pytest.mark.parametrize("seed", range(300))
 def test_the_compact_cycle_is_the_one_networkx_finds(seed):
     """A breadth-first tree (parents non-decreasing) with random extra steps, random states

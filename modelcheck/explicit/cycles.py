@@ -19,23 +19,103 @@ from .. import lazy
 
 nx = lazy.module("networkx")  # imported on first use: most searches find no cycle to draw
 
-NX_PER_STATE, NX_PER_STEP = 600, 500  # bytes of a networkx DiGraph's node and edge (a small attribute dict)
-ROWS_PER_ITEM = 64  # bytes lasso_among takes per state and per step among the states left (numpy, arrays)
+ROWS_PER_ITEM = 64  # bytes lasso_among or a Part takes per state and per step (numpy, arrays), at most
 
 Lasso = tuple[int, list[tuple[int, int]]]  # (entry state, cycle steps as (instance, target)); -1: any instance
 
 
 def drawing_bytes(states: int, steps: int) -> int:
-    """About how many bytes a networkx graph of ``states`` states and ``steps`` steps takes (with
-    each step's instance): what drawing a liveness loop in its component costs; checked
-    against the memory budget before it is built."""
-    return states * NX_PER_STATE + steps * NX_PER_STEP
-
-
-def lasso_bytes(states: int, steps: int) -> int:
-    """About how many bytes :func:`lasso_among` takes for ``states`` states left and ``steps``
-    steps among them (an upper estimate), checked against the memory budget before it runs."""
+    """About how many bytes drawing a cycle or a loop takes over ``states`` states and ``steps``
+    steps (:func:`lasso_among` among the states the peeling left, a :class:`Part` for a liveness
+    component): an upper estimate, checked against the memory budget before it runs."""
     return (states + steps) * ROWS_PER_ITEM
+
+
+class Part:
+    """A small graph of states (a liveness component) as int32 compressed rows both ways: ids
+    ``nodes`` (sorted), edges ``src`` → ``dst`` with instance ``via``, each (source, target)
+    once, in the order they were added. What drawing a loop asks of networkx — successors, an
+    edge's instance, :meth:`shortest_path` — answered as a networkx ``DiGraph`` built in that
+    order would, in about 40 bytes a state and an edge where networkx takes about 1,000."""
+
+    def __init__(self, nodes: np.ndarray, src: np.ndarray, dst: np.ndarray, via: np.ndarray):
+        self.nodes = nodes
+        k = len(nodes)
+        s = np.searchsorted(nodes, src).astype(np.int32)
+        d = np.searchsorted(nodes, dst).astype(np.int32)
+        forward, backward = np.argsort(s, kind="stable"), np.argsort(d, kind="stable")
+        self.out_at = np.searchsorted(s[forward], np.arange(k + 1)).astype(np.int32)
+        self.out_to, self.out_via = d[forward], np.asarray(via)[forward].astype(np.int32)
+        self.in_at = np.searchsorted(d[backward], np.arange(k + 1)).astype(np.int32)
+        self.in_from = s[backward]
+
+    def _at(self, sid: int) -> int:
+        return int(np.searchsorted(self.nodes, sid))
+
+    def successors(self, sid: int) -> list[int]:
+        i = self._at(sid)
+        return self.nodes[self.out_to[self.out_at[i]:self.out_at[i + 1]]].tolist()
+
+    def via(self, a: int, b: int) -> int:
+        """The instance of edge ``a`` → ``b``."""
+        i, j = self._at(a), self._at(b)
+        row = self.out_to[self.out_at[i]:self.out_at[i + 1]]
+        return int(self.out_via[self.out_at[i] + int(np.flatnonzero(row == j)[0])])
+
+    def shortest_path(self, a: int, b: int) -> list[int]:
+        """The path ``networkx.shortest_path`` gives from ``a`` to ``b`` (its bidirectional
+        breadth-first search, the smaller fringe grown first, rows in their order)."""
+        if a == b:
+            return [a]
+        absent = -2
+        out_at, out_to = memoryview(self.out_at), memoryview(self.out_to)
+        in_at, in_from = memoryview(self.in_at), memoryview(self.in_from)
+        pred = array("i", [absent]) * len(self.nodes)
+        succ = array("i", [absent]) * len(self.nodes)
+        source, target = self._at(a), self._at(b)
+        pred[source] = succ[target] = -1
+        forward, reverse = [source], [target]
+        meet = -1
+        while forward and reverse and meet < 0:
+            if len(forward) <= len(reverse):
+                level, forward = forward, []
+                for v in level:
+                    for e in range(out_at[v], out_at[v + 1]):
+                        w = out_to[e]
+                        if pred[w] == absent:
+                            forward.append(w)
+                            pred[w] = v
+                        if succ[w] != absent:
+                            meet = w
+                            break
+                    if meet >= 0:
+                        break
+            else:
+                level, reverse = reverse, []
+                for v in level:
+                    for e in range(in_at[v], in_at[v + 1]):
+                        w = in_from[e]
+                        if succ[w] == absent:
+                            succ[w] = v
+                            reverse.append(w)
+                        if pred[w] != absent:
+                            meet = w
+                            break
+                    if meet >= 0:
+                        break
+        if meet < 0:
+            raise ValueError(f"no path from {a} to {b}")
+        path = []
+        w = meet
+        while w >= 0:
+            path.append(w)
+            w = pred[w]
+        path.reverse()
+        w = succ[path[-1]]
+        while w >= 0:
+            path.append(w)
+            w = succ[w]
+        return self.nodes[path].tolist()
 
 
 def find_lasso(size: int, edges: array) -> Lasso | None:

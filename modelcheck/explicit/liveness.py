@@ -33,12 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import lazy
 from ..spec import LIVENESS, Property, PropertyKind
-from .cycles import drawing_bytes
+from .cycles import Part, drawing_bytes
 from .memory import OverBudget, Scratch
-
-nx = lazy.module("networkx")  # imported on first use: only a refutation draws its loop with it
 
 Path = list[tuple[int, int]]  # (instance, target state) steps
 GOAL, TRIGGER = "~goal", "~trigger"  # suffixes of the witness properties marks() adds
@@ -77,11 +74,12 @@ def refute(ex: Any, prop: Any, scratch: Scratch | None = None) -> Refutation | N
 
     The graph is kept as arrays (compressed rows, numpy; int32 per state and per step, the
     steps read where the search left them, a chunk at a time), not as Python lists or a
-    networkx graph: only the one component the refutation loops in becomes a networkx graph,
-    to draw its loop. Under a memory budget (``scratch``) the check first asks whether its
-    arrays fit what the budget leaves (:func:`bytes_needed`); if not, and there is a spill
-    directory, the per-step arrays go to files there (:class:`..memory.Scratch`) and only the
-    per-state ones need to fit; drawing a loop is asked for too (:func:`.cycles.drawing_bytes`).
+    networkx graph; the one component the refutation loops in becomes a
+    :class:`.cycles.Part` (rows both ways) to draw its loop, by the paths networkx's
+    ``shortest_path`` would take. Under a memory budget (``scratch``) the check first asks
+    whether its arrays fit what the budget leaves (:func:`bytes_needed`); if not, and there is
+    a spill directory, its int32 arrays go to files there (:class:`..memory.Scratch`) and only
+    its boolean masks need to fit; drawing a loop is asked for too (:func:`.cycles.drawing_bytes`).
     What does not fit raises :class:`..memory.OverBudget`."""
     compiled = ex.compiled
     n, m = ex.size, len(ex.edges) // 3
@@ -146,7 +144,7 @@ CHUNK_BYTES = CHUNK * 64  # a chunk's temporaries
 def bytes_needed(states: int, steps: int, disk: bool = False) -> int:
     """About how many bytes :func:`refute` adds at most with ``states`` states and ``steps``
     steps, its arrays on the heap or (``disk``) its int32 arrays in files (then what it
-    touches between two looks at the resident size too), the component networkx draws a loop
+    touches between two looks at the resident size too), the component a loop is drawn
     in aside (:func:`.cycles.drawing_bytes`): an upper estimate, above what
     tests/test_spill.py measures (21 to 30 bytes a state and a step on the heap, 40 bytes a
     state on disk)."""
@@ -280,19 +278,15 @@ class _Avoid:
                     count += 1
         return comp, count
 
-    def part(self, comp: np.ndarray, c: int) -> nx.DiGraph:
-        """Component ``c`` as a networkx graph, each (source, target) pair once, with the
-        instance of its first step, edges in the order of their first step."""
-        part = nx.DiGraph()
-        part.add_nodes_from(np.flatnonzero(comp == c).tolist())
+    def part(self, comp: np.ndarray, c: int) -> Part:
+        """Component ``c``, each (source, target) pair once, with the instance of its first
+        step, edges in the order of their first step."""
         kept = [(src[keep], dst[keep], ks[keep]) for src, dst, _, ks in self.chunks()
                 for keep in [(comp[src] == c) & (comp[dst] == c)]]
         s, d, k = (np.concatenate([x[i] for x in kept]) if kept else np.zeros(0, dtype=np.int32) for i in range(3))
         _, first = np.unique(s.astype(np.int64) * self.n + d, return_index=True)
         first.sort()
-        part.add_edges_from((a, b, {"via": [v]}) for a, b, v in zip(s[first].tolist(), d[first].tolist(),
-                                                                      k[first].tolist()))
-        return part
+        return Part(np.flatnonzero(comp == c), s[first], d[first], k[first])
 
     def nearest(self, starts: np.ndarray, bad: np.ndarray) -> tuple[int, Path] | None:
         """Breadth first from ``starts`` (in order) to the nearest state of ``bad``: (start, path)."""
@@ -486,7 +480,7 @@ def _loop_drawer(comp: np.ndarray, c: int, duties: list[tuple[str, int, Any]]) -
         if here != entry or not loop:
             if here == entry:  # nothing walked yet: leave and come back
                 target = min(part.successors(entry))
-                loop.append((part.edges[entry, target]["via"][0], target))
+                loop.append((part.via(entry, target), target))
                 here = target
             loop += _walk(part, here, entry)
         return loop
@@ -494,8 +488,7 @@ def _loop_drawer(comp: np.ndarray, c: int, duties: list[tuple[str, int, Any]]) -
     return draw
 
 
-def _walk(part: nx.DiGraph, a: int, b: int) -> Path:
+def _walk(part: Part, a: int, b: int) -> Path:
     if a == b:
         return []
-    nodes = nx.shortest_path(part, a, b)
-    return [(part.edges[u, v]["via"][0], v) for u, v in pairwise(nodes)]
+    return [(part.via(u, v), v) for u, v in pairwise(part.shortest_path(a, b))]

@@ -60,7 +60,7 @@ import numpy as np
 from ...errors import EngineBug
 from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
-from ..cycles import lasso_among, lasso_bytes
+from ..cycles import drawing_bytes, lasso_among
 from ..flat import leaf_range
 from ..memory import OverBudget, SpillError, afford, peak_since_reset, reset_peak, resident
 from ..options import Progress
@@ -432,7 +432,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
         if left:
             try:  # a cycle exists: drawing it takes compressed rows of the states left
                 afford(budget, f"drawing a cycle among {left:,} states (an execution that never ends)",
-                       lasso_bytes(left, left + len(pairs) // 2))
+                       drawing_bytes(left, left + len(pairs) // 2))
             except OverBudget as over:
                 ex.ends_unknown, pairs = over.reason, None
         if steps:
