@@ -285,3 +285,17 @@ def test_matrix_shares_whole_cases_out_across_ranks(tmp_path):
     assert [[(r["property"], r["verdict"], r["states"], r["transitions"]) for r in c["results"]]
             for c in shared] == strip
     assert len(shared) == 6 and done.stdout.count("g~") == 6  # rank 0 printed every case, once
+
+
+def test_peeling_that_would_pass_the_budget_says_unknown_with_the_budget_it_needs(tmp_path, monkeypatch):
+    from modelcheck.explicit import peeling
+    from modelcheck.loader import load_spec_class
+
+    clock = load_spec_class(CLOCK)
+    monkeypatch.setattr(peeling, "PER_STEP", 1 << 40)  # as a graph too large for the budget
+    part = check(clock(), None, SearchOptions(checkpoint=str(tmp_path / "ck"), memory=1 << 40))
+    stops = next(r for r in part.results if r.name == "stops")
+    assert stops.verdict.value == "UNKNOWN" and stops.trace is None
+    assert "peeling the graph for cycles" in stops.reason and "--memory to at least" in stops.reason
+    unlimited = check(clock(), None, SearchOptions(checkpoint=str(tmp_path / "ck2"), memory=None))
+    assert next(r for r in unlimited.results if r.name == "stops").verdict.value == "VIOLATED"

@@ -41,9 +41,9 @@ from ..spec import Compiled, Property, PropertyKind
 from . import checkpoint as cp
 from .exploration import Exploration
 from .kernels import Fault, NativeKernel, PythonKernel, owner, record_type, signed
-from .memory import default_budget, resident
+from .memory import OverBudget, afford, default_budget, resident
 from .options import Progress, SearchOptions
-from .peeling import peel
+from .peeling import bytes_needed, peel
 from .plan import Plan
 from .ranks import One, world
 
@@ -475,9 +475,20 @@ class Partitioned:
         return ex
 
     def _cycles(self, ex: PartitionedExploration, number: Any) -> None:
-        """Peel the graph (:func:`.peeling.peel`); a cycle becomes the exploration's lasso."""
+        """Peel the graph (:func:`.peeling.peel`); a cycle becomes the exploration's lasso. When
+        the peeling would pass the memory budget on some rank, the `at_end` verdicts are
+        UNKNOWN with the budget it needs (``ex.ends_unknown``), on every rank."""
         src, dst, inst = _joined(self.edges)
         fps = np.concatenate(self.fps) if self.fps else np.empty(0, dtype=np.uint64)
+        reason = ""
+        try:
+            afford(self.budget, f"peeling the graph for cycles ({len(fps):,} states and {len(src):,} steps on rank "
+                   f"{self.ranks.rank})", bytes_needed(len(fps), len(src)))
+        except OverBudget as over:
+            reason = over.reason
+        ex.ends_unknown = next((r for r in self.ranks.allgather(reason) if r), "")
+        if ex.ends_unknown:
+            return
         found = peel(self.ranks, fps, src, dst, inst)
         ex.ends_checked = True
         if found is None:

@@ -22,7 +22,7 @@ from ..trace import Trace
 from ..verdict import PropertyResult, Verdict
 from .flat import fingerprint_int
 from .liveness import refute
-from .memory import show
+from .memory import OverBudget, Scratch, show
 
 
 class Cut(StrEnum):
@@ -66,6 +66,7 @@ class Exploration:
     hit_depth_bound: bool = False
     hit_time_limit: float = 0.0  # the time limit (seconds) the search reached; 0: not reached
     memory_budget: int | None = None  # the budget the search ran under (bytes; None: none)
+    scratch_dir: str = ""  # where the checks after the search put large arrays under the budget ("": nowhere)
     resident_at_start: int = 0  # the native search: this process's resident bytes when it began
     search_peak_resident: int = 0  # and its peak while it searched (before the arrays are handed to Python)
     spilled: int = 0  # bytes the native search moved to disk to stay within its memory budget (0: none)
@@ -84,6 +85,7 @@ class Exploration:
     native_seconds: float = 0.0  # the time to get the native library (compiling it, or finding it)
     native_fallback: str = ""  # why SearchOptions(native=True) searched in Python ("" when it did not)
     ends_checked: bool = False  # cycles were looked for (so `at_end` verdicts are exact)
+    ends_unknown: str = ""  # why a cycle that exists was not drawn (the memory budget), "" when none
     plan: str = ""  # the one line saying which backend and store searched, and why
     code_origin: str = ""  # where the generated successor code came from ("" when none ran)
     code_source: str = ""  # that code's Python text
@@ -223,6 +225,8 @@ class Exploration:
         if trace is not None:
             reason = "" if self.shortest else NOT_SHORTEST
             return PropertyResult(verdict=Verdict.VIOLATED, trace=trace, reason=reason, **base)
+        if prop.kind == PropertyKind.AT_END and self.ends_unknown:  # a cycle exists, too large to draw
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason=self.ends_unknown, **base)
         if prop.kind == PropertyKind.AT_END and not self.ends_checked:
             return PropertyResult(verdict=Verdict.UNKNOWN, reason="the compact store keeps no edges, so executions "
                                   "that never end were not looked for; use the full store", **base)
@@ -249,7 +253,10 @@ class Exploration:
         if self.bounded:  # a cut state looks like a dead end, and its cut steps are not seen as enabled
             return PropertyResult(verdict=Verdict.UNKNOWN, reason=f"a liveness property needs the whole graph "
                                   f"({self._bound_text()})", **base)
-        found = refute(self, prop)
+        try:
+            found = refute(self, prop, Scratch(self.memory_budget, self.scratch_dir))
+        except OverBudget as over:
+            return PropertyResult(verdict=Verdict.UNKNOWN, reason=over.reason, **base)
         if found is None:
             return PropertyResult(verdict=Verdict.HOLDS, **base)
         head = self.trace_to(found.trigger, prop.name)

@@ -6,15 +6,120 @@ bound (memory budget … reached)``: an honest partial answer instead of the ker
 killer. The native search first spills (``explicit/native/search.c``: its streamed arrays move
 to files in the spill directory) and stops only when its fingerprint set cannot grow. The
 default is half of the machine's memory, split among the processes that search at once
-(workers, or matrix cases run side by side).
+(workers, or matrix cases run side by side). The checks after the search (liveness, drawing a
+cycle) hold to it too: their large arrays go to the spill directory (:class:`Scratch`), and
+what still cannot fit is ``UNKNOWN`` with the budget it needs (:class:`OverBudget`).
 """
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import resource
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelcheckError
 
 DEFAULT_SHARE = 0.5  # of the machine's memory, for all the processes of one run together
+
+
+class SpillError(ModelcheckError):
+    """The search, or a check after it, could not write its spill files (an unwritable
+    directory, a full disk): exit 2."""
+
+    def __init__(self, where: str, err: int):
+        fix = "free space there" if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "make it writable"
+        super().__init__(f"{where}: cannot spill the search to disk ({os.strerror(err)}); {fix}, choose another "
+                         f"directory with --spill-dir, or raise --memory")
+        self.where, self.errno = where, err
+
+
+class OverBudget(Exception):
+    """A check after the search (liveness, drawing a cycle) would pass the memory budget:
+    ``reason`` says which check, how much it needs and the budget that would let it run."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def afford(budget: int | None, what: str, need: int) -> None:
+    """Raise :class:`OverBudget` when ``need`` more bytes than this process holds now would pass
+    ``budget`` (``None``: no budget, everything fits)."""
+    if budget is None:
+        return
+    now = resident()
+    if now + need > budget:
+        raise OverBudget(f"memory budget {show(budget)} reached: {what} needs about {show(need)} more than the "
+                         f"{show(now)} in use; raise it with --memory to at least {show(now + need)}")
+
+
+class Scratch:
+    """Where a check after the search keeps its large arrays, under ``budget`` (``None``: none).
+
+    ``array(count, dtype, disk=True)`` gives a zeroed numpy array in an unlinked file in
+    ``where`` (the spill directory; blocks reserved first, so a full disk is an error here,
+    never a SIGBUS later), mapped shared; ``disk=False``, or no ``where``, one on the heap.
+    ``watch`` adds mapped buffers the search left (its spilled steps, marks, parents).
+    ``tick()``, called often in the check's loops, looks at the resident size every
+    :data:`TICKS` calls and, within :data:`MARGIN` of the budget, drops every mapped page: they
+    stay in their files (the page cache) and come back when touched, so the check's resident
+    size is its heap arrays and what it touched since the last drop."""
+
+    TICKS = 1 << 9
+    MARGIN = 4 << 20  # what TICKS calls may touch at most (two pages each)
+
+    def __init__(self, budget: int | None, where: str = ""):
+        self.budget, self.where = budget, where
+        self.maps: list[mmap.mmap] = []
+        self.ticks = 0
+
+    def array(self, count: int, dtype: Any, disk: bool = True) -> np.ndarray:
+        if not disk or not self.where:
+            return np.zeros(count, dtype=dtype)
+        size = max(count * np.dtype(dtype).itemsize, 1)
+        try:
+            with tempfile.TemporaryFile(dir=self.where) as f:
+                os.posix_fallocate(f.fileno(), 0, size)
+                mapped = mmap.mmap(f.fileno(), size)  # its own duplicate of the descriptor
+        except OSError as err:
+            raise SpillError(self.where, err.errno or errno.EIO) from None
+        self.maps.append(mapped)
+        return np.frombuffer(mapped, dtype=dtype, count=count)
+
+    def full(self, count: int, dtype: Any, value: int, disk: bool = True) -> np.ndarray:
+        """As :meth:`array`, every item ``value`` (written a chunk at a time, with ticks)."""
+        out = self.array(count, dtype, disk)
+        for lo in range(0, count, 1 << 16):
+            out[lo:lo + (1 << 16)] = value
+            self.tick(self.TICKS)
+        return out
+
+    def watch(self, *buffers: Any) -> None:
+        for b in buffers:
+            if isinstance(getattr(b, "obj", None), mmap.mmap):
+                self.maps.append(b.obj)
+
+    def afford(self, what: str, need: int) -> None:
+        """:func:`afford` under this budget."""
+        afford(self.budget, what, need)
+
+    def tick(self, weight: int = 1) -> None:
+        """Count ``weight`` steps of work (a chunk of a numpy pass counts :data:`TICKS`)."""
+        self.ticks += weight
+        if self.ticks < self.TICKS or not self.maps or self.budget is None:
+            return
+        self.ticks = 0
+        if resident() + self.MARGIN > self.budget:
+            self.drop()
+
+    def drop(self) -> None:
+        for mapped in self.maps:
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def machine_bytes() -> int | None:

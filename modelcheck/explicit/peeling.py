@@ -21,6 +21,13 @@ from .kernels import owner
 nx = lazy.module("networkx")  # imported on first use: only a cycle is drawn with it
 
 CHUNK = 1 << 20  # targets sent in one exchange round
+PER_STATE, PER_STEP = 64, 64  # bytes peel() adds per state of a rank (lookup, in-degrees, rows) and per step
+
+
+def bytes_needed(states: int, steps: int) -> int:
+    """About how many bytes :func:`peel` adds on a rank with ``states`` states and ``steps``
+    steps (an upper estimate; the partitioned search checks it against its memory budget first)."""
+    return states * PER_STATE + steps * PER_STEP
 
 
 class Lookup:

@@ -248,7 +248,7 @@ class Plan:
         ex = Exploration(self.compiled, self.judged, compact=compact, canonical=self.canonical,
                          fallback=self.fallback, native_fallback=self.native_fallback,
                          code_origin=self.code_origin, code_source=self.code_source,
-                         memory_budget=self.budget)
+                         memory_budget=self.budget, scratch_dir=self.spill_dir)
         if self.library is not None:
             built = self.library.built
             ex.native, ex.native_from_cache, ex.native_seconds = built.describe(), built.from_cache, built.seconds

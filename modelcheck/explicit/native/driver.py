@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno as errnos
 import functools
 import hashlib
 import mmap
@@ -68,12 +67,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ...errors import EngineBug, ModelcheckError
+import numpy as np
+
+from ...errors import EngineBug
 from ...symbolic.layout import leaves_of
 from ..compiled import cache as codecache
-from ..cycles import lasso_among
+from ..cycles import drawing_bytes, lasso_among
 from ..flat import leaf_range
-from ..memory import peak_since_reset, reset_peak, resident
+from ..memory import OverBudget, SpillError, afford, peak_since_reset, reset_peak, resident
 from ..options import Progress
 from .c_source import NotC, c_function
 from .symmetry_c import c_canonicalizer
@@ -92,17 +93,6 @@ CHUNK = 8192  # states the threads expand (then look up, a shard each) between t
 
 class NativeUnavailable(Exception):
     """The native search cannot run for this configuration or on this machine (the message says why)."""
-
-
-class SpillError(ModelcheckError):
-    """The search could not write its spill files (an unwritable directory, a full disk): exit 2."""
-
-    def __init__(self, where: str, err: int):
-        fix = ("free space there" if err in (errnos.ENOSPC, errnos.EDQUOT, errnos.EFBIG)
-               else "make it writable")
-        super().__init__(f"{where}: cannot spill the search to disk ({os.strerror(err)}); {fix}, choose another "
-                         f"directory with --spill-dir, or raise --memory")
-        self.where, self.errno = where, err
 
 
 class Fault(Exception):
@@ -488,6 +478,26 @@ def _mapped(lib: Library, ctx: int, which: int, typecode: str, count: int) -> An
     return memoryview(mapped).cast(typecode)
 
 
+PAIRS_CHUNK = 1 << 20  # steps read at a time from the pairs of an at_end search
+
+
+def _pairs_among(lib: Library, ctx: int, flags: array) -> array:
+    """The steps kept as (source, target) pairs (``mc_array`` 11) between two states that the
+    peeling left (``flags``): all that drawing a cycle needs, read a chunk at a time and the
+    spilled pages dropped after each, so that the pairs are never all resident."""
+    c = lib.lib
+    m, base = int(c.mc_pairs(ctx)), c.mc_array(ctx, 11)
+    among = np.frombuffer(flags, dtype=np.uint8).astype(bool)
+    out = array("i")
+    for lo in range(0, m, PAIRS_CHUNK):
+        k = min(PAIRS_CHUNK, m - lo)
+        part = np.frombuffer((ctypes.c_int32 * (2 * k)).from_address(base + 8 * lo), dtype=np.int32).reshape(-1, 2)
+        out.frombytes(part[among[part[:, 0]] & among[part[:, 1]]].tobytes())
+        if c.mc_spilled(ctx):
+            c.mc_spill(ctx)  # already spilled: only drops the mapped pages just read
+    return out
+
+
 class Status(IntEnum):
     """What ``mc_seed``, ``mc_level`` and ``mc_cycle`` return instead of a count when they cannot go on."""
 
@@ -535,6 +545,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
     c.mc_threads(ctx, threads, CHUNK)
     reset_peak()
     ex.resident_at_start = resident()
+    ex.memory_budget = budget  # what the checks after the search are held to as well
     if budget is not None and spill_dir:
         c.mc_budget(ctx, budget, ex.resident_at_start, os.fsencode(spill_dir))
 
@@ -593,10 +604,17 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             take = _mapped  # the spilled arrays are mapped from their files, not copied
         c.mc_end(ctx)
         left = c.mc_cycle(ctx) if edges else 0
+        failed(left)
         if left == MC_NOMEM:
             raise MemoryError("the native search ran out of memory looking for cycles")
         flags = read(lib, ctx, 10, "B", size) if left else None
-        pairs = read(lib, ctx, 11, "i", 2 * c.mc_pairs(ctx)) if left else None
+        pairs = _pairs_among(lib, ctx, flags) if left else None
+        if left:
+            try:  # a cycle exists: drawing it takes compressed rows of the states left
+                afford(budget, f"drawing a cycle among {left:,} states (an execution that never ends)",
+                       drawing_bytes(left, left + len(pairs) // 2))
+            except OverBudget as over:
+                ex.ends_unknown, pairs = over.reason, None
         if steps:
             ex.edges = take(lib, ctx, 14, "i", 3 * c.mc_steps(ctx))
             ex.marks = take(lib, ctx, 15, "Q", c.mc_marks(ctx))
@@ -631,7 +649,7 @@ def explore_native(ex: Any, flat: Any, lib: Library, max_states: int | None, max
             ex.violated_step[name] = (step_sid[i], step_k[i], tuple(step_t[row:row + width]))
     if edges:
         ex.ends_checked = True
-        if left:
+        if left and pairs is not None:
             ex.lasso = lasso_among(ex.parent, ex.via, pairs, flags)
     flat.finish(ex)
     flatten = flat.layout.flatten

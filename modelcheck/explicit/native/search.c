@@ -1443,10 +1443,50 @@ void mc_end(Ctx *c)
     vec_free(&c->next);
 }
 
+/* A zeroed scratch array of n items for the pass after the search: on the heap when `heap`,
+ * else an unlinked file in the spill directory (its reserved blocks read as zeros). 0, MC_NOMEM
+ * or MC_SPILL_FAULT. */
+static int scratch(Ctx *c, Vec *v, size_t item, size_t n, int heap)
+{
+    vec_init(v, item);
+    n = n ? n : 1;
+    if (heap) {
+        v->p = calloc(n, item);
+        v->cap = v->p ? n : 0;
+        return v->p ? 0 : MC_NOMEM;
+    }
+    v->dir = c->spill_dir;
+    if (file_room(v, n)) {
+        c->spill_errno = v->err;
+        return MC_SPILL_FAULT;
+    }
+    return 0;
+}
+
+#define PASS_LOOK (1 << 10)  /* steps of the pass after the search between two looks at the resident size */
+#define PASS_MARGIN ((size_t)8 << 20)  /* what PASS_LOOK steps may touch at most (two pages each) */
+
+/* In the pass after a search that spilled: every PASS_LOOK steps, when the resident size comes
+ * within PASS_MARGIN of the budget, drop the mapped pages of the spilled arrays (they stay in
+ * their files, and come back when touched). */
+static void pass_trim(Ctx *c, uint64_t step, Vec **vs, int k)
+{
+    if (!c->spilled || c->limit <= 0 || (step & (PASS_LOOK - 1)))
+        return;
+    if (resident_now(c) + PASS_MARGIN <= (size_t)c->limit)
+        return;
+    for (int i = 0; i < k; i++)
+        vec_trim(vs[i]);
+}
+
 /* Whether the reachability graph (tree edges from the parent array, the other steps from
  * pairs) has a cycle: Kahn's peeling of states with no unpeeled predecessor, in O(states +
  * steps). Returns the number of states left unpeeled (0: no cycle; else every cycle lies among
- * them, and mc_array 10 marks them), or MC_NOMEM. Call after mc_end, before releasing parent. */
+ * them, and mc_array 10 marks them), MC_NOMEM or MC_SPILL_FAULT. Call after mc_end (the set is
+ * freed), before releasing parent. Under a budget its four arrays (16 bytes a state and 4 a
+ * step) are on the heap when they fit what the budget leaves, else in spill files, and the
+ * spilled pages it touches are dropped as the search's are (pass_trim), so its resident peak
+ * stays within the budget too. */
 int64_t mc_cycle(Ctx *c)
 {
     int64_t n = c->size;
@@ -1454,48 +1494,69 @@ int64_t mc_cycle(Ctx *c)
     const int32_t *parent = (const int32_t *)c->parent.p, *pairs = (const int32_t *)c->pairs.p;
     if ((uint64_t)n + m >= UINT32_MAX)
         return MC_NOMEM;
-    uint32_t *start = calloc((size_t)n + 1, sizeof(uint32_t)), *indeg = calloc((size_t)n + 1, sizeof(uint32_t));
-    int32_t *adj = malloc(((size_t)n + m + 1) * sizeof(int32_t)), *queue = malloc(((size_t)n + 1) * sizeof(int32_t));
-    int64_t left = MC_NOMEM;
-    if (!start || !indeg || !adj || !queue || vec_room(&c->left, (size_t)n + 1))
+    size_t need = (3 * ((size_t)n + 1) + (size_t)n + m + 1) * sizeof(int32_t) + (size_t)n + 1;
+    int room = c->limit > 0 && c->spill_dir[0] ? budget_room(c, need) : 0;
+    if (room < 0)
+        return room;
+    Vec vstart, vindeg, vadj, vqueue;
+    vec_init(&vstart, 1);
+    vec_init(&vindeg, 1);
+    vec_init(&vadj, 1);
+    vec_init(&vqueue, 1);
+    Vec *vs[] = {&c->parent, &c->pairs, &vstart, &vindeg, &vadj, &vqueue, &c->left};
+    int64_t left = 0;
+    int r = scratch(c, &vstart, sizeof(uint32_t), (size_t)n + 1, !room);
+    r = r ? r : scratch(c, &vindeg, sizeof(uint32_t), (size_t)n + 1, !room);
+    r = r ? r : scratch(c, &vadj, sizeof(int32_t), (size_t)n + m + 1, !room);
+    r = r ? r : scratch(c, &vqueue, sizeof(int32_t), (size_t)n + 1, !room);
+    if (!r) {
+        vec_free(&c->left);
+        r = scratch(c, &c->left, 1, (size_t)n + 1, !room);
+    }
+    if (r) {
+        left = r;
         goto done;
-    for (int64_t v = 0; v < n; v++)
+    }
+    uint32_t *start = (uint32_t *)vstart.p, *indeg = (uint32_t *)vindeg.p;
+    int32_t *adj = (int32_t *)vadj.p, *queue = (int32_t *)vqueue.p;
+    uint64_t step = 0;
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))
         if (parent[v] >= 0) {
             start[parent[v] + 1]++;
             indeg[v]++;
         }
-    for (size_t e = 0; e < m; e++) {
+    for (size_t e = 0; e < m; e++, pass_trim(c, ++step, vs, 7)) {
         start[pairs[2 * e] + 1]++;
         indeg[pairs[2 * e + 1]]++;
     }
-    for (int64_t v = 0; v < n; v++)
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))
         start[v + 1] += start[v];
-    for (int64_t v = 0; v < n; v++)  /* queue as each state's fill cursor first */
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))  /* queue as each state's fill cursor first */
         queue[v] = (int32_t)start[v];
-    for (int64_t v = 0; v < n; v++)
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))
         if (parent[v] >= 0)
             adj[queue[parent[v]]++] = (int32_t)v;
-    for (size_t e = 0; e < m; e++)
+    for (size_t e = 0; e < m; e++, pass_trim(c, ++step, vs, 7))
         adj[queue[pairs[2 * e]]++] = pairs[2 * e + 1];
     size_t head = 0, tail = 0;
-    for (int64_t v = 0; v < n; v++)
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))
         if (!indeg[v])
             queue[tail++] = (int32_t)v;
     while (head < tail) {
         int32_t v = queue[head++];
-        for (uint32_t e = start[v]; e < start[v + 1]; e++)
+        for (uint32_t e = start[v]; e < start[v + 1]; e++, pass_trim(c, ++step, vs, 7))
             if (--indeg[adj[e]] == 0)
                 queue[tail++] = adj[e];
     }
     left = n - (int64_t)tail;
-    for (int64_t v = 0; v < n; v++)
+    for (int64_t v = 0; v < n; v++, pass_trim(c, ++step, vs, 7))
         ((unsigned char *)c->left.p)[v] = indeg[v] != 0;
     c->left.n = (size_t)n;
 done:
-    free(start);
-    free(indeg);
-    free(adj);
-    free(queue);
+    vec_free(&vstart);
+    vec_free(&vindeg);
+    vec_free(&vadj);
+    vec_free(&vqueue);
     return left;
 }
 
