@@ -214,7 +214,7 @@ def _compiler_id(cc: list[str]) -> str:
 
 class Built:
     """Where the library came from: ``path``, ``from_cache``, ``seconds`` to get it, the compiler;
-    ``search_cached``: where the search's unit came from ("cache": compiled by an earlier run,
+    ``search_cached``: where the search's unit came from ("earlier": compiled by an earlier run,
     "ahead": compiled while the code was generated, in ``seconds`` only as far as the build
     waited for it; "": now, beside the model's)."""
 
@@ -227,7 +227,7 @@ class Built:
         if self.from_cache:
             return f"native code: from the cache ({self.seconds:.2f} s, {self.path})"
         kept = f", kept in {self.path}" if self.kept else " (not cached)"
-        part = {"cache": "; the search's part from the cache",
+        part = {"earlier": "; the search's part from the cache",
                 "ahead": "; the search's part compiled while the code was generated"}.get(self.search_cached, "")
         return f"native code: compiled by {shlex.join(self.cc)} in {self.seconds:.2f} s{kept}{part}"
 
@@ -348,7 +348,7 @@ def _compile(cc: list[str], src: CSource, path: Path, kept: Path | None) -> str:
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
             raise NativeUnavailable(f"{shlex.join(cc)} failed linking the generated C ({first})")
         os.replace(so, path)
-    return "ahead" if early is not None and reuse else "cache" if reuse else ""
+    return "ahead" if early is not None and reuse else "earlier" if reuse else ""
 
 
 def _objects(cc: list[str], units: dict[str, str], tmp: Path) -> dict[str, str]:
