@@ -59,8 +59,11 @@ def format_line(r: PropertyResult) -> str:
 def show(r: PropertyResult) -> None:
     if r.extra.get("invariant"):
         lines = r.extra["invariant"]
-        print(f"\ninductive invariant for {r.name} ({len(lines)} clauses, the part of the {r.extra['invariant_kept']} "
-              f"inductive candidates the proof rests on; checked by z3 for any number of requests):")
+        how = ("minimised: no single clause can go and leave the rest inductive" if r.extra.get("invariant_minimal")
+               else f"reduced, not minimised: {r.extra.get('invariant_not_minimal_because', '?')}")
+        print(f"\ninductive invariant for {r.name} ({len(lines)} clauses, {how}; from the "
+              f"{r.extra['invariant_kept']} inductive candidates; checked again by z3, initiation and every step, "
+              f"for any number of requests):")
         for line in lines[:SHOWN]:
             print(f"  {line}")
         if len(lines) > SHOWN:
