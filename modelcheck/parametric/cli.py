@@ -48,7 +48,10 @@ def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {verdict_word(r.kind, r.verdict.value):<18} parametric {r.seconds:6.2f}s"
     if r.verdict is Verdict.PROVED:
         # "needs" elsewhere means "refuted without it"; the parametric prover does not minimise its assumptions
-        line += f"  under: {', '.join(r.assumptions) or 'no assumption'} (not minimised)"
+        line += f"  under: {', '.join(r.assumptions) or 'no assumption'} (assumptions not minimised)"
+        if "invariant" in r.extra:
+            how = "minimised" if r.extra.get("invariant_minimal") else "reduced, not minimised"
+            line += f"  invariant: {len(r.extra['invariant'])} clauses, {how}"
     if r.trace is not None:
         line += f"  ({len(r.trace)} steps)"
     if r.reason:
@@ -78,7 +81,7 @@ def show(r: PropertyResult) -> None:
 def to_json(run: ParametricRun) -> dict[str, Any]:
     results = []
     for r in run.results:
-        extra = {k: v for k, v in r.extra.items() if k != "compiled"}
+        extra = {k: v for k, v in r.extra.items() if k not in ("compiled", "conjuncts")}
         results.append({
             "property": r.name, "kind": r.kind, "verdict": r.verdict.value, "engine": "parametric",
             "seconds": round(r.seconds, 3), "reason": r.reason, "assumptions_needed": list(r.assumptions),

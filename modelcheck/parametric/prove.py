@@ -112,6 +112,7 @@ def _judge(desc: Parametric, name: str, kind: str, candidates: list, active: tup
             extra["invariant_after_cores"] = reduced.needed
             extra["invariant_minimal"] = reduced.minimal
             extra["invariant_reduce_queries"] = reduced.queries
+            extra["conjuncts"] = reduced.kept  # the invariant as formulas (not in --json)
             if reduced.reason:
                 extra["invariant_not_minimal_because"] = reduced.reason
             return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra,
