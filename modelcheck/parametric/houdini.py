@@ -98,7 +98,6 @@ class _Counting(Z3Logic):
         raise EngineBug("a conjunct uses exists: only universal formulas are supported")
 
 
-MINIMIZE_CORES = False
 INITIAL = -1  # the "step" of a query about the initial states
 ANY = None  # a query about every step at once
 
@@ -270,7 +269,7 @@ class Queries:
         L = Z3Logic(self.voc, self.consts)
         v = Z3View(self.pre)
         solver = new_solver(self.limits)
-        solver.set("core.minimize", MINIMIZE_CORES)
+        solver.set("core.minimize", False)  # z3 minimising each core costs seconds a query; minimise.py does it
         solver.add(L.bool(self.desc.background(L, v)), L.bool(self.desc.parameters(L, v)))
         if initial:
             solver.add(*self.initial_constraints(L, v))

@@ -18,7 +18,7 @@ import z3
 
 from ..symbolic.encode import new_solver
 from .houdini import INITIAL, Answer, Conjunct, Queries
-from .logic import Structure, Z3Logic, Z3View
+from .logic import Z3Logic, Z3View
 
 
 @dataclass
@@ -197,4 +197,4 @@ def verify(q: Queries, kept: list[Conjunct]) -> tuple[str, str]:
     return "proved", ""
 
 
-__all__ = ["Reduction", "Structure", "reduce", "verify"]
+__all__ = ["Reduction", "reduce", "verify"]
