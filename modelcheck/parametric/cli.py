@@ -48,7 +48,10 @@ def format_line(r: PropertyResult) -> str:
     line = f"{r.name:<22} {verdict_word(r.kind, r.verdict.value):<18} parametric {r.seconds:6.2f}s"
     if r.verdict is Verdict.PROVED:
         # "needs" elsewhere means "refuted without it"; the parametric prover does not minimise its assumptions
-        line += f"  under: {', '.join(r.assumptions) or 'no assumption'} (not minimised)"
+        line += f"  under: {', '.join(r.assumptions) or 'no assumption'} (assumptions not minimised)"
+        if "invariant" in r.extra:
+            how = "minimised" if r.extra.get("invariant_minimal") else "reduced, not minimised"
+            line += f"  invariant: {len(r.extra['invariant'])} clauses, {how}"
     if r.trace is not None:
         line += f"  ({len(r.trace)} steps)"
     if r.reason:
@@ -59,8 +62,11 @@ def format_line(r: PropertyResult) -> str:
 def show(r: PropertyResult) -> None:
     if r.extra.get("invariant"):
         lines = r.extra["invariant"]
-        print(f"\ninductive invariant for {r.name} ({len(lines)} clauses, the part of the {r.extra['invariant_kept']} "
-              f"inductive candidates the proof rests on; checked by z3 for any number of requests):")
+        how = ("minimised: no single clause can go and leave the rest inductive" if r.extra.get("invariant_minimal")
+               else f"reduced, not minimised: {r.extra.get('invariant_not_minimal_because', '?')}")
+        print(f"\ninductive invariant for {r.name} ({len(lines)} clauses, {how}; from the "
+              f"{r.extra['invariant_kept']} inductive candidates; checked again by z3, initiation and every step, "
+              f"for any number of requests):")
         for line in lines[:SHOWN]:
             print(f"  {line}")
         if len(lines) > SHOWN:
@@ -75,7 +81,7 @@ def show(r: PropertyResult) -> None:
 def to_json(run: ParametricRun) -> dict[str, Any]:
     results = []
     for r in run.results:
-        extra = {k: v for k, v in r.extra.items() if k != "compiled"}
+        extra = {k: v for k, v in r.extra.items() if k not in ("compiled", "conjuncts")}
         results.append({
             "property": r.name, "kind": r.kind, "verdict": r.verdict.value, "engine": "parametric",
             "seconds": round(r.seconds, 3), "reason": r.reason, "assumptions_needed": list(r.assumptions),

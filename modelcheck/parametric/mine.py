@@ -39,11 +39,29 @@ class Clause:
             return L.implies(L.and_(*guard), L.or_(*[holds(L, v, lit, env) for lit in self.lits]))
         return L.forall(body, self.arity)
 
+    def holds_in(self, s: Structure) -> bool:
+        """The clause on a finite state (what :meth:`formula` says over ``FiniteLogic``, read directly)."""
+        for xs in permutations(range(size_of(s)), self.arity):
+            env = dict(zip("xy", xs))
+            if all(_value(s, a, env) == positive for a, positive in self.cell) and \
+                    not any(_value(s, a, env) == positive for a, positive in self.lits):
+                return False
+        return True
+
     def text(self) -> str:
+        """Readable: the negative literals join the premise, ``x, y: A and B -> C or D``."""
         head = "for all x != y" if self.arity == 2 else "for all x"
-        cell = " and ".join(show(lit) for lit in self.cell)
-        body = " or ".join(show(lit) for lit in self.lits) or "false"
-        return f"{head}: {cell + ' -> ' if cell else ''}{body}"
+        positive = [show(lit) for lit in self.lits if lit[1]]
+        negative = [show((lit[0], True)) for lit in self.lits if not lit[1]]
+        cell = [show(lit) for lit in self.cell]
+        if positive:
+            premise, conclusion = cell + negative, " or ".join(positive)
+        elif negative:
+            premise = cell
+            conclusion = f"not ({' and '.join(negative)})" if len(negative) > 1 else show(self.lits[0])
+        else:
+            premise, conclusion = cell, "false"
+        return f"{head}: {' and '.join(premise) + ' -> ' if premise else ''}{conclusion}"
 
 
 def holds(L: Any, v: Any, lit: Literal, env: dict[str, Any]) -> Any:

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import EngineBug, UsageError
 from ..spec import Spec, compile_spec
 from ..symbolic.encode import Limits
 from ..verdict import PropertyResult, Verdict
 from .bmc import find_violation
-from .houdini import Conjunct, houdini, shrink
+from .houdini import Conjunct, houdini
 from .mine import mine
+from .minimise import reduce, verify
 from .model import Parametric, description_of
 from .refine import Refinement, check_refinement
 
@@ -38,6 +39,7 @@ class ParametricOptions:
     depth: int = 14
     max_size: int = 3
     limits: Limits = field(default_factory=Limits)
+    reduce_queries: int = 4000  # z3 queries the invariant's reduction may spend before it stops ("reduced")
 
 
 @dataclass
@@ -95,16 +97,30 @@ def _judge(desc: Parametric, name: str, kind: str, candidates: list, active: tup
     base = dict(name=name, kind=kind, engine="parametric", assumptions=active)
     user = [Conjunct(n, f"@invariant {n}", f, protected=True) for n, f in desc.invariants().items()]
     goal = Conjunct(name, f"property {name}", desc.properties()[name], protected=True)
-    mined = [Conjunct(f"c{i}", c.text(), c.formula) for i, c in enumerate(candidates)]
+    mined = [Conjunct(f"c{i}", c.text(), c.formula, holds=c.holds_in, clause=c,
+                      width=c.arity) for i, c in enumerate(candidates)]
     out = houdini(desc, [*mined, *user, goal], active, opts.limits)
     extra: dict[str, Any] = {"covers": desc.covers, "candidates": len(mined), "queries": out.queries,
                              "assumptions_active": list(active), "solver_limits": opts.limits.describe()}
-    if out.status == "proved":
-        needed = shrink(desc, out.kept, [*user, goal], active, opts.limits)
-        extra["invariant"] = [c.text for c in needed]
-        extra["invariant_kept"] = len(out.kept)
-        return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra,
-                              reason=f"for {desc.covers}", **base)
+    if out.status == "proved" and out.engine is not None:
+        reduced = reduce(out.engine, out.kept, opts.reduce_queries)
+        extra["queries"] = out.engine.queries
+        status, why = verify(out.engine, reduced.kept)
+        if status == "proved":
+            extra["invariant"] = [c.text for c in reduced.kept if not c.name.startswith("type of ")]
+            extra["invariant_kept"] = len(out.kept)
+            extra["invariant_after_cores"] = reduced.needed
+            extra["invariant_minimal"] = reduced.minimal
+            extra["invariant_reduce_queries"] = reduced.queries
+            extra["conjuncts"] = reduced.kept  # the invariant as formulas (not in --json)
+            if reduced.reason:
+                extra["invariant_not_minimal_because"] = reduced.reason
+            return PropertyResult(verdict=Verdict.PROVED, seconds=time.perf_counter() - started, extra=extra,
+                                  reason=f"for {desc.covers}", **base)
+        if status == "refuted":  # the reduced set was shown inductive step by step: this is a bug of ours
+            raise EngineBug(f"the reduced invariant for {name} is not inductive under {why} when checked again")
+        return PropertyResult(verdict=Verdict.UNKNOWN, seconds=time.perf_counter() - started, extra=extra,
+                              reason=f"z3 gave up checking the final invariant again: {why}", **base)
     found = find_violation(desc, name, active, opts.depth, opts.max_size, opts.limits,
                            lambda s: make_spec({**fixed, **s}))
     if found.status == "found":
