@@ -11,7 +11,8 @@ large; see ``bench/spin/gen.py``) it runs
   (code from the cache the cold run filled), ``compiled-symmetry``, ``compiled-parallel``
   and ``compiled-symmetry-parallel``; and the native search (the compiled code and the
   compact-store search in C, :mod:`modelcheck.explicit.native.driver`): ``native-cold`` (empty cache: code
-  generated and compiled by the C compiler) and ``native`` (both from the cache). A row says
+  generated and compiled by the C compiler), ``native`` (both from the cache), ``native-symmetry`` and
+  ``native-symmetry-cold`` likewise with ``--symmetry``. A row says
   where its code came from; its seconds include getting it. A mode runs only when
   ``modelcheck.explicit.search.SearchOptions`` has its switch and the engine accepts it; otherwise
   its row says ``n/a`` with the reason;
@@ -67,16 +68,18 @@ MODES: dict[str, dict[str, Any]] = {
     "native-cold": {"native": True},
     "native": {"native": True},
     "native-symmetry": {"native": True, "symmetry": True},
+    "native-symmetry-cold": {"native": True, "symmetry": True},
     "default-cold": {"backend": "auto"},  # what `modelcheck check` does with no engine flag, empty cache
     "simulate": {"simulate": True},  # random walks on every core for --sim-seconds (not exhaustive)
 }
-COLD = {"compiled-cold", "native-cold", "default-cold"}  # run with an empty code cache (then filled)
+# run with an empty code cache (then filled)
+COLD = {"compiled-cold", "native-cold", "native-symmetry-cold", "default-cold"}
 PLAIN_MODES = ("plain", "compiled-cold", "compiled", "native-cold", "native")  # the per-core speed goal
 SAMPLED = {"simulate"}  # modes that do not enumerate: no state count or verdict to agree on
 SPIN_VARIANTS = {"spin": ["-DSAFETY"], "spin-noreduce": ["-DSAFETY", "-DNOREDUCE"]}
 MEMLIM_MB = 8192  # pan's memory limit for small, medium and large
 BIG = {"xlarge", "xlarge-w5"}  # configurations where pan's limit is the machine's memory
-XLARGE_MODES = "native,native-symmetry,simulate"  # what --configs xlarge runs by default (with SPIN)
+XLARGE_MODES = "native-cold,native-symmetry-cold,simulate"  # what --configs xlarge runs by default (with SPIN)
 
 
 def memlim_mb(config: str) -> int:
@@ -401,17 +404,19 @@ def xlarge_goals(rows: list[dict[str, Any]]) -> list[str]:
                 and r["status"] == "ok"}
         spin = min(spins, key=lambda r: r["total_seconds"], default=None)
         for mode, share in (("native", 0.25), ("native-symmetry", 0.1)):
-            r = mine.get(mode)
+            r = mine.get(f"{mode}-cold") or mine.get(mode)  # judged on a cold run where there is one
             if r is None:
                 continue
+            paid = ("code generation and C compile included" if not r.get("from_cache") and not
+                    r.get("native_from_cache") else "code generation or C compile from an earlier mode's cache")
             if spin is None:
                 lines.append(f"- {config}, {mode} ≤ {share:g} × SPIN's time with compile: no SPIN result.")
                 continue
             ratio = r["seconds"] / spin["total_seconds"]
-            lines.append(f"- {config}, {mode} (code generation and C compile included) ≤ {share:g} × SPIN's time "
+            lines.append(f"- {config}, {r['mode']} ({paid}) ≤ {share:g} × SPIN's time "
                          f"with compile ({spin['mode']}, {spin['total_seconds']:.2f} s): "
                          f"{'met' if ratio <= share else 'not met'} ({r['seconds']:.2f} s, {ratio:.2f}x).")
-        r = mine.get("native")
+        r = mine.get("native-cold") or mine.get("native")
         if r is not None:
             met = "met" if r["bytes_per_state"] <= 40 else "not met"
             lines.append(f"- {config}, native search ≤ 40 bytes per stored state: {met} "
