@@ -456,7 +456,7 @@ def compile_spec(spec: Spec) -> Compiled:
     arg_types: dict[tuple[str, str], FieldType | None] = {}
     hints: dict[str, Callable[[Any, Any], Iterable[Any]]] = {}
     fairness: dict[str, Fairness] = {}
-    for name in _members_in_order(cls):
+    for name in members_in_order(cls):
         func = getattr(cls, name)
         where = Where.of(func, owner)
         meta = getattr(func, "_mc_action", None)
@@ -549,7 +549,7 @@ def _check_signature(func: Callable, expected: list[str], where: Where | None, w
         )
 
 
-def _members_in_order(cls: type) -> list[str]:
+def members_in_order(cls: type) -> list[str]:
     """Method names in definition order, base classes first, each once."""
     seen: dict[str, None] = {}
     for klass in reversed(cls.__mro__):

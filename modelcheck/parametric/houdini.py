@@ -137,33 +137,40 @@ def houdini(desc: Parametric, conjuncts: list[Conjunct], active: tuple[str, ...]
         out.dropped += len(false)
         return None
 
-    while True:
-        answer = q.check(kept, kept, INITIAL)
-        if answer.status == "unknown":
-            return HoudiniOutcome("unknown", reason=answer.reason, queries=q.queries, engine=q)
-        if answer.status == "unsat":
-            break
+    def initially_false(answer: Answer) -> dict[int, str]:
         false = {i: "the initial states" for i in sorted(kept) if not q.holds(i, answer.state)}
         if not false:
             raise EngineBug("z3 found an initial state breaking the candidates, but none is false on it in the "
                             "finite reading")
-        broken = drop(false, answer.state)
-        if broken:
-            return broken
+        return false
+
+    def settle(step: int) -> HoudiniOutcome | bool:
+        """Ask about ``step`` until z3 finds nothing more it breaks: an outcome when Houdini stops
+        there, else whether a conjunct was dropped."""
+        dropped = False
+        while True:
+            answer = q.check(kept, kept, step)
+            if answer.status == "unknown":
+                return HoudiniOutcome("unknown", reason=answer.reason, queries=q.queries, engine=q)
+            if answer.status == "unsat":
+                return dropped
+            false = initially_false(answer) if step == INITIAL else q.broken_after(answer, kept)
+            broken = drop(false, answer.state)
+            if broken:
+                return broken
+            dropped = True
+
+    settled = settle(INITIAL)
+    if isinstance(settled, HoudiniOutcome):
+        return settled
     changed = True
     while changed:
         changed = False
         for step in range(len(q.instances)):
-            while True:
-                answer = q.check(kept, kept, step)
-                if answer.status == "unknown":
-                    return HoudiniOutcome("unknown", reason=answer.reason, queries=q.queries, engine=q)
-                if answer.status == "unsat":
-                    break
-                broken = drop(q.broken_after(answer, kept), answer.state)
-                if broken:
-                    return broken
-                changed = True
+            settled = settle(step)
+            if isinstance(settled, HoudiniOutcome):
+                return settled
+            changed |= settled
     out.kept = [conj[i] for i in sorted(kept)]
     out.queries = q.queries
     return out

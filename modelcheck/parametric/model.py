@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import SpecError, UsageError
 from ..loader import import_file
-from ..spec import Spec, Step
+from ..spec import Spec, Step, members_in_order
 from ..state import State
 from .logic import Structure, Symbol
 
@@ -122,7 +122,7 @@ class Parametric:
 
     def instances(self) -> list[Instance]:
         out = []
-        for name in _members(type(self)):
+        for name in members_in_order(type(self)):
             meta = getattr(getattr(type(self), name), "_mc_transition", None)
             if meta is None:
                 continue
@@ -139,20 +139,12 @@ class Parametric:
         return inst.func(L, v, *[given[n] for n in inst.order])
 
     def properties(self) -> dict[str, Callable[..., Any]]:
-        return {name: getattr(self, name) for name in _members(type(self))
+        return {name: getattr(self, name) for name in members_in_order(type(self))
                 if getattr(getattr(type(self), name), "_mc_property", None) is not None}
 
     def invariants(self) -> dict[str, Callable[..., Any]]:
-        return {name: getattr(self, name) for name in _members(type(self))
+        return {name: getattr(self, name) for name in members_in_order(type(self))
                 if getattr(getattr(type(self), name), "_mc_invariant", None) is not None}
-
-
-def _members(cls: type) -> list[str]:
-    seen: dict[str, None] = {}
-    for klass in reversed(cls.__mro__):
-        for name in vars(klass):
-            seen.setdefault(name, None)
-    return [n for n in seen if not n.startswith("__")]
 
 
 def description_of(spec: Spec) -> Parametric:

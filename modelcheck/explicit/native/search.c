@@ -818,6 +818,21 @@ void mc_free(Ctx *c)
     free(c);
 }
 
+/* The symmetry scratch of the context or of a thread's part: which of the `vectors` readiness
+ * vectors were seen, and a state of each. 0, or -1 with neither allocated. */
+static int ready_alloc(int vectors, unsigned char **seen, int64_t (**row)[MC_WIDTH])
+{
+    *seen = calloc((size_t)vectors, 1);
+    *row = calloc((size_t)vectors, sizeof **row);
+    if (*seen && *row)
+        return 0;
+    free(*seen);
+    free(*row);
+    *seen = NULL;
+    *row = NULL;
+    return -1;
+}
+
 Ctx *mc_new(int64_t max_states, int edges)
 {
     Ctx *c = calloc(1, sizeof(Ctx));
@@ -826,11 +841,7 @@ Ctx *mc_new(int64_t max_states, int edges)
     c->max_states = max_states;
     c->fault_sid = -1;
     c->vectors = (int)mc_ready_vectors();
-    c->ready_seen = calloc((size_t)c->vectors, 1);
-    c->ready_row = calloc((size_t)c->vectors, sizeof *c->ready_row);
-    if (!c->ready_seen || !c->ready_row) {
-        free(c->ready_seen);
-        free(c->ready_row);
+    if (ready_alloc(c->vectors, &c->ready_seen, &c->ready_row)) {
         free(c);
         return NULL;
     }
@@ -1298,11 +1309,7 @@ static int64_t level_parallel(Ctx *c, int successors)
             if (!p)
                 return MC_NOMEM;
             p->vectors = c->vectors;
-            p->ready_seen = calloc((size_t)c->vectors, 1);
-            p->ready_row = calloc((size_t)c->vectors, sizeof *p->ready_row);
-            if (!p->ready_seen || !p->ready_row) {
-                free(p->ready_seen);
-                free(p->ready_row);
+            if (ready_alloc(c->vectors, &p->ready_seen, &p->ready_row)) {
                 free(p);
                 return MC_NOMEM;
             }
