@@ -327,3 +327,17 @@ def test_the_compact_cycle_is_the_one_networkx_finds(seed):
     pairs = array("i", [rng.randrange(n) for _ in range(2 * rng.randint(0, 3 * n))])
     left = array("B", [rng.random() < 0.8 for _ in range(n)])
     assert lasso_among(parent, via, pairs, left) == _lasso_with_networkx(parent, via, pairs, left)
+
+
+def test_budgets_around_the_cycle_checks_own_spill_give_the_unlimited_answer(tmp_path, budget_at_start):
+    """Budgets from where the search must spill to where nothing spills: somewhere between, the
+    search fits but the cycle check's arrays do not, so the check itself spills the parents and
+    pairs, which moves them (the check once read them through pointers taken before: a crash or
+    a wrong answer)."""
+    spec = configure(VIRTIO, MEDIUM)
+    exact = _answers(check(spec, ["completion"], _native(memory=None)))
+    for extra in range(6, 30):
+        budget_at_start.extra = extra * MB
+        run = check(spec, ["completion"], _native(memory=1, spill_dir=str(tmp_path)))
+        if not run.exploration.hit_memory_bound:
+            assert _answers(run) == exact, extra

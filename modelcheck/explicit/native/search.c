@@ -1498,13 +1498,14 @@ int64_t mc_cycle(Ctx *c)
 {
     int64_t n = c->size;
     size_t m = c->pairs.n;
-    const int32_t *parent = (const int32_t *)c->parent.p, *pairs = (const int32_t *)c->pairs.p;
     if ((uint64_t)n + m >= UINT32_MAX)
         return MC_NOMEM;
     size_t need = (3 * ((size_t)n + 1) + (size_t)n + m + 1) * sizeof(int32_t) + (size_t)n + 1;
     int room = c->limit > 0 && c->spill_dir[0] ? budget_room(c, need) : 0;
     if (room < 0)
         return room;
+    /* read only now: budget_room may have spilled the parents and pairs, which moves them */
+    const int32_t *parent = (const int32_t *)c->parent.p, *pairs = (const int32_t *)c->pairs.p;
     Vec vstart, vindeg, vadj, vqueue;
     vec_init(&vstart, 1);
     vec_init(&vindeg, 1);
