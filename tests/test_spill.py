@@ -114,9 +114,9 @@ def medium():
 
 def test_spilling_keeps_liveness_and_every_property_exact_within_the_budget(medium, tmp_path, budget_at_start):
     spec, exact = medium
-    # the search spills; the liveness check (14 MB on the heap) puts its arrays on disk (16 MB
-    # left it a margin that varied by a few MB from run to run: UNKNOWN once in five)
-    budget_at_start.extra = 20 * MB
+    # the search spills; the liveness check (14 MB on the heap) puts its arrays on disk (16 MB,
+    # then 20, left it a margin that varied by a few MB from run to run: UNKNOWN at times)
+    budget_at_start.extra = 24 * MB
     run = check(spec, None, _native(memory=1, threads=2, spill_dir=str(tmp_path)))
     ex = run.exploration
     assert ex.spilled > 0 and not ex.hit_memory_bound
